@@ -1,0 +1,59 @@
+"""Law enforcement: background enforcement and the scenario's scheduled actions.
+
+Most arrests come from the physical world (DESIGN.md section 2): controlled deliveries after
+customs seizures, cash-out and informants. Background vendor arrests follow a daily hazard that
+grows with recent sales and falls with operational security. Interventions (site blocking,
+takedowns ...) are objects held in :attr:`LawEnforcement.actions`; each is scheduled with
+``model.schedule_event`` and fires at the dawn of its day, before the day's trade. They are kept
+referenced here because Mesa holds scheduled callbacks by weak reference.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+import mesa
+import numpy as np
+
+if TYPE_CHECKING:
+    from sim.model import CryptoMarketModel
+
+
+class ScheduledAction(Protocol):
+    """What the model needs of an intervention: a start day and a callback for its dawn."""
+
+    start_day: int
+
+    def fire(self) -> None:  # pragma: no cover - protocol
+        ...
+
+
+class LawEnforcement(mesa.Agent):
+    """The police and customs of the buyers' country (one agent)."""
+
+    def __init__(self, model: CryptoMarketModel) -> None:
+        super().__init__(model)
+        self.actions: list[ScheduledAction] = []
+
+    def schedule(self, action: ScheduledAction) -> None:
+        """Keep ``action`` and run its ``fire`` at the dawn of its start day (time day + 0.5)."""
+        self.actions.append(action)
+        self.model.schedule_event(action.fire, at=self.model.mesa_time_of_dawn(action.start_day))
+
+    def daily(self) -> None:
+        """Background arrests of vendors (hazard from recent sales, reduced by opsec)."""
+        model = self.model
+        cfg = model.cfg.model.enforcement
+        vend = model.vend
+        idx = np.flatnonzero(vend.active[: vend.n] & ~vend.webshop[: vend.n])
+        if len(idx) == 0:
+            return
+        orders30 = model.v_ring[idx].sum(axis=1)
+        hazard = (
+            (cfg.vendor_arrest_hazard + cfg.vendor_arrest_hazard_per_100_orders * orders30 / 100.0)
+            * 2.0
+            * (1.0 - vend.opsec[idx])
+        )
+        hit = idx[model.streams["enforcement"].random(len(idx)) < hazard]
+        for v in hit.tolist():
+            model.arrest_vendor(v, reason="background enforcement")

@@ -1,0 +1,120 @@
+"""Marketplaces: centralised escrow cryptomarkets, decentralised markets, clearnet web shops.
+
+A :class:`Marketplace` is a Mesa agent. Its daily life (``daily``) is: go down for the day with
+a small probability, and close by exit scam (hazard growing with the escrow it holds), by
+voluntary closure, or because it lost all trade. The buyer-side choice does not loop over
+markets: the model keeps per-market arrays (status, escrow, kind) that the vectorised choice
+reads; the agent is the place where a market's rules and life events live.
+"""
+
+from __future__ import annotations
+
+from enum import Enum, IntEnum
+from typing import TYPE_CHECKING
+
+import mesa
+
+if TYPE_CHECKING:
+    from sim.model import CryptoMarketModel
+
+
+class Channel(IntEnum):
+    """Where a purchase is made; markets have kinds 1-3, the street is 0."""
+
+    OFFLINE = 0
+    WEBSHOP = 1
+    CRYPTOMARKET = 2
+    DECENTRALISED = 3
+
+
+CHANNEL_NAMES = ("offline", "webshop", "cryptomarket", "decentralised")
+ONLINE_CHANNELS = (Channel.WEBSHOP, Channel.CRYPTOMARKET, Channel.DECENTRALISED)
+
+
+class MarketStatus(Enum):
+    """Life status of a marketplace."""
+
+    ACTIVE = "active"
+    SEIZED = "seized"
+    EXIT_SCAMMED = "exit_scammed"
+    CLOSED = "closed"  # voluntary closure or lost all trade
+
+
+class Marketplace(mesa.Agent):
+    """One marketplace.
+
+    Attributes:
+        idx: column of this market in the model's per-market arrays.
+        name: unique name (``crypto_1``, ``dec_1``, ``shop_1`` ...).
+        kind: :class:`Channel` (WEBSHOP, CRYPTOMARKET or DECENTRALISED).
+        status: :class:`MarketStatus`.
+        opened_day, closed_day: life span in model days (``closed_day`` None while open).
+        commission: share of each sale kept by the market.
+        escrow: True for centralised escrow markets.
+        domains: number of domains/mirrors (site blocking acts on these).
+        security: resilience to takedown in [0, 1].
+        backend_seizable: whether a seizure yields records that lead to arrests.
+        domestic: for web shops, registered in the buyers' country.
+        idle_days: consecutive days without a sale.
+        down_today: unavailable today (DDoS, maintenance).
+        risk_shock: extra perceived risk of using this market (set by interventions).
+    """
+
+    def __init__(self, model: CryptoMarketModel, idx: int, name: str, kind: Channel, domestic: bool = False):
+        super().__init__(model)
+        cfg = model.cfg.model.markets
+        rng = model.streams["markets"]
+        self.idx = idx
+        self.name = name
+        self.kind = Channel(kind)
+        self.status = MarketStatus.ACTIVE
+        self.opened_day = model.day
+        self.closed_day: int | None = None
+        self.escrow = self.kind == Channel.CRYPTOMARKET
+        self.commission = {
+            Channel.CRYPTOMARKET: cfg.commission_cryptomarket,
+            Channel.DECENTRALISED: cfg.commission_decentralised,
+            Channel.WEBSHOP: 0.0,
+        }[self.kind]
+        self.domains = 1
+        self.security = float(rng.beta(2, 2))
+        self.backend_seizable = self.kind == Channel.CRYPTOMARKET
+        self.domestic = bool(domestic)
+        self.idle_days = 0
+        self.down_today = False
+        self.risk_shock = 0.0
+        #: operator greed: multiplies the exit-scam hazard (lognormal, median 1)
+        self.greed = float(rng.lognormal(0.0, 0.5)) if self.escrow else 0.0
+
+    @property
+    def active(self) -> bool:
+        return self.status == MarketStatus.ACTIVE
+
+    @property
+    def escrow_eur(self) -> float:
+        """Money currently held in escrow by this market, EUR."""
+        return float(self.model.m_escrow[self.idx])
+
+    def exit_scam_hazard(self) -> float:
+        """Daily probability that the operator runs off with the escrow."""
+        if not self.escrow:
+            return 0.0
+        cfg = self.model.cfg.model.markets
+        return min(1.0, self.greed * (cfg.exit_scam_hazard_base + cfg.exit_scam_hazard_per_100k_escrow * self.escrow_eur / 1e5))
+
+    def daily(self) -> None:
+        """Life events of one day: downtime, exit scam, voluntary or idle closure."""
+        if not self.active:
+            return
+        model = self.model
+        cfg = model.cfg.model.markets
+        u = model.streams["markets"].random(3)
+        self.down_today = bool(u[0] < cfg.downtime_prob)
+        age = model.day - self.opened_day
+        if u[1] < self.exit_scam_hazard():
+            model.close_market(self, MarketStatus.EXIT_SCAMMED, reason="operator exit scam")
+        elif u[2] < cfg.voluntary_close_hazard and self.kind != Channel.DECENTRALISED:
+            # decentralised markets have no operator who could retire (DESIGN.md section 2)
+            model.close_market(self, MarketStatus.CLOSED, reason="voluntary closure")
+        elif self.idle_days >= cfg.close_after_idle_days and age >= cfg.close_after_idle_days:
+            model.close_market(self, MarketStatus.CLOSED, reason=f"no sale for {self.idle_days} days")

@@ -1,0 +1,257 @@
+"""Vendors: sellers on cryptomarkets, decentralised markets, and the sellers behind web shops.
+
+A :class:`Vendor` is a Mesa agent; the columns that vectorised code reads every day (prices,
+purity, stealth, scam propensity, reputation per market) live in model arrays indexed by
+``Vendor.idx``. Weekly, each vendor re-decides (``weekly``): drop closed markets and migrate
+(taking part of its reputation along, as a PGP-signed identity), add a market where trade is,
+reset prices (cost + risk premium + reputation premium + a load surcharge), start an exit scam,
+or quit. New vendors enter in :func:`add_vendors`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+from sim.agents.marketplace import Channel
+
+if TYPE_CHECKING:
+    from sim.model import CryptoMarketModel
+
+#: Bayesian prior on ratings (pseudo-counts): a new vendor's score is 4/5 = 0.8
+PRIOR_GOOD, PRIOR_N = 4.0, 5.0
+#: price surcharge per unit of load above capacity (vendors raise prices when overloaded)
+LOAD_SURCHARGE = 0.1
+
+
+def reputation_score(fb_sum: np.ndarray, fb_count: np.ndarray) -> np.ndarray:
+    """Bayesian mean rating in [0, 1] from feedback sums and counts (ratings are 0 or 1)."""
+    return (fb_sum + PRIOR_GOOD) / (fb_count + PRIOR_N)
+
+
+class Vendor(mesa.Agent):
+    """One vendor.
+
+    Attributes:
+        idx: row of this vendor in the model's vendor arrays.
+        substances: substance ids it sells.
+        markets: market indices it lists on (multi-homing).
+        webshop: True for the seller behind a web shop (one shop, never migrates).
+        exit_until: last day of a running exit scam (orders taken, nothing shipped), or None.
+        idle_weeks: consecutive weeks without an order.
+    """
+
+    def __init__(self, model: CryptoMarketModel, idx: int, substances: list[int], markets: set[int], webshop: bool):
+        super().__init__(model)
+        self.idx = idx
+        self.substances = list(substances)
+        self.markets = set(markets)
+        self.webshop = webshop
+        self.idle_weeks = 0
+
+    # ------------------------------------------------------------------ views
+    @property
+    def exit_until(self) -> int | None:
+        """Last day of a running exit scam, or None."""
+        d = int(self.model.vend.exit_until[self.idx])
+        return None if d < -(10**8) else d
+
+    @exit_until.setter
+    def exit_until(self, day: int) -> None:
+        self.model.vend.exit_until[self.idx] = day
+
+    @property
+    def active(self) -> bool:
+        return bool(self.model.vend.active[self.idx])
+
+    def reputation(self, market: int) -> tuple[int, float]:
+        """(feedback count, Bayesian score) on ``market``."""
+        c = float(self.model.fb_count[self.idx, market])
+        s = float(self.model.fb_sum[self.idx, market])
+        return int(c), float(reputation_score(s, c))
+
+    def overall_score(self) -> float:
+        """Score over all markets (what a PGP-signed history shows)."""
+        return float(reputation_score(self.model.fb_sum[self.idx].sum(), self.model.fb_count[self.idx].sum()))
+
+    # ------------------------------------------------------------------ weekly decision
+    def weekly(self) -> None:
+        """Re-decide listings, prices, scams and whether to stay."""
+        model = self.model
+        if not self.active:
+            return
+        cfg = model.cfg.model.vendors
+        rng = model.streams["vendors"]
+        day = model.day
+        if self.exit_until is not None and day >= self.exit_until:
+            self.quit("exit scam finished")
+            return
+        before = set(self.markets)
+        self.markets = {m for m in self.markets if model.markets[m].active}
+        u = rng.random(4)
+        if self.webshop:
+            if not self.markets:
+                self.quit("web shop closed")
+                return
+        elif not self.markets:
+            self.migrate(rng)
+            if not self.markets:
+                self.quit("no market left")
+                return
+        elif u[0] < cfg.add_market_weekly_prob:
+            self.join_markets(rng, 1)
+        if self.markets != before:
+            model.listings_dirty = True
+        self.set_prices()
+        orders_week = model.v_ring[self.idx, :7].sum() if model.v_ring.shape[1] >= 7 else 0
+        self.idle_weeks = 0 if orders_week > 0 else self.idle_weeks + 1
+        quit_p = cfg.quit_weekly_prob + (cfg.quit_idle_weekly_prob if self.idle_weeks >= 4 else 0.0)
+        if u[1] < quit_p:
+            self.quit("quit")
+            return
+        if (
+            self.exit_until is None
+            and not self.webshop
+            and model.vend.scam_prob[self.idx] >= cfg.scam_prob_scammer
+            and self.finalise_early_anywhere()
+            and u[2] < cfg.exit_scam_weekly_prob
+        ):
+            self.exit_until = day + cfg.exit_scam_days
+
+    def finalise_early_anywhere(self) -> bool:
+        """Whether the vendor qualifies for finalise-early on any of its markets."""
+        esc = self.model.cfg.model.escrow
+        for m in self.markets:
+            c, s = self.reputation(m)
+            if c >= esc.finalise_early_min_feedback and s >= esc.finalise_early_min_score:
+                return True
+        return False
+
+    def migrate(self, rng: np.random.Generator) -> None:
+        """Move to 1 + Poisson(extra) active markets, weighted by their recent trade."""
+        cfg = self.model.cfg.model.vendors
+        self.join_markets(rng, 1 + int(rng.poisson(cfg.extra_markets_mean)))
+
+    def join_markets(self, rng: np.random.Generator, k: int) -> None:
+        """List on up to ``k`` more markets, chosen by recent trade; carry part of the reputation."""
+        model = self.model
+        cand = [m.idx for m in model.markets if m.active and m.kind != Channel.WEBSHOP and m.idx not in self.markets]
+        if not cand:
+            return
+        w = model.m_sales30[cand] + 1.0
+        k = min(k, len(cand))
+        chosen = rng.choice(cand, size=k, replace=False, p=w / w.sum())
+        carried_c = model.fb_count[self.idx].sum() * model.cfg.model.vendors.reputation_portability
+        score = self.overall_score()
+        for m in np.atleast_1d(chosen).tolist():
+            self.markets.add(int(m))
+            if model.fb_count[self.idx, m] < carried_c:
+                model.fb_count[self.idx, m] = carried_c
+                model.fb_sum[self.idx, m] = carried_c * score
+        model.listings_dirty = True
+
+    def set_prices(self) -> None:
+        """Price = street price x cost factor x (1 + risk premium + reputation premium) x noise x load."""
+        model = self.model
+        cfg = model.cfg.model.vendors
+        subs = np.array(self.substances)
+        t = model.subs
+        rep = max(0.0, (self.overall_score() - PRIOR_GOOD / PRIOR_N) / (1 - PRIOR_GOOD / PRIOR_N))
+        risk = np.where(t.controlled[subs], cfg.risk_premium, cfg.risk_premium / 2)
+        cap = model.vend.capacity[self.idx]
+        load = model.v_ring[self.idx, :7].sum() / 7.0 / cap
+        surcharge = 1.0 + LOAD_SURCHARGE * max(0.0, load - 1.0)
+        model.v_price[self.idx, subs] = (
+            t.street_price[subs]
+            * t.online_cost_factor[subs]
+            * (1 + risk + cfg.reputation_premium * rep)
+            * model.v_noise[self.idx, subs]
+            * surcharge
+        )
+
+    def quit(self, reason: str) -> None:
+        """Leave the market for good (its open orders still run their course)."""
+        self.model.vend.active[self.idx] = False
+        self.model.vend.left_day[self.idx] = self.model.day
+        self.markets = set()
+        self.model.listings_dirty = True
+
+
+def add_vendors(
+    model: CryptoMarketModel,
+    n: int,
+    rng: np.random.Generator,
+    market_weights: np.ndarray | None = None,
+    webshop_market: int | None = None,
+) -> list[Vendor]:
+    """Create ``n`` vendors with drawn attributes and list them.
+
+    Args:
+        model: the model.
+        n: how many.
+        rng: generator (the ``vendors_init`` stream at set-up, ``vendors`` later).
+        market_weights: weights over market indices for choosing where to list; default recent trade.
+        webshop_market: create the single seller of this web shop instead (n must be 1).
+    """
+    if n <= 0:
+        return []
+    cfg = model.cfg.model.vendors
+    t = model.subs
+    S = len(t)
+    if webshop_market is not None:
+        mk = model.markets[webshop_market]
+        domestic = np.array([mk.domestic])
+        scam = np.full(1, cfg.scam_prob_honest)
+        stealth = np.full(1, 0.3)
+    else:
+        domestic = rng.random(n) < cfg.domestic_share
+        scam = np.where(rng.random(n) < cfg.scammer_share, cfg.scam_prob_scammer, cfg.scam_prob_honest)
+        stealth = rng.beta(cfg.stealth_a, cfg.stealth_b, n)
+    opsec = rng.beta(cfg.opsec_a, cfg.opsec_b, n)
+    capacity = rng.lognormal(np.log(cfg.capacity_median), cfg.capacity_logsd, n)
+    if webshop_market is not None:
+        capacity = capacity * 10  # a shop ships for many buyers
+    idx = model.vend.append(
+        n,
+        active=True,
+        domestic=domestic,
+        stealth=stealth,
+        opsec=opsec,
+        scam_prob=scam,
+        capacity=capacity,
+        webshop=webshop_market is not None,
+        joined_day=model.day,
+    )
+    model.ensure_vendor_capacity()
+    model.v_noise[idx] = rng.lognormal(0.0, cfg.price_logsd, (n, S))
+    purity = np.empty((n, S))
+    for s in range(S):
+        purity[:, s] = t.draw_purity(rng, np.full(n, s), online=True)
+    model.v_purity[idx] = purity
+    agents = []
+    sellable = np.flatnonzero(t.webshop_sellable)
+    for v in idx.tolist():
+        if webshop_market is not None:
+            subs = sellable.tolist()
+            mkts = {webshop_market}
+        else:
+            k = 1 + min(cfg.max_substances - 1, int(rng.poisson(0.6)))
+            subs = sorted(set(rng.choice(S, size=k, p=t.demand_p).tolist()))
+            mkts = set()
+        agent = Vendor(model, v, subs, mkts, webshop=webshop_market is not None)
+        if webshop_market is None:
+            if market_weights is not None:
+                cand = np.flatnonzero(market_weights > 0)
+                if len(cand):
+                    kk = min(len(cand), 1 + int(rng.poisson(cfg.extra_markets_mean)))
+                    w = market_weights[cand]
+                    agent.markets = set(rng.choice(cand, size=kk, replace=False, p=w / w.sum()).tolist())
+            else:
+                agent.join_markets(rng, 1 + int(rng.poisson(cfg.extra_markets_mean)))
+        agent.set_prices()
+        agents.append(agent)
+    model.vendor_agents.extend(agents)
+    model.listings_dirty = True
+    return agents

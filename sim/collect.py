@@ -1,0 +1,166 @@
+"""Daily data collection into the four tables of the output contract (DESIGN.md section 6).
+
+The collector reads the day's counters and the named metrics of :mod:`sim.metrics`; it never
+passes over all orders. Tables are built once at the end from per-day column chunks.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from sim.agents.marketplace import CHANNEL_NAMES
+from sim.metrics import DAILY_METRICS
+
+if TYPE_CHECKING:
+    from sim.model import CryptoMarketModel
+
+
+class Recorder:
+    """Collects one row per day, per (day, market) and per (day, substance, channel)."""
+
+    def __init__(self) -> None:
+        self.daily: list[dict] = []
+        self._markets: list[dict[str, np.ndarray]] = []
+        self._subs: list[dict[str, np.ndarray]] = []
+
+    def collect(self, model: CryptoMarketModel) -> None:
+        """Record day ``model.day`` (called at the end of the day)."""
+        t = model.today
+        day = model.day
+        row: dict = {"day": day}
+        for i, c in enumerate(CHANNEL_NAMES):
+            row[f"sales_{c}"] = int(t.sales[i])
+        for i, c in enumerate(CHANNEL_NAMES):
+            row[f"value_{c}_eur"] = float(t.value[i])
+        for name, fn in DAILY_METRICS.items():
+            row[name] = fn(model)
+        row.update(
+            arrests_vendors=t.arrests_vendors,
+            arrests_buyers=t.arrests_buyers,
+            parcels_seized=t.parcels_seized,
+            escrow_lost_eur=t.escrow_lost,
+            harm=t.harm,
+            order_outcomes=t.outcomes,
+            orders_delivered_ok=t.delivered_ok,
+            refunds=t.refunds,
+            unmet_purchases=t.unmet,
+            money_paid_eur=model.ledger.paid,
+            money_imbalance_eur=model.ledger.imbalance(),
+        )
+        self.daily.append(row)
+        # markets: every market opened so far
+        k = len(model.markets)
+        idx = np.arange(k)
+        self._markets.append(
+            {
+                "day": np.full(k, day),
+                "idx": idx,
+                "sales": t.m_sales[:k].copy(),
+                "value_eur": t.m_value[:k].copy(),
+                "buyers": t.m_buyers[:k].copy(),
+                "new_buyers": t.m_new_buyers[:k].copy(),
+                "trust": np.array([model.buyers.mean_trust(i) for i in range(k)]),
+                "escrow_eur": model.m_escrow[:k].copy(),
+                "status": np.array([m.status.value for m in model.markets], dtype=object),
+                "listings": np.bincount(model.L_m, minlength=k)[:k] if len(model.L_m) else np.zeros(k, dtype=np.int64),
+                "vendors": _vendors_per_market(model, k),
+            }
+        )
+        # substances x channels
+        S = len(model.subs)
+        n_cells = S * 4
+        if t.purchases:
+            sub = np.concatenate([p[0] for p in t.purchases]).astype(np.int64)
+            chan = np.concatenate([p[1] for p in t.purchases]).astype(np.int64)
+            price = np.concatenate([p[2] for p in t.purchases])
+            purity = np.concatenate([p[3] for p in t.purchases])
+            value = np.concatenate([p[4] for p in t.purchases])
+        else:
+            sub = chan = np.zeros(0, dtype=np.int64)
+            price = purity = value = np.zeros(0)
+        cell = sub * 4 + chan
+        sales = np.bincount(cell, minlength=n_cells)
+        val = np.bincount(cell, weights=value, minlength=n_cells)
+        pur = np.bincount(cell, weights=purity, minlength=n_cells)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean_purity = np.where(sales > 0, pur / np.maximum(sales, 1), np.nan)
+        self._subs.append(
+            {
+                "day": np.full(n_cells, day),
+                "cell": np.arange(n_cells),
+                "sales": sales,
+                "value_eur": val,
+                "median_price_eur": _grouped_median(cell, price, n_cells),
+                "mean_purity": mean_purity,
+            }
+        )
+
+    # ------------------------------------------------------------------ tables
+    def tables(self, model: CryptoMarketModel) -> dict[str, pd.DataFrame]:
+        """The four contract tables (daily, markets, substances, events)."""
+        daily = pd.DataFrame(self.daily)
+        mk = (
+            pd.DataFrame({k: np.concatenate([c[k] for c in self._markets]) for k in self._markets[0]})
+            if self._markets
+            else pd.DataFrame()
+        )
+        if len(mk):
+            names = np.array([m.name for m in model.markets], dtype=object)
+            kinds = np.array([CHANNEL_NAMES[int(m.kind)] for m in model.markets], dtype=object)
+            opened = np.array([m.opened_day for m in model.markets])
+            mk.insert(1, "market", names[mk["idx"]])
+            mk.insert(2, "kind", kinds[mk["idx"]])
+            mk["opened_day"] = opened[mk["idx"]]
+            mk = mk.drop(columns="idx")
+            cols = [
+                "day",
+                "market",
+                "kind",
+                "status",
+                "sales",
+                "value_eur",
+                "vendors",
+                "listings",
+                "buyers",
+                "new_buyers",
+                "trust",
+                "escrow_eur",
+                "opened_day",
+            ]
+            mk = mk[cols]
+        su = (
+            pd.DataFrame({k: np.concatenate([c[k] for c in self._subs]) for k in self._subs[0]}) if self._subs else pd.DataFrame()
+        )
+        if len(su):
+            names = np.array(model.subs.names, dtype=object)
+            su.insert(1, "substance", names[su["cell"] // 4])
+            su.insert(2, "channel", np.array(CHANNEL_NAMES, dtype=object)[su["cell"] % 4])
+            su = su.drop(columns="cell")
+        ev = pd.DataFrame(model.events, columns=["day", "event", "target", "detail"])
+        return {"daily": daily, "markets": mk, "substances": su, "events": ev}
+
+
+def _vendors_per_market(model: CryptoMarketModel, k: int) -> np.ndarray:
+    if len(model.L_m) == 0:
+        return np.zeros(k, dtype=np.int64)
+    pairs = np.unique(model.L_m * (model.vend.n + 1) + model.L_v)
+    return np.bincount(pairs // (model.vend.n + 1), minlength=k)[:k]
+
+
+def _grouped_median(keys: np.ndarray, values: np.ndarray, n_keys: int) -> np.ndarray:
+    """Median of ``values`` per key in ``range(n_keys)``; NaN for empty keys."""
+    out = np.full(n_keys, np.nan)
+    if len(keys) == 0:
+        return out
+    order = np.lexsort((values, keys))
+    k, v = keys[order], values[order]
+    counts = np.bincount(k, minlength=n_keys)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    has = counts > 0
+    lo = starts + (counts - 1) // 2
+    hi = starts + counts // 2
+    out[has] = (v[lo[has]] + v[hi[has]]) / 2.0
+    return out

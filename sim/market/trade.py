@@ -1,0 +1,207 @@
+"""Orders through their life: placement, outcome, escrow settlement (vectorised over a day).
+
+These functions apply the rules of :mod:`sim.market.escrow` to a day's batch of orders in the
+model's :class:`~sim.market.orders.OrderBook`. They use the ``orders`` random stream only, so
+that changes elsewhere (e.g. an intervention) do not shift the draws that decide parcels.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.agents.vendor import reputation_score
+from sim.market.escrow import HELD, OrderEvent, OrderState, Outcome, flows_sum, transition_array
+
+if TYPE_CHECKING:
+    from sim.model import CryptoMarketModel
+
+#: days after the expected arrival at which a buyer concludes that the parcel is not coming
+PATIENCE_DAYS = 3
+#: purity of a not-as-described product relative to the advertised one
+NAD_PURITY_FACTOR = 0.3
+#: harm multiplier of consuming a not-as-described product (unknown content)
+NAD_HARM_FACTOR = 2.0
+#: share of the harm of a not-as-described product avoided by buyers who use drug checking
+CHECKING_HARM_REDUCTION = 0.8
+#: share of finalise-early eligible vendors who demand it (scammers always do)
+FE_DEMAND_PROB = 0.5
+
+
+def place_orders(
+    model: CryptoMarketModel, buyers: np.ndarray, markets: np.ndarray, vendors: np.ndarray, subs: np.ndarray
+) -> np.ndarray:
+    """Create the orders of a day's online purchases and schedule their outcomes and settlements."""
+    n = len(buyers)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    rng = model.streams["orders"]
+    cfg = model.cfg.model.escrow
+    day = model.day
+    vend = model.vend
+    units = model.units[subs]
+    price = model.v_price[vendors, subs] * units
+    commission = model.m_commission[markets]
+    escrow_market = model.m_escrow_kind[markets]
+    cnt = model.fb_count[vendors, markets]
+    score = reputation_score(model.fb_sum[vendors, markets], cnt)
+    u = rng.random((n, 7))
+    scammer = vend.scam_prob[vendors] >= model.cfg.model.vendors.scam_prob_scammer
+    fe = (
+        escrow_market
+        & (cnt >= cfg.finalise_early_min_feedback)
+        & (score >= cfg.finalise_early_min_score)
+        & (scammer | (u[:, 0] < FE_DEMAND_PROB))
+    )
+    into_escrow = escrow_market & ~fe
+    # what will happen to the parcel (fixed now, observed later)
+    exit_scamming = vend.exit_until[vendors] >= day
+    scam_p = np.minimum(1.0, vend.scam_prob[vendors] * np.where(into_escrow, 1.0, 1.5))
+    not_shipped = exit_scamming | (u[:, 1] < scam_p)
+    cross = ~vend.domestic[vendors]
+    seized = cross & (u[:, 2] < model.customs_prob * (1.0 - vend.stealth[vendors]))
+    lost = u[:, 3] < cfg.lost_in_post_prob
+    nad = u[:, 4] < cfg.not_as_described_prob
+    outcome = np.full(n, Outcome.DELIVERED, dtype=np.int8)
+    outcome[nad] = Outcome.NOT_AS_DESCRIBED
+    outcome[lost] = Outcome.LOST
+    outcome[seized] = Outcome.SEIZED
+    outcome[not_shipped] = Outcome.NOT_SHIPPED
+    mean_delay = np.where(cross, cfg.shipping_days_cross_border, cfg.shipping_days_domestic)
+    delay = 1 + rng.poisson(np.maximum(mean_delay - 1.0, 0.0))
+    arrived = (outcome == Outcome.DELIVERED) | (outcome == Outcome.NOT_AS_DESCRIBED)
+    outcome_day = day + delay + np.where(arrived, 0, PATIENCE_DAYS)
+    purity = model.v_purity[vendors, subs] * np.where(outcome == Outcome.NOT_AS_DESCRIBED, NAD_PURITY_FACTOR, 1.0)
+    state = np.where(into_escrow, OrderState.ESCROW, OrderState.PAID_OUT).astype(np.int8)
+    ids = model.orders.add(
+        buyer=buyers,
+        vendor=vendors,
+        market=markets,
+        substance=subs,
+        day=np.full(n, day),
+        price=price,
+        commission=commission,
+        purity=purity,
+        state=state,
+        outcome=outcome,
+        outcome_day=outcome_day,
+        cross_border=cross,
+    )
+    # money in
+    paid = float(price.sum())
+    held = price * into_escrow
+    np.add.at(model.m_escrow, markets, held)
+    direct = ~into_escrow
+    com = float((price * commission * direct).sum())
+    model.ledger.paid += paid
+    model.ledger.escrow += float(held.sum())
+    model.ledger.vendor += float((price * direct).sum()) - com
+    model.ledger.commission += com
+    model.orders.schedule_outcome(ids, outcome_day)
+    # escrow events
+    auto_day = day + cfg.auto_finalise_days
+    good = outcome == Outcome.DELIVERED
+    finalise = good & (u[:, 5] < cfg.finalise_on_delivery_prob) & (outcome_day < auto_day)
+    dispute = ~good & (u[:, 6] < cfg.dispute_prob)
+    ev = np.where(finalise, OrderEvent.FINALISE, np.where(dispute, OrderEvent.DISPUTE, OrderEvent.AUTO_FINALISE))
+    when = np.where(finalise, outcome_day, np.where(dispute, np.minimum(outcome_day, auto_day - 1), auto_day))
+    e = into_escrow
+    model.orders.schedule_settle(ids[e], when[e], ev[e].astype(np.int8))
+    model.orders.schedule_settle(ids[~e], outcome_day[~e], np.int8(OrderEvent.COMPLETE))
+    return ids
+
+
+def process_settlements(model: CryptoMarketModel) -> None:
+    """Apply the escrow events due today; disputes get a resolution scheduled."""
+    ob = model.orders
+    ids = ob.pop_settlements(model.day)
+    if len(ids) == 0:
+        return
+    rng = model.streams["orders"]
+    cfg = model.cfg.model.escrow
+    state = ob.state[ids]
+    # orders frozen or stolen in the meantime have nothing left to settle
+    live = np.isin(state, (*HELD, OrderState.PAID_OUT))
+    ids, state = ids[live], state[live]
+    events = ob.settle_event[ids]
+    for event in (
+        OrderEvent.FINALISE,
+        OrderEvent.AUTO_FINALISE,
+        OrderEvent.REJECT_DISPUTE,
+        OrderEvent.REFUND,
+        OrderEvent.DISPUTE,
+        OrderEvent.COMPLETE,
+    ):
+        sel = ids[events == event]
+        if len(sel) == 0:
+            continue
+        ob.state[sel] = transition_array(ob.state[sel], event)
+        price = ob.price[sel]
+        flows = flows_sum(price, ob.commission[sel], event)
+        model.ledger.add(flows)
+        if flows.escrow:
+            np.add.at(model.m_escrow, ob.market[sel], -price)
+        if event == OrderEvent.DISPUTE:
+            refund = rng.random(len(sel)) < cfg.refund_prob
+            ev = np.where(refund, OrderEvent.REFUND, OrderEvent.REJECT_DISPUTE).astype(np.int8)
+            ob.schedule_settle(sel, np.full(len(sel), model.day + cfg.dispute_resolution_days), ev)
+        if event == OrderEvent.REFUND:
+            model.today.refunds += len(sel)
+
+
+def seize_escrow(model: CryptoMarketModel, market: int, event: OrderEvent) -> float:
+    """Take all money held by ``market`` (FREEZE for a takedown, EXIT_SCAM for an exit scam).
+
+    Returns:
+        The amount taken, EUR (equal to the market's escrow balance).
+    """
+    ob = model.orders
+    horizon = model.cfg.model.escrow.auto_finalise_days + model.cfg.model.escrow.dispute_resolution_days + 60
+    ids = ob.recent(model.day - horizon)
+    ids = ids[(ob.market[ids] == market) & np.isin(ob.state[ids], HELD)]
+    if len(ids):
+        ob.state[ids] = transition_array(ob.state[ids], event)
+        model.ledger.add(flows_sum(ob.price[ids], ob.commission[ids], event))
+    taken = float(ob.price[ids].sum())
+    model.m_escrow[market] = 0.0
+    return taken
+
+
+def process_outcomes(model: CryptoMarketModel) -> None:
+    """Buyers learn what arrived: trust, feedback, forum posts, harm, seizures and arrests."""
+    ob = model.orders
+    ids = ob.pop_outcomes(model.day)
+    if len(ids) == 0:
+        return
+    rng = model.streams["outcomes"]
+    cfg = model.cfg.model
+    b, v, m, s = ob.buyer[ids], ob.vendor[ids], ob.market[ids], ob.substance[ids]
+    out = ob.outcome[ids]
+    good = out == Outcome.DELIVERED
+    model.buyers.learn(b, m, v, good)
+    u = rng.random((len(ids), 4))
+    fb = u[:, 0] < cfg.escrow.feedback_prob
+    np.add.at(model.fb_count, (v[fb], m[fb]), 1.0)
+    np.add.at(model.fb_sum, (v[fb], m[fb]), good[fb].astype(float))
+    post = u[:, 1] < np.where(good, cfg.forum.post_prob_good, cfg.forum.post_prob_bad)
+    model.forum.post(model.day, m[post], good[post])
+    # consumption and harm
+    consumed = good | (out == Outcome.NOT_AS_DESCRIBED)
+    nad = out == Outcome.NOT_AS_DESCRIBED
+    rel = ob.purity[ids] / model.subs.purity_off_mean[s]
+    harm = model.subs.harm_weight[s] * rel * np.where(nad, NAD_HARM_FACTOR, 1.0)
+    harm = harm * np.where(nad & model.buyers.checking[b], 1 - CHECKING_HARM_REDUCTION, 1.0)
+    t = model.today
+    t.harm += float((harm * consumed).sum())
+    t.delivered_ok += int(good.sum())
+    t.outcomes += len(ids)
+    seized = out == Outcome.SEIZED
+    t.parcels_seized += int(seized.sum())
+    # controlled deliveries: seized parcels lead to buyer and sometimes vendor arrests
+    cd = seized & (u[:, 2] < cfg.enforcement.controlled_delivery_prob)
+    if cd.any():
+        model.arrest_buyers(b[cd])
+    va = seized & (u[:, 3] < cfg.enforcement.seized_parcel_vendor_arrest_prob)
+    for vv in np.unique(v[va]).tolist():
+        model.arrest_vendor(int(vv), reason="seized parcel traced")

@@ -1,0 +1,568 @@
+"""The model: buyers, vendors, marketplaces and law enforcement on one daily clock."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+
+import mesa
+import numpy as np
+
+from sim.agents.buyer import Buyer, BuyerPopulation, choose_purchases
+from sim.agents.law_enforcement import LawEnforcement
+from sim.agents.marketplace import Channel, Marketplace, MarketStatus
+from sim.agents.vendor import Vendor, add_vendors, reputation_score
+from sim.config import Config
+from sim.environment.forum import Forum
+from sim.environment.offline import StreetMarket
+from sim.market.choice import NEG_INF, grouped_logsumexp
+from sim.market.columns import Columns
+from sim.market.escrow import Ledger, OrderEvent
+from sim.market.orders import OrderBook
+from sim.market.trade import place_orders, process_outcomes, process_settlements, seize_escrow
+from sim.substances import SubstanceTable
+
+#: named random streams; each process draws only from its own (common random numbers)
+STREAMS = (
+    "buyers_init",
+    "vendors_init",
+    "markets",
+    "purchase",
+    "orders",
+    "outcomes",
+    "forum",
+    "vendors",
+    "enforcement",
+    "interventions",
+)
+#: days of history kept in the per-vendor and per-market order rings
+RING_DAYS = 30
+#: typical units per purchase (grams or tablets) by drug class; value = units x unit price
+UNITS_BY_CLASS = {"cannabis": 5.0, "stimulant": 1.0, "mdma": 2.0, "opioid": 1.0, "psychedelic": 3.0, "nps": 2.0}
+
+
+def stream_seed(seed: int, name: str) -> np.random.SeedSequence:
+    """Seed of a named stream: independent of the other streams and of their order."""
+    return np.random.SeedSequence([int(seed), zlib.crc32(name.encode())])
+
+
+@dataclass
+class DayCounters:
+    """What happened today; reset at the start of each day and read by the collector."""
+
+    n_markets: int
+    n_subs: int
+    sales: np.ndarray = field(init=False)
+    value: np.ndarray = field(init=False)
+    m_sales: np.ndarray = field(init=False)
+    m_value: np.ndarray = field(init=False)
+    m_buyers: np.ndarray = field(init=False)
+    m_new_buyers: np.ndarray = field(init=False)
+    purchases: list = field(default_factory=list)
+    harm: float = 0.0
+    delivered_ok: int = 0
+    outcomes: int = 0
+    parcels_seized: int = 0
+    arrests_vendors: int = 0
+    arrests_buyers: int = 0
+    refunds: int = 0
+    escrow_lost: float = 0.0
+    unmet: int = 0
+
+    def __post_init__(self) -> None:
+        self.sales = np.zeros(4, dtype=np.int64)
+        self.value = np.zeros(4)
+        self.m_sales = np.zeros(self.n_markets, dtype=np.int64)
+        self.m_value = np.zeros(self.n_markets)
+        self.m_buyers = np.zeros(self.n_markets, dtype=np.int64)
+        self.m_new_buyers = np.zeros(self.n_markets, dtype=np.int64)
+
+
+class CryptoMarketModel(mesa.Model):
+    """Agent-based model of online drug markets (see docs/ODD.md).
+
+    Args:
+        cfg: a validated :class:`sim.config.Config` (as an object, not a DictConfig).
+
+    Time: day ``d`` is processed by the Mesa step at time ``d + burn_in + 1``; days before 0 are
+    burn-in and are not recorded. Interventions fire at the dawn of their day (time ``d + burn_in
+    + 0.5``), before that day's trade.
+    """
+
+    def __init__(self, cfg: Config) -> None:
+        super().__init__(rng=int(cfg.seed))
+        self.cfg = cfg
+        self.burn_in = int(cfg.run.burn_in_days)
+        self.day = -self.burn_in
+        self.streams = {name: np.random.default_rng(stream_seed(cfg.seed, name)) for name in STREAMS}
+        self.subs = SubstanceTable.from_config(cfg.substances)
+        self.street = StreetMarket(self.subs)
+        self.units = np.array([UNITS_BY_CLASS[c] for c in self.subs.drug_class])
+        self.customs_prob = cfg.model.escrow.customs_seizure_prob
+        self.ledger = Ledger()
+        self.orders = OrderBook()
+        self.events: list[dict] = []
+        self.migrations: list[tuple[int, int, int]] = []  # (closed market, next market, day)
+        S = len(self.subs)
+        # markets: agents plus per-market arrays read by vectorised code
+        self.markets: list[Marketplace] = []
+        self.m_cap = 32
+        self.m_escrow = np.zeros(self.m_cap)
+        self.m_commission = np.zeros(self.m_cap)
+        self.m_escrow_kind = np.zeros(self.m_cap, dtype=bool)
+        self.m_kind = np.zeros(self.m_cap, dtype=np.int64)
+        self.m_risk_shock = np.zeros(self.m_cap)
+        self.m_ring = np.zeros((self.m_cap, RING_DAYS))
+        self.listing_iv = np.full((self.m_cap, S), NEG_INF)
+        self.log_price_index = np.zeros(S)
+        # buyers
+        mc = cfg.model
+        self.buyers = BuyerPopulation(mc.buyers, mc.n_buyers, S, self.subs.demand_p, self.streams["buyers_init"], self.m_cap)
+        Buyer.create_agents(self, mc.n_buyers, idx=list(range(mc.n_buyers)))
+        self.forum = Forum(mc.forum, self.m_cap)
+        # vendors
+        self.vendor_agents: list[Vendor] = []
+        self.vend = Columns(
+            {
+                "active": (bool, False),
+                "domestic": (bool, False),
+                "stealth": (np.float64, 0.0),
+                "opsec": (np.float64, 0.0),
+                "scam_prob": (np.float64, 0.0),
+                "capacity": (np.float64, 1.0),  # orders per day
+                "webshop": (bool, False),
+                "joined_day": (np.int64, 0),
+                "left_day": (np.int64, -(10**9)),
+                "exit_until": (np.int64, -(10**9)),
+                "arrested": (bool, False),
+            },
+            capacity=256,
+        )
+        self.v_price = np.zeros((0, S))
+        self.v_purity = np.zeros((0, S))
+        self.v_noise = np.zeros((0, S))
+        self.v_ring = np.zeros((0, RING_DAYS))
+        self.fb_count = np.zeros((0, self.m_cap))
+        self.fb_sum = np.zeros((0, self.m_cap))
+        self.ensure_vendor_capacity()
+        self.listings_dirty = True
+        self.police = LawEnforcement(self)
+        self.today = DayCounters(self.m_cap, S)
+        self._setup_markets()
+        self.buyers.schedule_first(self.streams["buyers_init"], self.day)
+        self._build_listings()
+        from sim.interventions import build_interventions
+
+        for action in build_interventions(self, cfg.scenario.interventions):
+            self.police.schedule(action)
+
+    # ------------------------------------------------------------------ time
+    def mesa_time_of_dawn(self, day: int) -> float:
+        """Mesa time at which day ``day`` begins (before that day's step)."""
+        return day + self.burn_in + 0.5
+
+    # ------------------------------------------------------------------ set-up
+    def _setup_markets(self) -> None:
+        mc = self.cfg.model
+        rng = self.streams["vendors_init"]
+        k = mc.markets.initial_cryptomarkets
+        zipf = 1.0 / np.arange(1, k + 1) ** mc.markets.zipf_exponent
+        for i in range(k):
+            self.open_market(
+                Channel.CRYPTOMARKET, seed_share=mc.markets.initial_awareness_largest * zipf[i] / zipf[0], initial=True
+            )
+        for _ in range(mc.markets.initial_decentralised):
+            self.open_market(Channel.DECENTRALISED, seed_share=0.1, initial=True)
+        for _ in range(mc.markets.initial_webshops):
+            self.open_market(Channel.WEBSHOP, seed_share=0.3, initial=True)
+        n_tech = int(self.buyers.tech.sum())
+        n_v = max(3, int(round(mc.vendors.vendors_per_1000_online_buyers * n_tech / 1000)))
+        w = np.zeros(self.m_cap)
+        for m in self.markets:
+            if m.kind == Channel.CRYPTOMARKET:
+                w[m.idx] = zipf[len([x for x in self.markets[: m.idx] if x.kind == Channel.CRYPTOMARKET])]
+            elif m.kind == Channel.DECENTRALISED:
+                w[m.idx] = 0.1 * zipf[0]
+        add_vendors(self, n_v, rng, market_weights=w)
+
+    def open_market(
+        self, kind: Channel, seed_share: float | None = None, initial: bool = False, name: str | None = None
+    ) -> Marketplace:
+        """Open a new marketplace; a share of the buyers who could use it learn of it."""
+        idx = len(self.markets)
+        self._ensure_market_capacity(idx + 1)
+        count = 1 + sum(1 for m in self.markets if m.kind == kind)
+        prefix = {Channel.CRYPTOMARKET: "crypto", Channel.DECENTRALISED: "dec", Channel.WEBSHOP: "shop"}[kind]
+        rng = self.streams["vendors_init" if initial else "markets"]
+        domestic = kind == Channel.WEBSHOP and rng.random() < self.cfg.model.markets.webshop_domestic_share
+        market = Marketplace(self, idx, name or f"{prefix}_{count}", kind, domestic=domestic)
+        self.markets.append(market)
+        self.m_commission[idx] = market.commission
+        self.m_escrow_kind[idx] = market.escrow
+        self.m_kind[idx] = int(kind)
+        mc = self.cfg.model
+        share = mc.markets.new_market_seed_awareness if seed_share is None else seed_share
+        pool = np.flatnonzero(self.buyers.webshop if kind == Channel.WEBSHOP else self.buyers.tech)
+        aware = pool[rng.random(len(pool)) < share]
+        trust = mc.buyers.initial_trust if initial else mc.buyers.new_market_trust
+        self.buyers.make_aware(aware, idx, trust)
+        if kind == Channel.WEBSHOP:
+            add_vendors(self, 1, rng, webshop_market=idx)
+        self.log_event("market_opened", market.name, f"kind={kind.name.lower()} aware={len(aware)}")
+        self.listings_dirty = True
+        return market
+
+    def _ensure_market_capacity(self, need: int) -> None:
+        if need <= self.m_cap:
+            return
+        cap = self.m_cap
+        while cap < need:
+            cap *= 2
+        for name in ("m_escrow", "m_commission", "m_escrow_kind", "m_kind", "m_risk_shock"):
+            old = getattr(self, name)
+            new = np.zeros(cap, dtype=old.dtype)
+            new[: len(old)] = old
+            setattr(self, name, new)
+        for name in ("m_ring", "listing_iv"):
+            old = getattr(self, name)
+            new = np.full((cap, old.shape[1]), NEG_INF if name == "listing_iv" else 0.0)
+            new[: old.shape[0]] = old
+            setattr(self, name, new)
+        for name in ("fb_count", "fb_sum"):
+            old = getattr(self, name)
+            new = np.zeros((old.shape[0], cap))
+            new[:, : old.shape[1]] = old
+            setattr(self, name, new)
+        self.buyers.grow_markets(cap)
+        self.forum.grow(cap)
+        t = self.today
+        for name in ("m_sales", "m_value", "m_buyers", "m_new_buyers"):
+            old = getattr(t, name)
+            new = np.zeros(cap, dtype=old.dtype)
+            new[: len(old)] = old
+            setattr(t, name, new)
+        t.n_markets = cap
+        self.m_cap = cap
+
+    def ensure_vendor_capacity(self) -> None:
+        """Grow the per-vendor matrices to the vendor table's capacity."""
+        cap = self.vend.allocated
+        if self.v_price.shape[0] >= cap:
+            return
+        for name in ("v_price", "v_purity", "v_noise", "v_ring", "fb_count", "fb_sum"):
+            old = getattr(self, name)
+            new = np.zeros((cap, old.shape[1]))
+            new[: old.shape[0]] = old
+            setattr(self, name, new)
+
+    @property
+    def m_sales30(self) -> np.ndarray:
+        """Orders per market over the last 30 days."""
+        return self.m_ring.sum(axis=1)
+
+    # ------------------------------------------------------------------ listings
+    def _build_listings(self) -> None:
+        """Rebuild the listing index from vendors' markets and substances."""
+        S = len(self.subs)
+        rows: list[tuple[int, int, int]] = []
+        for ag in self.vendor_agents:
+            if not self.vend.active[ag.idx]:
+                continue
+            for m in ag.markets:
+                mk = self.markets[m]
+                if not mk.active:
+                    continue
+                for s in ag.substances:
+                    if mk.kind == Channel.WEBSHOP and not self.subs.webshop_sellable[s]:
+                        continue
+                    rows.append((m, ag.idx, s))
+        arr = np.array(rows, dtype=np.int64).reshape(-1, 3)
+        key = arr[:, 0] * S + arr[:, 2]
+        order = np.argsort(key, kind="stable")
+        self.L_m, self.L_v, self.L_s = arr[order, 0], arr[order, 1], arr[order, 2]
+        self.L_key = key[order]
+        vkey = self.L_v * S + self.L_s
+        self.L_vorder = np.argsort(vkey, kind="stable")
+        self.L_vkey = vkey[self.L_vorder]
+        self.listings_dirty = False
+
+    def _listing_utility(self) -> None:
+        """Today's utility of every listing and the inclusive value per (market, substance)."""
+        ch = self.cfg.model.choice
+        S = len(self.subs)
+        v, m, s = self.L_v, self.L_m, self.L_s
+        cnt = self.fb_count[v, m]
+        score = reputation_score(self.fb_sum[v, m], cnt)
+        logp = np.log(self.v_price[v, s] / self.street.price[s])
+        load = self.v_ring[v, :7].sum(axis=1) / 7.0 / self.vend.capacity[v]
+        self.L_util = (
+            ch.beta_reputation * score
+            + ch.beta_feedback * np.log1p(cnt)
+            - ch.beta_price * logp
+            + ch.beta_quality * (self.v_purity[v, s] / self.subs.purity_off_mean[s] - 1.0)
+            - np.maximum(0.0, load - 1.0)
+        )
+        self.listing_iv = grouped_logsumexp(self.L_util, self.L_key, self.m_cap * S).reshape(self.m_cap, S)
+        n_s = np.bincount(s, minlength=S)
+        sum_logp = np.bincount(s, weights=logp, minlength=S)
+        self.log_price_index = np.where(n_s > 0, sum_logp / np.maximum(n_s, 1), 0.0)
+
+    def available_markets(self) -> np.ndarray:
+        """Indices of markets that are active and up today."""
+        return np.array([m.idx for m in self.markets if m.active and not m.down_today], dtype=np.int64)
+
+    def access_mask(self, buyers: np.ndarray, markets: np.ndarray) -> np.ndarray:
+        """Whether each buyer can reach each market (site blocking hooks in here)."""
+        mask = np.ones((len(buyers), len(markets)), dtype=bool)
+        for action in self.police.actions:
+            restrict = getattr(action, "restrict_access", None)
+            if restrict is not None:
+                mask &= restrict(buyers, markets)
+        return mask
+
+    def favourite_listing_columns(self, fav: np.ndarray, sub: np.ndarray, act: np.ndarray):
+        """Yield (rows, columns) where a buyer's favourite vendor lists the wanted substance."""
+        col = np.full(self.m_cap, -1)
+        col[act] = np.arange(len(act))
+        has = fav >= 0
+        if not has.any() or len(self.L_vkey) == 0:
+            return
+        rows = np.flatnonzero(has)
+        q = fav[rows].astype(np.int64) * len(self.subs) + sub[rows]
+        lo = np.searchsorted(self.L_vkey, q, "left")
+        hi = np.searchsorted(self.L_vkey, q, "right")
+        for j in range(int((hi - lo).max(initial=0))):
+            r = rows[(hi - lo) > j]
+            pos = lo[(hi - lo) > j] + j
+            mcol = col[self.L_m[self.L_vorder[pos]]]
+            ok = mcol >= 0
+            yield r[ok], mcol[ok]
+
+    def choose_listings(self, rng: np.random.Generator, buyers: np.ndarray, markets: np.ndarray, subs: np.ndarray) -> np.ndarray:
+        """Pick a vendor for each (buyer, market, substance) by a logit over the listings."""
+        S = len(self.subs)
+        ch = self.cfg.model.choice
+        key = markets * S + subs
+        out = np.full(len(buyers), -1, dtype=np.int64)
+        order = np.argsort(key, kind="stable")
+        uk, starts = np.unique(key[order], return_index=True)
+        for k, grp in zip(uk.tolist(), np.split(order, starts[1:])):
+            lo = np.searchsorted(self.L_key, k, "left")
+            hi = np.searchsorted(self.L_key, k, "right")
+            util = np.broadcast_to(self.L_util[lo:hi], (len(grp), hi - lo)).copy()
+            fav = self.buyers.fav_vendor[buyers[grp]]
+            match = self.L_v[lo:hi][None, :] == fav[:, None]
+            util += match * (ch.beta_loyalty * self.buyers.fav_trust[buyers[grp]])[:, None]
+            pick = (util + rng.gumbel(size=util.shape)).argmax(axis=1)
+            out[grp] = self.L_v[lo + pick]
+        return out
+
+    # ------------------------------------------------------------------ the day
+    def step(self) -> None:
+        """One day, in this order:
+
+        1. interventions fire (Mesa events at the dawn of the day, before this method);
+        2. market life: new markets open, downtime, exit scams and closures;
+        3. purchases of the buyers whose purchase is due today (street or online orders);
+        4. orders advance: outcomes (delivery, customs, lost, scams -> trust, feedback, forum
+           posts, harm, controlled deliveries), then escrow events (finalise, auto-finalise,
+           disputes and their resolution);
+        5. forum reading: trust and awareness spread;
+        6. vendors re-decide (weekly): listings, migration, prices, exit scams, quitting; entry;
+        7. law enforcement: background arrests;
+        8. data collection.
+        """
+        self.day = self.steps - 1 - self.burn_in
+        self._new_day()
+        self._market_life()
+        if self.listings_dirty:
+            self._build_listings()
+        self._listing_utility()
+        self._purchases()
+        process_outcomes(self)
+        process_settlements(self)
+        self._read_forum()
+        if (self.day + self.burn_in) % 7 == 6:
+            self.agents_by_type[Vendor].shuffle_do("weekly")
+            self._vendor_entry()
+        self.police.daily()
+        if self.day >= 0 and getattr(self, "recorder", None) is not None:
+            self.recorder.collect(self)
+
+    def _new_day(self) -> None:
+        self.today = DayCounters(self.m_cap, len(self.subs))
+        self.forum.clear_day(self.day)
+        self.v_ring[:, 1:] = self.v_ring[:, :-1]
+        self.v_ring[:, 0] = 0.0
+        self.m_ring[:, 1:] = self.m_ring[:, :-1]
+        self.m_ring[:, 0] = 0.0
+
+    def _market_life(self) -> None:
+        mc = self.cfg.model.markets
+        rng = self.streams["markets"]
+        for kind, per_year in (
+            (Channel.CRYPTOMARKET, mc.new_cryptomarkets_per_year),
+            (Channel.DECENTRALISED, mc.new_decentralised_per_year),
+            (Channel.WEBSHOP, mc.new_webshops_per_year),
+        ):
+            for _ in range(int(rng.poisson(per_year / 365.0))):
+                self.open_market(kind)
+        for m in list(self.markets):
+            m.daily()
+
+    def _purchases(self) -> None:
+        ids = self.buyers.pop_due(self.day)
+        if len(ids) == 0:
+            return
+        self.buyers.schedule_next(self.streams["purchase"], ids, self.day)
+        p = choose_purchases(self, ids)
+        t = self.today
+        t.unmet += len(ids) - len(p["buyer"])
+        off = p["channel"] == Channel.OFFLINE
+        # street purchases complete at once
+        rng = self.streams["purchase"]
+        sb, ss = p["buyer"][off], p["substance"][off]
+        price, purity = self.street.deal(rng, ss)
+        value = price * self.units[ss]
+        t.sales[0] += len(sb)
+        t.value[0] += float(value.sum())
+        t.purchases.append((ss, np.zeros(len(ss), dtype=np.int64), price, purity, value))
+        t.harm += float((self.subs.harm_weight[ss] * purity / self.subs.purity_off_mean[ss]).sum())
+        caught = sb[rng.random(len(sb)) < self.cfg.model.enforcement.street_buyer_arrest_prob]
+        if len(caught):
+            self.arrest_buyers(caught)
+        # online orders
+        on = ~off
+        b, m, v, s = p["buyer"][on], p["market"][on], p["vendor"][on], p["substance"][on]
+        ids_o = place_orders(self, b, m, v, s)
+        if len(ids_o) == 0:
+            return
+        price = self.orders.price[ids_o]
+        chan = self.m_kind[m]
+        np.add.at(t.sales, chan, 1)
+        np.add.at(t.value, chan, price)
+        np.add.at(t.m_sales, m, 1)
+        np.add.at(t.m_value, m, price)
+        np.add.at(self.m_ring[:, 0], m, 1.0)
+        np.add.at(self.v_ring[:, 0], v, 1.0)
+        pairs = np.unique(b.astype(np.int64) * self.m_cap + m)
+        pm = pairs % self.m_cap
+        np.add.at(t.m_buyers, pm, 1)
+        pb = pairs // self.m_cap
+        new = ~self.buyers.bought[pb, pm]
+        np.add.at(t.m_new_buyers, pm[new], 1)
+        self.buyers.bought[pb, pm] = True
+        t.purchases.append((s, chan, self.v_price[v, s], self.orders.purity[ids_o], price))
+        self.buyers.last_online_day[b] = self.day
+        mig = self.buyers.migrant_from[b] >= 0
+        for bb, mm in zip(b[mig].tolist(), m[mig].tolist()):
+            if self.buyers.migrant_from[bb] >= 0:
+                self.migrations.append((int(self.buyers.migrant_from[bb]), mm, self.day))
+                self.buyers.migrant_from[bb] = -1
+
+    def _read_forum(self) -> None:
+        """Readers move trust towards the share of good reports and learn of talked-about markets."""
+        fc = self.cfg.model.forum
+        rng = self.streams["forum"]
+        pool = self.buyers.online_capable
+        k = int(rng.binomial(len(pool), fc.daily_read_share))
+        if k == 0:
+            return
+        readers = np.unique(pool[rng.integers(0, len(pool), k)])
+        good, bad, news = self.forum.readable(self.day)
+        act = np.array([m.idx for m in self.markets if m.active], dtype=np.int64)
+        if len(act) == 0:
+            return
+        g, bd = good[act], bad[act]
+        n_posts = g + bd
+        talked = n_posts > 0
+        if talked.any():
+            mk = act[talked]
+            target = (g[talked] + 1.0) / (n_posts[talked] + 2.0)
+            weight = fc.trust_weight * np.minimum(1.0, n_posts[talked] / fc.full_weight_posts)
+            aw = self.buyers.aware[np.ix_(readers, mk)]
+            rr, cc = np.nonzero(aw)
+            if len(rr):
+                bsel, msel = readers[rr], mk[cc]
+                t = self.buyers.trust[bsel, msel].astype(np.float64)
+                self.buyers.set_trust(bsel, msel, t + weight[cc] * (target[cc] - t))
+        buzz = n_posts + news[act]
+        total = buzz.sum()
+        if total <= 0:
+            return
+        p_learn = fc.awareness_prob * buzz / total
+        tech = self.buyers.tech[readers]
+        u = rng.random((len(readers), len(act)))
+        for j, m in enumerate(act.tolist()):
+            if p_learn[j] <= 0:
+                continue
+            can = tech if self.m_kind[m] != Channel.WEBSHOP else np.ones(len(readers), bool)
+            learners = readers[(u[:, j] < p_learn[j]) & can]
+            if len(learners):
+                self.buyers.make_aware(learners, m, self.cfg.model.buyers.new_market_trust)
+
+    def _vendor_entry(self) -> None:
+        vc = self.cfg.model.vendors
+        rng = self.streams["vendors"]
+        n = self.vend.n
+        act = self.vend.active[:n] & ~self.vend.webshop[:n]
+        unserved = np.maximum(0.0, self.v_ring[:n, :7].sum(axis=1) - 7 * self.vend.capacity[:n])[act].sum()
+        n_tech = float(self.buyers.tech.sum())
+        lam = vc.entry_base_weekly_per_1000 * n_tech / 1000.0 + vc.entry_per_100_unserved * unserved / 100.0
+        add_vendors(self, int(rng.poisson(lam)), rng)
+
+    # ------------------------------------------------------------------ shocks
+    def close_market(self, market: Marketplace, status: MarketStatus, reason: str) -> None:
+        """Close ``market``: escrow taken (exit scam) or frozen (seizure); users become migrants."""
+        market.status = status
+        market.closed_day = self.day
+        taken = 0.0
+        if status == MarketStatus.EXIT_SCAMMED:
+            taken = seize_escrow(self, market.idx, OrderEvent.EXIT_SCAM)
+        elif status == MarketStatus.SEIZED:
+            taken = seize_escrow(self, market.idx, OrderEvent.FREEZE)
+        self.today.escrow_lost += taken
+        users = np.flatnonzero(self.buyers.bought[:, market.idx])
+        self.buyers.migrant_from[users] = market.idx
+        # closure news: the forum recommends surviving markets, most of all the largest
+        mc = self.cfg.model.markets
+        sales = self.m_sales30 * np.array(
+            [m.active and m.kind == market.kind for m in self.markets] + [False] * (self.m_cap - len(self.markets))
+        )
+        if sales.sum() > 0:
+            share = sales / sales.sum()
+            weight = share**2 / (share**2).sum() * max(10.0, float(self.m_ring[market.idx].sum()))
+            for d in range(0, mc.migration_news_days, 3):
+                self.forum.add_news(self.day + d, weight / (mc.migration_news_days / 3))
+        self.listings_dirty = True
+        self.log_event(f"market_{status.value}", market.name, f"{reason}; escrow taken {taken:.2f} EUR")
+
+    def arrest_vendor(self, v: int, reason: str) -> None:
+        """Arrest vendor ``v``: it stops trading; its unshipped orders never arrive."""
+        if not self.vend.active[v]:
+            return
+        self.vend.arrested[v] = True
+        self.vendor_agents[v].quit(f"arrested: {reason}")  # agents are stored in idx order
+        self.today.arrests_vendors += 1
+
+    def arrest_buyers(self, buyers: np.ndarray) -> None:
+        """Arrested buyers keep buying but become maximally risk averse."""
+        self.buyers.arrested[buyers] = True
+        self.buyers.risk[buyers] = 1.0
+        self.today.arrests_buyers += len(np.unique(buyers))
+
+    def log_event(self, event: str, target: str, detail: str) -> None:
+        """Record what happened when (events.parquet); burn-in days are kept with negative day."""
+        self.events.append({"day": int(self.day), "event": event, "target": target, "detail": detail})
+
+    def run(self, progress: bool = False) -> None:
+        """Run burn-in plus ``run.days`` days, with an optional progress bar."""
+        total = self.burn_in + self.cfg.run.days
+        if progress:
+            from tqdm import tqdm
+
+            for _ in tqdm(range(total), desc="simulating", unit="day"):
+                self.step()
+        else:
+            for _ in range(total):
+                self.step()

@@ -1,0 +1,90 @@
+"""The substance table as arrays (DESIGN.md section 4).
+
+The table itself is configuration (``configs/substances/default.yaml``); this module turns
+it into numpy arrays indexed by substance id so that choices and aggregates are vectorised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+NPS_CLASS = "nps"
+
+
+@dataclass
+class SubstanceTable:
+    """Column arrays of the substance table; index ``i`` is substance id ``i``.
+
+    Attributes mirror :class:`sim.config.SubstanceConfig`; ``controlled`` and
+    ``webshop_sellable`` are mutable so that bans can change them during a run.
+    """
+
+    names: list[str]
+    drug_class: list[str]
+    controlled: np.ndarray
+    street_price: np.ndarray
+    online_cost_factor: np.ndarray
+    purity_unit: list[str]
+    purity_off_mean: np.ndarray
+    purity_off_sd: np.ndarray
+    purity_on_mean: np.ndarray
+    purity_on_sd: np.ndarray
+    street_availability: np.ndarray
+    harm_weight: np.ndarray
+    demand_p: np.ndarray
+    webshop_sellable: np.ndarray
+
+    @classmethod
+    def from_config(cls, rows) -> SubstanceTable:
+        """Build from a list of :class:`sim.config.SubstanceConfig` (or dict-likes)."""
+
+        def col(key, dtype=float):
+            return np.array([getattr(r, key) for r in rows], dtype=dtype)
+
+        demand = col("demand_share")
+        return cls(
+            names=[r.name for r in rows],
+            drug_class=[r.drug_class for r in rows],
+            controlled=col("controlled", bool),
+            street_price=col("street_price_eur"),
+            online_cost_factor=col("online_cost_factor"),
+            purity_unit=[r.purity_unit for r in rows],
+            purity_off_mean=col("purity_offline_mean"),
+            purity_off_sd=col("purity_offline_sd"),
+            purity_on_mean=col("purity_online_mean"),
+            purity_on_sd=col("purity_online_sd"),
+            street_availability=col("street_availability"),
+            harm_weight=col("harm_weight"),
+            demand_p=demand / demand.sum(),
+            webshop_sellable=col("webshop_sellable", bool),
+        )
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def index(self, name: str) -> int:
+        """Substance id of ``name``; ``KeyError`` lists the known names."""
+        try:
+            return self.names.index(name)
+        except ValueError:
+            raise KeyError(f"unknown substance {name!r}; the table has {self.names}") from None
+
+    @property
+    def is_nps(self) -> np.ndarray:
+        return np.array([c == NPS_CLASS for c in self.drug_class])
+
+    def draw_purity(self, rng: np.random.Generator, sub: np.ndarray, online: bool) -> np.ndarray:
+        """Draw purities for substances ``sub`` from the online or offline distribution.
+
+        Fractions are clipped to [0.01, 1]; mg contents to at least 1% of the mean.
+        """
+        mean = (self.purity_on_mean if online else self.purity_off_mean)[sub]
+        sd = (self.purity_on_sd if online else self.purity_off_sd)[sub]
+        x = rng.normal(mean, sd)
+        upper = np.where(self._is_fraction[sub], 1.0, np.inf)
+        return np.clip(x, 0.01 * mean, upper)
+
+    def __post_init__(self) -> None:
+        self._is_fraction = np.array([u == "fraction" for u in self.purity_unit])
