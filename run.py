@@ -14,6 +14,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from sim.config import ConfigError, register_configs
+from sim.interventions.base import InterventionTargetError
 
 register_configs()
 
@@ -25,7 +26,7 @@ def main(cfg: DictConfig) -> None:
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
         summary = run_job(cfg, out_dir)
-    except ConfigError as err:
+    except (ConfigError, InterventionTargetError) as err:
         fail_bad_input(err, out_dir)
         return
     h = summary["run"]

@@ -427,11 +427,12 @@ def validate(cfg: Config) -> None:
         for key in ("substance", "substances"):
             wanted = iv.params.get(key) if iv.params else None
             for s in [wanted] if isinstance(wanted, str) else list(wanted or []):
-                if s not in names:
+                if s not in names and s != "nps":  # "nps" = every substance of class nps
                     raise ConfigError(f"{where}.params.{key}: unknown substance {s!r}; the table has {sorted(names)}")
-    from sim.interventions import check_names
+    from sim.interventions import check_names, check_params
 
     check_names(cfg.scenario.interventions)
+    check_params(cfg.scenario.interventions)
 
 
 def _validate_substances(subs: list[SubstanceConfig]) -> None:

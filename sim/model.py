@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from collections import deque
 from dataclasses import dataclass, field
 
 import mesa
@@ -59,6 +60,7 @@ class DayCounters:
     m_buyers: np.ndarray = field(init=False)
     m_new_buyers: np.ndarray = field(init=False)
     purchases: list = field(default_factory=list)
+    plog: list = field(default_factory=list)
     harm: float = 0.0
     delivered_ok: int = 0
     outcomes: int = 0
@@ -96,9 +98,18 @@ class CryptoMarketModel(mesa.Model):
         self.day = -self.burn_in
         self.streams = {name: np.random.default_rng(stream_seed(cfg.seed, name)) for name in STREAMS}
         self.subs = SubstanceTable.from_config(cfg.substances)
+        self.demand_factor = np.ones(len(self.subs))  # share of intended purchases that go ahead
+        self.ban_price_factor = np.ones(len(self.subs))  # vendors' price multiplier for banned substances
         self.street = StreetMarket(self.subs)
         self.units = np.array([UNITS_BY_CLASS[c] for c in self.subs.drug_class])
+        # levers that interventions move (each saves and restores what it changes)
         self.customs_prob = cfg.model.escrow.customs_seizure_prob
+        self.controlled_delivery_prob = cfg.model.enforcement.controlled_delivery_prob
+        self.trace_prob = cfg.model.enforcement.seized_parcel_vendor_arrest_prob
+        self.payment_friction = 0.0  # utility penalty of paying online (exchange KYC)
+        self.cashout_hazard_per_100 = 0.0  # extra vendor arrest hazard per 100 orders (cash-out detection)
+        self.delisted: set[tuple[int, int]] = set()  # (market, substance) pairs a shop no longer sells
+        self.purchase_ring: deque = deque(maxlen=RING_DAYS)  # last 30 days of purchases (buyer, channel, market, value)
         self.ledger = Ledger()
         self.orders = OrderBook()
         self.events: list[dict] = []
@@ -275,6 +286,8 @@ class CryptoMarketModel(mesa.Model):
                 for s in ag.substances:
                     if mk.kind == Channel.WEBSHOP and not self.subs.webshop_sellable[s]:
                         continue
+                    if (m, s) in self.delisted:
+                        continue
                     rows.append((m, ag.idx, s))
         arr = np.array(rows, dtype=np.int64).reshape(-1, 3)
         key = arr[:, 0] * S + arr[:, 2]
@@ -386,11 +399,27 @@ class CryptoMarketModel(mesa.Model):
             self.agents_by_type[Vendor].shuffle_do("weekly")
             self._vendor_entry()
         self.police.daily()
+        self._log_purchases()
         if self.day >= 0 and getattr(self, "recorder", None) is not None:
             self.recorder.collect(self)
+        self.today = DayCounters(self.m_cap, len(self.subs))
+
+    def _log_purchases(self) -> None:
+        """Keep today's purchases (buyer, channel, market, value) for 30 days; show them to observers."""
+        t = self.today
+        if t.plog:
+            log = tuple(np.concatenate([p[i] for p in t.plog]) for i in range(4))
+        else:
+            log = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+        self.purchase_ring.append(log)
+        for action in self.police.actions:
+            observe = getattr(action, "observe", None)
+            if observe is not None:
+                observe(log)
 
     def _new_day(self) -> None:
-        self.today = DayCounters(self.m_cap, len(self.subs))
+        # today's counters were opened at the end of yesterday, so that what interventions do at
+        # dawn (arrests, frozen escrow) is counted on their day
         self.forum.clear_day(self.day)
         self.v_ring[:, 1:] = self.v_ring[:, :-1]
         self.v_ring[:, 0] = 0.0
@@ -427,6 +456,7 @@ class CryptoMarketModel(mesa.Model):
         t.sales[0] += len(sb)
         t.value[0] += float(value.sum())
         t.purchases.append((ss, np.zeros(len(ss), dtype=np.int64), price, purity, value))
+        t.plog.append((sb, np.zeros(len(sb), dtype=np.int64), np.full(len(sb), -1), value))
         t.harm += float((self.subs.harm_weight[ss] * purity / self.subs.purity_off_mean[ss]).sum())
         caught = sb[rng.random(len(sb)) < self.cfg.model.enforcement.street_buyer_arrest_prob]
         if len(caught):
@@ -453,6 +483,7 @@ class CryptoMarketModel(mesa.Model):
         np.add.at(t.m_new_buyers, pm[new], 1)
         self.buyers.bought[pb, pm] = True
         t.purchases.append((s, chan, self.v_price[v, s], self.orders.purity[ids_o], price))
+        t.plog.append((b, chan, m, price))
         self.buyers.last_online_day[b] = self.day
         mig = self.buyers.migrant_from[b] >= 0
         for bb, mm in zip(b[mig].tolist(), m[mig].tolist()):

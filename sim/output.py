@@ -69,7 +69,8 @@ def summarise(model: CryptoMarketModel, tables: dict[str, pd.DataFrame]) -> dict
         "purity_difference": metrics.purity_difference(subs),
         "money_imbalance_eur": float(model.ledger.imbalance()),
     }
-    return {"run": headline, "patterns": pattern_checks(headline), "interventions": []}
+    effects = [metrics.intervention_effects(daily, markets, a) for a in model.police.actions if getattr(a, "fired", False)]
+    return {"run": headline, "patterns": pattern_checks(headline), "interventions": effects}
 
 
 def pattern_checks(h: dict) -> list[dict]:

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import platform
 import shutil
 import subprocess
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from sim.config import Config, ConfigError, register_configs, validate
+from sim.config import Config, register_configs, validate
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 TABLES = ("daily", "markets", "substances", "events")
@@ -125,9 +124,9 @@ def git_revision() -> str | None:
         return None
 
 
-def fail_bad_input(err: ConfigError, out_dir: Path | None) -> None:
+def fail_bad_input(err: Exception, out_dir: Path | None) -> None:
     """Report bad input and remove the run folder Hydra created (it holds no results)."""
     print(f"error: {err}", file=sys.stderr)
     if out_dir is not None and out_dir.exists() and not any((out_dir / f"{t}.parquet").exists() for t in TABLES):
         shutil.rmtree(out_dir, ignore_errors=True)
-    os._exit(2) if os.environ.get("CMABM_HARD_EXIT") else sys.exit(2)
+    sys.exit(2)

@@ -25,8 +25,8 @@ def _group_overrides():
 
 @pytest.mark.parametrize("overrides", _group_overrides(), ids=lambda o: o[0])
 def test_every_config_file_composes(overrides):
-    cfg = compose(overrides + ["run.days=30"])
-    assert cfg.run.days == 30 and cfg.substances, f"{overrides} must compose into a full config"
+    cfg = compose(overrides)
+    assert cfg.run.days >= 1 and cfg.substances, f"{overrides} must compose into a full config"
 
 
 def _run(tmp_path, *args):

@@ -210,6 +210,8 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray) -> dict[str, np.
     # substance: the buyer's usual one most of the time, else from the population's mix
     usual = rng.random(n) < 0.7
     sub = np.where(usual, pop.primary[ids], rng.choice(S, size=n, p=model.subs.demand_p)).astype(np.int64)
+    # prevention campaigns and red alerts: some intended purchases of a substance do not happen
+    go = rng.random(n) < model.demand_factor[sub]
     act = model.available_markets()  # indices of markets usable today
     kinds = model.m_kind[act]
     risk_kind = np.array([ch.risk_offline, ch.risk_webshop, ch.risk_cryptomarket, ch.risk_decentralised])
@@ -234,7 +236,11 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray) -> dict[str, np.
         fav = pop.fav_vendor[ids]
         for row, mcol in model.favourite_listing_columns(fav, sub, act):
             um[row, mcol] += ch.beta_loyalty * pop.fav_trust[ids[row]]
+        if model.payment_friction:
+            # exchange KYC: paying online costs everyone, and low-skill buyers most
+            um -= model.payment_friction * np.where(pop.tech[ids], 0.3, 1.0)[:, None]
         u[:, 1:] = np.where(ok, um, NEG_INF)
+    u[~go] = NEG_INF
     nest_of = np.concatenate([[0], kinds]).astype(np.int64)
     channel, alt = nested_choice(u, nest_of, 4, ch.nest_lambda, rng)
     bought = alt >= 0

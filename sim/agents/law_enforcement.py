@@ -50,7 +50,10 @@ class LawEnforcement(mesa.Agent):
             return
         orders30 = model.v_ring[idx].sum(axis=1)
         hazard = (
-            (cfg.vendor_arrest_hazard + cfg.vendor_arrest_hazard_per_100_orders * orders30 / 100.0)
+            (
+                cfg.vendor_arrest_hazard
+                + (cfg.vendor_arrest_hazard_per_100_orders + model.cashout_hazard_per_100) * orders30 / 100.0
+            )
             * 2.0
             * (1.0 - vend.opsec[idx])
         )

@@ -15,7 +15,7 @@ from sim.config import ConfigError
 if TYPE_CHECKING:
     from sim.model import CryptoMarketModel
 
-#: config name -> intervention class
+#: config name -> intervention class (filled at the end of this module)
 REGISTRY: dict[str, type] = {}
 
 
@@ -30,4 +30,35 @@ def check_names(interventions) -> None:
 def build_interventions(model: CryptoMarketModel, interventions) -> list:
     """Instantiate the scenario's interventions for ``model``."""
     check_names(interventions)
-    return [REGISTRY[iv.name](model, iv) for iv in interventions]
+    return [REGISTRY[iv.name](model, iv, i) for i, iv in enumerate(interventions)]
+
+
+def check_params(interventions) -> None:
+    """Check parameters and targets of every intervention without a model (ConfigError)."""
+    from sim.interventions.base import check_target_syntax
+
+    for i, iv in enumerate(interventions):
+        cls = REGISTRY[iv.name]
+        where = f"scenario.interventions[{i}] ({iv.name})"
+        cls.parse_params(dict(iv.params or {}), where)
+        if iv.end_day is not None and not cls.revertible:
+            raise ConfigError(f"{where}: end_day is not allowed; a {iv.name} cannot be undone")
+        if cls.uses_target:
+            check_target_syntax(str(iv.target), where)
+
+
+def _register() -> None:
+    from sim.interventions.exit_scam import ExitScam
+    from sim.interventions.harm_reduction import DrugChecking, RedAlert
+    from sim.interventions.honeypot import Honeypot
+    from sim.interventions.parcel_interdiction import ParcelInterdiction
+    from sim.interventions.payment import PaymentIntervention
+    from sim.interventions.site_blocking import SiteBlocking
+    from sim.interventions.substance_ban import SubstanceBan
+    from sim.interventions.takedown import Takedown
+
+    for cls in (Takedown, SiteBlocking, SubstanceBan, ParcelInterdiction, PaymentIntervention, Honeypot, RedAlert, DrugChecking, ExitScam):
+        REGISTRY[cls.name] = cls
+
+
+_register()

@@ -199,9 +199,9 @@ def process_outcomes(model: CryptoMarketModel) -> None:
     seized = out == Outcome.SEIZED
     t.parcels_seized += int(seized.sum())
     # controlled deliveries: seized parcels lead to buyer and sometimes vendor arrests
-    cd = seized & (u[:, 2] < cfg.enforcement.controlled_delivery_prob)
+    cd = seized & (u[:, 2] < model.controlled_delivery_prob)
     if cd.any():
         model.arrest_buyers(b[cd])
-    va = seized & (u[:, 3] < cfg.enforcement.seized_parcel_vendor_arrest_prob)
+    va = seized & (u[:, 3] < model.trace_prob)
     for vv in np.unique(v[va]).tolist():
         model.arrest_vendor(int(vv), reason="seized parcel traced")

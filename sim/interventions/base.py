@@ -1,0 +1,248 @@
+"""The intervention base class: start and end day, targets, parameters, save-and-revert.
+
+Like Covasim's interventions: each concrete intervention is one small class with a ``Params``
+dataclass (documented defaults), ``apply`` (at the dawn of ``start_day``) and, where it changes
+state that can be restored, ``revert`` (at the dawn of ``end_day``). It saves what it changes in
+``self.saved``. Effects on buyers of the target markets are measured by following the cohort of
+buyers who bought there in the 30 days before the start (:class:`CohortTracker`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from sim.agents.marketplace import CHANNEL_NAMES, Channel, Marketplace
+from sim.config import ConfigError
+
+if TYPE_CHECKING:
+    from sim.model import CryptoMarketModel
+
+KINDS = {"cryptomarket": Channel.CRYPTOMARKET, "decentralised": Channel.DECENTRALISED, "webshop": Channel.WEBSHOP}
+#: days of cohort spending followed after the start (displacement at 30 and 90 days)
+FOLLOW_DAYS = 90
+
+
+class InterventionTargetError(RuntimeError):
+    """The target of an intervention does not exist on its start day."""
+
+
+class Intervention:
+    """Base class. Subclasses set ``name``, ``Params`` and override ``apply`` (and ``revert``).
+
+    Args:
+        model: the model it acts on (it keeps the intervention referenced via LawEnforcement).
+        cfg: an :class:`sim.config.InterventionConfig`.
+        index: position in the scenario list (for messages).
+    """
+
+    name: ClassVar[str] = ""
+    #: whether ``target`` selects markets (False: the intervention acts on the whole system)
+    uses_target: ClassVar[bool] = True
+    #: whether an ``end_day`` makes sense (the intervention can be reverted)
+    revertible: ClassVar[bool] = True
+
+    @dataclass
+    class Params:
+        pass
+
+    def __init__(self, model: CryptoMarketModel, cfg, index: int = 0) -> None:
+        self.model = model
+        self.where = f"scenario.interventions[{index}] ({self.name})"
+        self.start_day = int(cfg.start_day)
+        self.end_day = None if cfg.end_day is None else int(cfg.end_day)
+        self.target = str(cfg.target)
+        self.params = self.parse_params(dict(cfg.params or {}), self.where)
+        self.saved: dict[str, Any] = {}
+        self.targets: list[Marketplace] = []
+        self.cohort: CohortTracker | None = None
+        self.record: dict[str, Any] = {
+            "name": self.name,
+            "start_day": self.start_day,
+            "end_day": self.end_day,
+            "target": self.target if self.uses_target else None,
+        }
+        if self.end_day is not None and not self.revertible:
+            raise ConfigError(f"{self.where}: end_day is not allowed; a {self.name} cannot be undone")
+        if self.uses_target:
+            check_target_syntax(self.target, self.where)
+
+    # ------------------------------------------------------------------ parameters
+    @classmethod
+    def parse_params(cls, given: dict, where: str):
+        """Merge ``given`` into the defaults of ``Params``; refuse unknown keys and bad values."""
+        allowed = {f.name for f in fields(cls.Params)}
+        unknown = set(given) - allowed
+        if unknown:
+            raise ConfigError(f"{where}.params: unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+        params = cls.Params(**given)
+        for f in fields(params):
+            v = getattr(params, f.name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                continue
+            if v < 0:
+                raise ConfigError(f"{where}.params.{f.name}={v}: must be >= 0")
+            if (f.name.endswith(("_prob", "_share", "_rate", "reduction", "compliance")) or f.name in _UNIT_PARAMS) and v > 1:
+                raise ConfigError(f"{where}.params.{f.name}={v}: must lie in [0, 1]")
+        cls.check(params, where)
+        return params
+
+    @classmethod
+    def check(cls, params, where: str) -> None:
+        """Extra checks of a subclass (raise ConfigError)."""
+
+    # ------------------------------------------------------------------ lifecycle
+    def fire(self) -> None:
+        """Dawn of ``start_day``: resolve targets, start following the cohort, apply."""
+        model = self.model
+        self.fired = True
+        if self.uses_target:
+            self.targets = self.resolve_targets()
+            self.record["targets"] = [m.name for m in self.targets]
+            self.cohort = CohortTracker(model, [m.idx for m in self.targets])
+        self.apply()
+        model.log_event(f"intervention_{self.name}", ",".join(m.name for m in self.targets) or self.target, self.describe())
+        if self.end_day is not None:
+            model.schedule_event(self.finish, at=model.mesa_time_of_dawn(self.end_day))
+
+    def finish(self) -> None:
+        """Dawn of ``end_day``: undo what ``apply`` changed."""
+        self.revert()
+        self.model.log_event(f"intervention_{self.name}_end", ",".join(m.name for m in self.targets) or self.target, "reverted")
+
+    def apply(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def revert(self) -> None:
+        """Restore what ``apply`` saved (subclasses with state to restore override this)."""
+
+    def describe(self) -> str:
+        return ", ".join(f"{f.name}={getattr(self.params, f.name)}" for f in fields(self.params))
+
+    def observe(self, log) -> None:
+        """Called at the end of every day with the day's purchases (buyer, channel, market, value)."""
+        if self.cohort is not None:
+            self.cohort.observe(log)
+
+    # ------------------------------------------------------------------ targets
+    def resolve_targets(self) -> list[Marketplace]:
+        """Markets selected by ``target`` among those open on the start day."""
+        model = self.model
+        spec = self.target
+        head, _, kind_name = spec.partition(":")
+        open_markets = [m for m in model.markets if m.active]
+        if head in ("largest", "second", "random", "all"):
+            kind = KINDS[kind_name or "cryptomarket"]
+            pool = [m for m in open_markets if m.kind == kind]
+            if not pool:
+                raise InterventionTargetError(f"{self.where}: target {spec!r}: no open {kind.name.lower()} on day {model.day}")
+            if head == "all":
+                return pool
+            ranked = sorted(pool, key=lambda m: (-model.m_sales30[m.idx], m.idx))
+            if head == "largest":
+                return ranked[:1]
+            if head == "second":
+                if len(ranked) < 2:
+                    raise InterventionTargetError(f"{self.where}: target {spec!r}: only one open {kind.name.lower()} on day {model.day}")
+                return ranked[1:2]
+            return [pool[int(model.streams["interventions"].integers(len(pool)))]]
+        names = spec.split(",")
+        by_name = {m.name: m for m in open_markets}
+        missing = [n for n in names if n not in by_name]
+        if missing:
+            raise InterventionTargetError(f"{self.where}: target {missing} is not an open market on day {model.day}; open markets: {sorted(by_name)}")
+        return [by_name[n] for n in names]
+
+    # ------------------------------------------------------------------ helpers
+    def schedule_daily(self, fn) -> None:
+        """Run ``fn`` every day from tomorrow (kept referenced by this intervention)."""
+        from mesa.time import Schedule
+
+        self._daily_fn = fn  # keep a strong reference: Mesa holds callbacks weakly
+        self._daily = self.model.schedule_recurring(fn, Schedule(interval=1.0, start=self.model.time + 1.0))
+
+    def stop_daily(self) -> None:
+        gen = getattr(self, "_daily", None)
+        if gen is not None:
+            gen.stop()
+
+
+#: parameters that are shares or probabilities by meaning, whatever their name
+_UNIT_PARAMS = {"block_share", "reach"}
+
+
+def check_target_syntax(target: str, where: str) -> None:
+    """``largest``, ``second``, ``random`` or ``all`` (optionally ``:kind``), or market names separated by commas."""
+    head, sep, kind = target.partition(":")
+    if head in ("largest", "second", "random", "all"):
+        if sep and kind not in KINDS:
+            raise ConfigError(f"{where}.target={target!r}: unknown kind {kind!r}; allowed: {sorted(KINDS)}")
+        return
+    for name in target.split(","):
+        prefix, _, num = name.rpartition("_")
+        if prefix not in ("crypto", "dec", "shop") or not num.isdigit():
+            raise ConfigError(
+                f"{where}.target={target!r}: allowed are largest, second, random, all (optionally ':cryptomarket', ':webshop', "
+                "':decentralised') or market names like crypto_1, dec_1, shop_3"
+            )
+
+
+class CohortTracker:
+    """Follows the buyers who bought on the target markets in the 30 days before the start.
+
+    Their spending per channel before (from the model's 30-day purchase ring) and in each day
+    after gives the displacement of the target's volume (DESIGN.md section 7).
+    """
+
+    def __init__(self, model: CryptoMarketModel, targets: list[int]) -> None:
+        self.targets = np.array(targets, dtype=np.int64)
+        cohort: set[int] = set()
+        self.pre_days = max(1, len(model.purchase_ring))
+        for b, _c, m, _v in model.purchase_ring:
+            cohort.update(b[np.isin(m, self.targets)].tolist())
+        self.members = np.zeros(model.buyers.n, dtype=bool)
+        self.members[list(cohort)] = True
+        self.pre_target, self.pre_channel = 0.0, np.zeros(4)
+        for log in model.purchase_ring:
+            t, ch = self._split(log)
+            self.pre_target += t
+            self.pre_channel += ch
+        self.post: list[tuple[float, np.ndarray]] = []
+
+    def _split(self, log) -> tuple[float, np.ndarray]:
+        b, c, m, v = log
+        mine = self.members[b]
+        on_target = mine & np.isin(m, self.targets)
+        other = mine & ~on_target
+        return float(v[on_target].sum()), np.bincount(c[other], weights=v[other], minlength=4)
+
+    def observe(self, log) -> None:
+        if len(self.post) < FOLLOW_DAYS:
+            self.post.append(self._split(log))
+
+    def displacement(self, days: int) -> dict[str, float] | None:
+        """Shares of the target's pre-start daily volume found elsewhere in the first ``days`` after.
+
+        Returns shares for ``target`` (still bought there), ``other_cryptomarkets``, ``webshop``,
+        ``decentralised``, ``offline`` and ``nowhere``; they add up to 1. None if the cohort bought
+        nothing on the target or fewer than ``days`` days were observed.
+        """
+        if self.pre_target <= 0 or len(self.post) < days:
+            return None
+        pre_t = self.pre_target / self.pre_days
+        pre_c = self.pre_channel / self.pre_days
+        post_t = np.mean([p[0] for p in self.post[:days]])
+        post_c = np.mean([p[1] for p in self.post[:days]], axis=0)
+        gain = np.maximum(0.0, post_c - pre_c) / pre_t
+        shares = {"target": min(1.0, post_t / pre_t)}
+        for i, name in enumerate(CHANNEL_NAMES):
+            key = "other_cryptomarkets" if name == "cryptomarket" else name
+            shares[key] = float(gain[i])
+        total = sum(shares.values())
+        if total > 1.0:  # more than the lost volume moved (noise, or new demand): scale to 1
+            shares = {k: v / total for k, v in shares.items()}
+            total = 1.0
+        shares["nowhere"] = 1.0 - total
+        return shares

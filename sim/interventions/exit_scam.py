@@ -1,0 +1,25 @@
+"""Exit scam: the operator of a market runs off with the escrow (a shock, not a police action)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sim.agents.marketplace import MarketStatus
+from sim.interventions.base import Intervention
+
+
+class ExitScam(Intervention):
+    name = "exit_scam"
+    revertible = False
+
+    @dataclass
+    class Params:
+        pass
+
+    def apply(self) -> None:
+        model = self.model
+        before = model.ledger.exit_scammed
+        held = {m.name: float(model.m_escrow[m.idx]) for m in self.targets}
+        for m in self.targets:
+            model.close_market(m, MarketStatus.EXIT_SCAMMED, reason="exit scam (scenario)")
+        self.record.update(escrow_held_eur=sum(held.values()), escrow_stolen_eur=model.ledger.exit_scammed - before)

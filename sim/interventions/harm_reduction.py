@@ -1,0 +1,60 @@
+"""Prevention campaign / red alert and drug checking for online buyers.
+
+Red alert: for a substance, a share ``reach x compliance`` of intended purchases does not happen
+while the alert runs (dangerous batch warnings through forums and drug-checking services).
+Drug checking: a share ``share`` of online-capable buyers who do not yet check get access; checking
+avoids most of the harm of adulterated or mis-sold products (see sim/market/trade.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sim.config import ConfigError
+from sim.interventions.base import Intervention
+
+
+class RedAlert(Intervention):
+    name = "red_alert"
+    uses_target = False
+
+    @dataclass
+    class Params:
+        substance: str = ""  #: substance name the alert is about
+        reach: float = 0.5  #: share of buyers reached by the alert
+        compliance: float = 0.6  #: share of reached buyers who then do not buy it
+
+    @classmethod
+    def check(cls, params, where: str) -> None:
+        if not params.substance:
+            raise ConfigError(f"{where}.params.substance: name the substance of the alert")
+
+    def apply(self) -> None:
+        model = self.model
+        self.s = model.subs.index(self.params.substance)
+        self.saved = {"factor": float(model.demand_factor[self.s])}
+        model.demand_factor[self.s] *= 1.0 - self.params.reach * self.params.compliance
+
+    def revert(self) -> None:
+        self.model.demand_factor[self.s] = self.saved["factor"]
+
+
+class DrugChecking(Intervention):
+    name = "drug_checking"
+    uses_target = False
+
+    @dataclass
+    class Params:
+        share: float = 0.5  #: share of online-capable buyers given drug checking
+
+    def apply(self) -> None:
+        model = self.model
+        pop = model.buyers
+        cand = pop.online_capable[~pop.checking[pop.online_capable]]
+        new = cand[model.streams["interventions"].random(len(cand)) < self.params.share]
+        self.saved = {"new": new}
+        pop.checking[new] = True
+        self.record["buyers_given_checking"] = int(len(new))
+
+    def revert(self) -> None:
+        self.model.buyers.checking[self.saved["new"]] = False

@@ -1,0 +1,65 @@
+"""Honeypot market (Operation Bayonet / Hansa 2017): police covertly run a market, then shut it.
+
+From ``start_day`` the target keeps trading normally while police log its vendors and buyers;
+after ``operate_days`` it is seized: vendors who sold during the operation are arrested with
+probability ``vendor_arrest_scale x (1 - opsec)``, buyers with ``buyer_arrest_prob``, and a
+publicity shock follows. Combine with a takedown of another market during the operation to send
+its users into the honeypot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.agents.marketplace import MarketStatus
+from sim.interventions.base import Intervention
+from sim.interventions.takedown import publicity
+
+
+class Honeypot(Intervention):
+    name = "honeypot"
+    revertible = False
+
+    @dataclass
+    class Params:
+        operate_days: int = 30  #: days the police run the market covertly
+        vendor_arrest_scale: float = 0.6  #: arrest probability of a logged vendor with zero opsec
+        buyer_arrest_prob: float = 0.01  #: arrest probability of a logged buyer
+        publicity_risk: float = 0.2
+        publicity_days: int = 60
+
+    def apply(self) -> None:
+        model = self.model
+        self.vendors_seen = np.zeros(0, dtype=np.int64)
+        self.buyers_seen = np.zeros(model.buyers.n, dtype=bool)
+        self.first_order = model.orders.n
+        self.market = self.targets[0]
+        model.schedule_event(self.shutdown, at=model.time + self.params.operate_days)
+
+    def observe(self, log) -> None:
+        super().observe(log)
+        if getattr(self, "market", None) is not None and self.market.active:
+            b, _c, m, _v = log
+            self.buyers_seen[b[m == self.market.idx]] = True
+
+    def shutdown(self) -> None:
+        model, p = self.model, self.params
+        rng = model.streams["interventions"]
+        ob = model.orders
+        ids = np.arange(self.first_order, ob.n)
+        vendors = np.unique(ob.vendor[ids][ob.market[ids] == self.market.idx])
+        model.close_market(self.market, MarketStatus.SEIZED, reason="honeypot shut down")
+        arrested_v = 0
+        for v in vendors.tolist():
+            if rng.random() < p.vendor_arrest_scale * (1.0 - model.vend.opsec[v]):
+                model.arrest_vendor(v, reason="honeypot records")
+                arrested_v += 1
+        buyers = np.flatnonzero(self.buyers_seen)
+        hit = buyers[rng.random(len(buyers)) < p.buyer_arrest_prob]
+        if len(hit):
+            model.arrest_buyers(hit)
+        self.record.update(shutdown_day=model.day, vendors_logged=len(vendors), buyers_logged=len(buyers), arrests_vendors=arrested_v, arrests_buyers=len(hit))
+        model.log_event("intervention_honeypot_shutdown", self.market.name, f"arrested {arrested_v} vendors, {len(hit)} buyers")
+        publicity(self, p.publicity_risk, p.publicity_days)

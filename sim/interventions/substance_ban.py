@@ -1,0 +1,99 @@
+"""Substance ban: individual substances or a blanket NPS ban (DESIGN.md section 4).
+
+The substances become controlled. Web shops comply (delist; a shop left with nothing closes) with
+probability ``domestic_compliance`` if domestic, ``foreign_compliance`` if foreign (Wadsworth et al.
+2017: after the UK Psychoactive Substances Act only 24% of UK shops stayed open, mostly foreign ones
+did). Cryptomarket vendors keep selling at a price premium ``risk_premium``. Street availability
+falls by ``street_availability_factor``. Uncertain analogues: what is still sold online carries
+harm weight x ``analogue_harm_factor`` (content unknown to the buyer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim.agents.marketplace import Channel, MarketStatus
+from sim.config import ConfigError
+from sim.interventions.base import Intervention
+
+
+class SubstanceBan(Intervention):
+    name = "substance_ban"
+    uses_target = False
+
+    @dataclass
+    class Params:
+        substances: list = field(default_factory=lambda: ["nps"])  #: names, or "nps" for all NPS
+        domestic_compliance: float = 0.8  #: share of domestic web shops that delist
+        foreign_compliance: float = 0.3  #: share of foreign web shops that delist
+        risk_premium: float = 0.3  #: cryptomarket price rise for banned substances (share)
+        street_availability_factor: float = 0.7  #: street availability multiplier
+        analogue_harm_factor: float = 1.5  #: harm multiplier of what is still sold online
+
+    @classmethod
+    def check(cls, params, where: str) -> None:
+        if isinstance(params.substances, str):
+            params.substances = [params.substances]
+        if not params.substances:
+            raise ConfigError(f"{where}.params.substances: name at least one substance or 'nps'")
+
+    def ban_ids(self) -> np.ndarray:
+        t = self.model.subs
+        ids: set[int] = set()
+        for name in self.params.substances:
+            if name == "nps":
+                ids.update(np.flatnonzero(t.is_nps).tolist())
+            else:
+                ids.add(t.index(name))
+        return np.array(sorted(ids), dtype=np.int64)
+
+    def apply(self) -> None:
+        model, p = self.model, self.params
+        t = model.subs
+        s = self.ban_ids()
+        self.subs = s
+        rng = model.streams["interventions"]
+        self.saved = {
+            "controlled": t.controlled[s].copy(),
+            "availability": model.street.availability[s].copy(),
+            "price_factor": model.ban_price_factor[s].copy(),
+            "harm": t.harm_weight[s].copy(),
+            "delisted": set(model.delisted),
+        }
+        t.controlled[s] = True
+        model.street.availability[s] *= p.street_availability_factor
+        model.ban_price_factor[s] *= 1.0 + p.risk_premium
+        t.harm_weight[s] *= p.analogue_harm_factor
+        closed = delisting = 0
+        for m in model.markets:
+            if not (m.active and m.kind == Channel.WEBSHOP):
+                continue
+            comply = rng.random() < (p.domestic_compliance if m.domestic else p.foreign_compliance)
+            if not comply:
+                continue
+            delisting += 1
+            for sid in s.tolist():
+                model.delisted.add((m.idx, sid))
+            sells = [sid for sid in np.flatnonzero(t.webshop_sellable).tolist() if (m.idx, sid) not in model.delisted]
+            if not sells:
+                model.close_market(m, MarketStatus.CLOSED, reason="closed after substance ban")
+                closed += 1
+        for a in model.vendor_agents:
+            if model.vend.active[a.idx]:
+                a.set_prices()
+        model.listings_dirty = True
+        self.record.update(substances=[t.names[i] for i in s], shops_complying=delisting, shops_closed=closed)
+
+    def revert(self) -> None:
+        model, s = self.model, self.subs
+        model.subs.controlled[s] = self.saved["controlled"]
+        model.street.availability[s] = self.saved["availability"]
+        model.ban_price_factor[s] = self.saved["price_factor"]
+        model.subs.harm_weight[s] = self.saved["harm"]
+        model.delisted = self.saved["delisted"]
+        for a in model.vendor_agents:
+            if model.vend.active[a.idx]:
+                a.set_prices()
+        model.listings_dirty = True

@@ -1,0 +1,67 @@
+"""Takedown: police seize a market (DESIGN.md section 5).
+
+Escrow is frozen (buyers' pending orders lost), with probability ``backend_seizure_prob`` the
+backend is seized and its vendors are arrested with probability ``vendor_arrest_scale x (1 - opsec)``
+and its recent buyers with ``buyer_arrest_prob``; a publicity shock changes the perceived risk of
+all hidden markets by ``publicity_risk`` for ``publicity_days`` (negative = the news raises
+interest). Vendors and buyers migrate through the usual weekly decisions and forum news.
+Sources: Soska & Christin 2015; Decary-Hetu & Giommoni 2017; Ladegaard 2018 (publicity).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.agents.marketplace import Channel, MarketStatus
+from sim.interventions.base import Intervention
+
+
+class Takedown(Intervention):
+    name = "takedown"
+    revertible = False
+
+    @dataclass
+    class Params:
+        backend_seizure_prob: float = 0.5  #: chance the seizure yields usable records
+        vendor_arrest_scale: float = 0.3  #: arrest probability of a vendor with zero opsec, given records
+        buyer_arrest_prob: float = 0.002  #: arrest probability of a recent buyer, given records
+        publicity_risk: float = 0.15  #: added perceived risk of hidden markets (may be set to 0)
+        publicity_days: int = 60  #: how long the publicity shock lasts, days
+
+    def apply(self) -> None:
+        model, p = self.model, self.params
+        rng = model.streams["interventions"]
+        arrested_v = arrested_b = 0
+        lost = model.ledger.seized
+        for m in self.targets:
+            vendors = [a for a in model.vendor_agents if m.idx in a.markets and model.vend.active[a.idx]]
+            model.close_market(m, MarketStatus.SEIZED, reason="takedown")
+            if rng.random() < p.backend_seizure_prob * (1.0 - 0.5 * m.security):
+                for a in vendors:
+                    if rng.random() < p.vendor_arrest_scale * (1.0 - model.vend.opsec[a.idx]):
+                        model.arrest_vendor(a.idx, reason=f"records of {m.name}")
+                        arrested_v += 1
+                buyers = np.flatnonzero(model.buyers.bought[:, m.idx])
+                hit = buyers[rng.random(len(buyers)) < p.buyer_arrest_prob]
+                if len(hit):
+                    model.arrest_buyers(hit)
+                    arrested_b += len(hit)
+        self.record.update(escrow_frozen_eur=model.ledger.seized - lost, arrests_vendors=arrested_v, arrests_buyers=arrested_b)
+        publicity(self, p.publicity_risk, p.publicity_days)
+
+
+def publicity(iv: Intervention, risk: float, days: int) -> None:
+    """Shift the perceived risk of all hidden markets by ``risk`` for ``days`` days."""
+    if risk == 0 or days <= 0:
+        return
+    model = iv.model
+    hidden = np.flatnonzero(np.isin(model.m_kind, (Channel.CRYPTOMARKET, Channel.DECENTRALISED)))
+    iv.saved["publicity"] = risk
+    model.m_risk_shock[hidden] += risk
+    def end() -> None:
+        model.m_risk_shock[hidden] -= risk
+
+    iv._end_publicity = end  # keep a strong reference: Mesa holds callbacks weakly
+    model.schedule_event(end, at=model.time + days)
