@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections import deque
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ STREAMS = (
 )
 #: days of history kept in the per-vendor and per-market order rings
 RING_DAYS = 30
+#: reference listing for centring utilities: Bayesian score and feedback count
+TYPICAL_SCORE, TYPICAL_FEEDBACK = 0.8, 20
 #: typical units per purchase (grams or tablets) by drug class; value = units x unit price
 UNITS_BY_CLASS = {"cannabis": 5.0, "stimulant": 1.0, "mdma": 2.0, "opioid": 1.0, "psychedelic": 3.0, "nps": 2.0}
 
@@ -95,7 +98,6 @@ class CryptoMarketModel(mesa.Model):
         super().__init__(rng=int(cfg.seed))
         self.cfg = cfg
         self.burn_in = int(cfg.run.burn_in_days)
-        self.day = -self.burn_in
         self.streams = {name: np.random.default_rng(stream_seed(cfg.seed, name)) for name in STREAMS}
         self.subs = SubstanceTable.from_config(cfg.substances)
         self.demand_factor = np.ones(len(self.subs))  # share of intended purchases that go ahead
@@ -168,6 +170,11 @@ class CryptoMarketModel(mesa.Model):
             self.police.schedule(action)
 
     # ------------------------------------------------------------------ time
+    @property
+    def day(self) -> int:
+        """Model day: the step of day d runs at Mesa time d + burn_in + 1, its dawn at d + burn_in + 0.5."""
+        return math.ceil(self.time - self.burn_in - 1)
+
     def mesa_time_of_dawn(self, day: int) -> float:
         """Mesa time at which day ``day`` begins (before that day's step)."""
         return day + self.burn_in + 0.5
@@ -309,8 +316,10 @@ class CryptoMarketModel(mesa.Model):
         logp = np.log(self.v_price[v, s] / self.street.price[s])
         load = self.v_ring[v, :7].sum(axis=1) / 7.0 / self.vend.capacity[v]
         self.L_util = (
-            ch.beta_reputation * score
-            + ch.beta_feedback * np.log1p(cnt)
+            # centred on a typical listing (score 0.8, 20 feedbacks), so that the channel constants
+            # compare a typical market with the street dealer
+            ch.beta_reputation * (score - TYPICAL_SCORE)
+            + ch.beta_feedback * (np.log1p(cnt) - np.log1p(TYPICAL_FEEDBACK))
             - ch.beta_price * logp
             + ch.beta_quality * (self.v_purity[v, s] / self.subs.purity_off_mean[s] - 1.0)
             - np.maximum(0.0, load - 1.0)
@@ -385,7 +394,6 @@ class CryptoMarketModel(mesa.Model):
         7. law enforcement: background arrests;
         8. data collection.
         """
-        self.day = self.steps - 1 - self.burn_in
         self._new_day()
         self._market_life()
         if self.listings_dirty:

@@ -226,7 +226,7 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray) -> dict[str, np.
         um = (
             conv_kind[kinds][None, :]
             - ch.beta_risk * risk_b[:, None] * perceived[None, :]
-            + ch.beta_trust * pop.trust[np.ix_(ids, act)]
+            + ch.beta_trust * (pop.trust[np.ix_(ids, act)] - pop.cfg.initial_trust)  # centred: initial trust = 0
             + iv
             - ((pop.price_sens[ids] - 1.0) * ch.beta_price * model.log_price_index[sub])[:, None]
         )

@@ -57,7 +57,17 @@ def _register() -> None:
     from sim.interventions.substance_ban import SubstanceBan
     from sim.interventions.takedown import Takedown
 
-    for cls in (Takedown, SiteBlocking, SubstanceBan, ParcelInterdiction, PaymentIntervention, Honeypot, RedAlert, DrugChecking, ExitScam):
+    for cls in (
+        Takedown,
+        SiteBlocking,
+        SubstanceBan,
+        ParcelInterdiction,
+        PaymentIntervention,
+        Honeypot,
+        RedAlert,
+        DrugChecking,
+        ExitScam,
+    ):
         REGISTRY[cls.name] = cls
 
 

@@ -145,14 +145,18 @@ class Intervention:
                 return ranked[:1]
             if head == "second":
                 if len(ranked) < 2:
-                    raise InterventionTargetError(f"{self.where}: target {spec!r}: only one open {kind.name.lower()} on day {model.day}")
+                    raise InterventionTargetError(
+                        f"{self.where}: target {spec!r}: only one open {kind.name.lower()} on day {model.day}"
+                    )
                 return ranked[1:2]
             return [pool[int(model.streams["interventions"].integers(len(pool)))]]
         names = spec.split(",")
         by_name = {m.name: m for m in open_markets}
         missing = [n for n in names if n not in by_name]
         if missing:
-            raise InterventionTargetError(f"{self.where}: target {missing} is not an open market on day {model.day}; open markets: {sorted(by_name)}")
+            raise InterventionTargetError(
+                f"{self.where}: target {missing} is not an open market on day {model.day}; open markets: {sorted(by_name)}"
+            )
         return [by_name[n] for n in names]
 
     # ------------------------------------------------------------------ helpers

@@ -9,6 +9,8 @@ from sim.interventions.base import Intervention
 
 
 class ExitScam(Intervention):
+    """The operator runs off with the market's escrow."""
+
     name = "exit_scam"
     revertible = False
 

@@ -15,6 +15,8 @@ from sim.interventions.base import Intervention
 
 
 class RedAlert(Intervention):
+    """Warn about a dangerous batch: fewer purchases of the substance."""
+
     name = "red_alert"
     uses_target = False
 
@@ -40,6 +42,8 @@ class RedAlert(Intervention):
 
 
 class DrugChecking(Intervention):
+    """Give online buyers access to drug checking."""
+
     name = "drug_checking"
     uses_target = False
 

@@ -19,6 +19,8 @@ from sim.interventions.takedown import publicity
 
 
 class Honeypot(Intervention):
+    """Police run a market covertly, then seize it and arrest from its records."""
+
     name = "honeypot"
     revertible = False
 
@@ -60,6 +62,12 @@ class Honeypot(Intervention):
         hit = buyers[rng.random(len(buyers)) < p.buyer_arrest_prob]
         if len(hit):
             model.arrest_buyers(hit)
-        self.record.update(shutdown_day=model.day, vendors_logged=len(vendors), buyers_logged=len(buyers), arrests_vendors=arrested_v, arrests_buyers=len(hit))
+        self.record.update(
+            shutdown_day=model.day,
+            vendors_logged=len(vendors),
+            buyers_logged=len(buyers),
+            arrests_vendors=arrested_v,
+            arrests_buyers=len(hit),
+        )
         model.log_event("intervention_honeypot_shutdown", self.market.name, f"arrested {arrested_v} vendors, {len(hit)} buyers")
         publicity(self, p.publicity_risk, p.publicity_days)

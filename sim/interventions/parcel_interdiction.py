@@ -18,6 +18,8 @@ from sim.interventions.base import Intervention
 
 
 class ParcelInterdiction(Intervention):
+    """Raise customs inspection and controlled deliveries; vendors adapt."""
+
     name = "parcel_interdiction"
     active = False
     uses_target = False

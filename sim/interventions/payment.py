@@ -14,6 +14,8 @@ from sim.interventions.base import Intervention
 
 
 class PaymentIntervention(Intervention):
+    """Exchange KYC: friction for buyers, cash-out detection for vendors."""
+
     name = "payment"
     uses_target = False
 

@@ -18,6 +18,8 @@ from sim.interventions.base import Intervention
 
 
 class SiteBlocking(Intervention):
+    """Block the domains of target markets for a decaying share of buyers."""
+
     name = "site_blocking"
     active = False  # becomes True at the start day
 

@@ -20,7 +20,10 @@ from sim.interventions.base import Intervention
 
 
 class SubstanceBan(Intervention):
+    """Make substances controlled; shops delist, vendors charge a premium."""
+
     name = "substance_ban"
+    active = False
     uses_target = False
 
     @dataclass
@@ -54,7 +57,6 @@ class SubstanceBan(Intervention):
         t = model.subs
         s = self.ban_ids()
         self.subs = s
-        rng = model.streams["interventions"]
         self.saved = {
             "controlled": t.controlled[s].copy(),
             "availability": model.street.availability[s].copy(),
@@ -66,28 +68,43 @@ class SubstanceBan(Intervention):
         model.street.availability[s] *= p.street_availability_factor
         model.ban_price_factor[s] *= 1.0 + p.risk_premium
         t.harm_weight[s] *= p.analogue_harm_factor
-        closed = delisting = 0
-        for m in model.markets:
-            if not (m.active and m.kind == Channel.WEBSHOP):
-                continue
-            comply = rng.random() < (p.domestic_compliance if m.domestic else p.foreign_compliance)
-            if not comply:
-                continue
-            delisting += 1
-            for sid in s.tolist():
-                model.delisted.add((m.idx, sid))
-            sells = [sid for sid in np.flatnonzero(t.webshop_sellable).tolist() if (m.idx, sid) not in model.delisted]
-            if not sells:
-                model.close_market(m, MarketStatus.CLOSED, reason="closed after substance ban")
-                closed += 1
+        self.decided: set[int] = set()
+        self.active = True
+        delisting, closed = self.enforce_on_shops()
+        self.schedule_daily(self.enforce_on_shops)  # shops opening later face the ban too
         for a in model.vendor_agents:
             if model.vend.active[a.idx]:
                 a.set_prices()
         model.listings_dirty = True
         self.record.update(substances=[t.names[i] for i in s], shops_complying=delisting, shops_closed=closed)
 
+    def enforce_on_shops(self) -> tuple[int, int]:
+        """Each open web shop not yet decided complies (delists; closes if left empty) or not."""
+        model, p = self.model, self.params
+        if not self.active:
+            return 0, 0
+        rng = model.streams["interventions"]
+        sellable = np.flatnonzero(model.subs.webshop_sellable).tolist()
+        delisting = closed = 0
+        for m in model.markets:
+            if not (m.active and m.kind == Channel.WEBSHOP) or m.idx in self.decided:
+                continue
+            self.decided.add(m.idx)
+            if rng.random() >= (p.domestic_compliance if m.domestic else p.foreign_compliance):
+                continue
+            delisting += 1
+            for sid in self.subs.tolist():
+                model.delisted.add((m.idx, sid))
+            model.listings_dirty = True
+            if all((m.idx, sid) in model.delisted for sid in sellable):
+                model.close_market(m, MarketStatus.CLOSED, reason="closed after substance ban")
+                closed += 1
+        return delisting, closed
+
     def revert(self) -> None:
         model, s = self.model, self.subs
+        self.active = False
+        self.stop_daily()
         model.subs.controlled[s] = self.saved["controlled"]
         model.street.availability[s] = self.saved["availability"]
         model.ban_price_factor[s] = self.saved["price_factor"]

@@ -19,6 +19,8 @@ from sim.interventions.base import Intervention
 
 
 class Takedown(Intervention):
+    """Seize a market: frozen escrow, records and arrests, publicity."""
+
     name = "takedown"
     revertible = False
 
@@ -60,6 +62,7 @@ def publicity(iv: Intervention, risk: float, days: int) -> None:
     hidden = np.flatnonzero(np.isin(model.m_kind, (Channel.CRYPTOMARKET, Channel.DECENTRALISED)))
     iv.saved["publicity"] = risk
     model.m_risk_shock[hidden] += risk
+
     def end() -> None:
         model.m_risk_shock[hidden] -= risk
 

@@ -1,0 +1,231 @@
+"""Interventions: direction and size of first-order effects against the same seed's baseline."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+
+from sim.agents.marketplace import Channel
+from sim.config import ConfigError, InterventionConfig, validate
+from sim.interventions import REGISTRY
+from sim.runner import CONFIG_DIR, compose, simulate
+from sim.substances import SubstanceTable
+
+T0 = 60  #: start day of every intervention in these tests
+BASE = ["model.n_buyers=5000", "run.days=150", "run.burn_in_days=30", "run.figures=false", "run.progress=false", "seed=11"]
+
+
+@functools.cache
+def run_with(*interventions: tuple) -> tuple:
+    """(model, tables) with the given interventions (name, target, params, end_day) at T0."""
+    cfg = compose(BASE)
+    cfg.scenario.interventions = [
+        InterventionConfig(name=n, start_day=T0, target=t, params=dict(p), end_day=e) for n, t, p, e in interventions
+    ]
+    validate(cfg)
+    return simulate(cfg)
+
+
+def iv(name, target="largest", end_day=None, **params):
+    return (name, target, tuple(sorted(params.items())), end_day)
+
+
+def window(df, lo, hi):
+    return df[(df.day >= lo) & (df.day < hi)]
+
+
+def test_takedown_zeroes_target_and_others_gain():
+    _, base = run_with()
+    model, t = run_with(iv("takedown"))
+    action = model.police.actions[0]
+    target = action.targets[0].name
+    mk = t["markets"]
+    after = window(mk, T0, T0 + 60)
+    assert after[after.market == target]["sales"].sum() == 0, "the seized market must sell nothing after the takedown"
+    others_after = after[(after.market != target) & (after.kind == "cryptomarket")]["sales"].sum()
+    bm = window(base["markets"], T0, T0 + 60)
+    others_base = bm[(bm.market != target) & (bm.kind == "cryptomarket")]["sales"].sum()
+    assert others_after > 1.2 * others_base, f"other cryptomarkets must gain ({others_base} -> {others_after})"
+    assert action.record["escrow_frozen_eur"] > 0, "the target's escrow is frozen"
+    daily = t["daily"].set_index("day")
+    assert daily.loc[T0, "escrow_lost_eur"] == pytest.approx(action.record["escrow_frozen_eur"]), (
+        "frozen escrow is counted on the takedown day"
+    )
+
+
+def test_displacement_shares_add_to_one():
+    model, _ = run_with(iv("takedown"))
+    cohort = model.police.actions[0].cohort
+    assert cohort.displacement(91) is None, "shares need the whole window observed"
+    for days in (30, 90):
+        shares = cohort.displacement(days)
+        assert shares is not None and abs(sum(shares.values()) - 1.0) < 1e-9, f"{days}-day shares must add to 1: {shares}"
+        assert all(v >= 0 for v in shares.values()), "shares are non-negative"
+        assert shares["target"] == 0.0, "nothing is bought on a seized market"
+
+
+def test_blocking_cuts_shop_sales_and_mirrors_bring_them_back():
+    _, base = run_with()
+    _, stuck = run_with(iv("site_blocking", "all:webshop", mirror_rate=0.0, workaround_rate=0.0))
+    _, mirrored = run_with(iv("site_blocking", "all:webshop", mirror_rate=0.1, workaround_rate=0.01))
+
+    def shop_sales(t, lo, hi):
+        return window(t["daily"], lo, hi)["sales_webshop"].sum()
+
+    b_early, b_late = shop_sales(base, T0, T0 + 14), shop_sales(base, T0 + 50, T0 + 90)
+    s_early, s_late = shop_sales(stuck, T0, T0 + 14), shop_sales(stuck, T0 + 50, T0 + 90)
+    m_late = shop_sales(mirrored, T0 + 50, T0 + 90)
+    assert s_early < 0.5 * b_early, f"blocking must cut web-shop sales ({b_early} -> {s_early})"
+    assert s_late < 0.5 * b_late, "without mirrors or workarounds the loss persists"
+    assert m_late / b_late > s_late / b_late + 0.2, "with mirrors the loss decays"
+
+
+def test_blocking_one_shop_hits_only_that_shop():
+    model, t = run_with(iv("site_blocking", "largest:webshop", mirror_rate=0.0, workaround_rate=0.0))
+    _, base = run_with()
+    name = model.police.actions[0].targets[0].name
+    one = window(t["markets"], T0, T0 + 30)
+    b = window(base["markets"], T0, T0 + 30)
+    assert one[one.market == name]["sales"].sum() < 0.5 * b[b.market == name]["sales"].sum(), "the blocked shop loses sales"
+    assert (
+        one[(one.kind == "webshop") & (one.market != name)]["sales"].sum()
+        >= b[(b.kind == "webshop") & (b.market != name)]["sales"].sum()
+    ), "other shops do not lose"
+
+
+def test_nps_ban_delists_shops_and_raises_prices():
+    base_model, _ = run_with()
+    model, _ = run_with(iv("substance_ban", substances=("nps",)))
+    nps = np.flatnonzero(model.subs.is_nps)
+    shop = np.isin(model.L_m, [m.idx for m in model.markets if m.kind == Channel.WEBSHOP])
+    bshop = np.isin(base_model.L_m, [m.idx for m in base_model.markets if m.kind == Channel.WEBSHOP])
+    n_after = int((shop & np.isin(model.L_s, nps)).sum())
+    n_base = int((bshop & np.isin(base_model.L_s, nps)).sum())
+    assert n_after < 0.7 * n_base, f"web-shop NPS listings must fall ({n_base} -> {n_after})"
+    assert model.subs.controlled[nps].all(), "banned substances are controlled"
+    sel = np.isin(model.L_s, nps) & ~shop
+    bsel = np.isin(base_model.L_s, nps) & ~bshop
+    if sel.any() and bsel.any():
+        p = model.v_price[model.L_v[sel], model.L_s[sel]].mean()
+        bp = base_model.v_price[base_model.L_v[bsel], base_model.L_s[bsel]].mean()
+        assert p > 1.1 * bp, f"cryptomarket NPS prices must rise ({bp:.2f} -> {p:.2f})"
+
+
+def test_parcel_interdiction_seizes_more_and_vendors_go_domestic():
+    base_model, base = run_with()
+    model, t = run_with(iv("parcel_interdiction", domestic_shift_weekly_prob=0.2))
+    seized = window(t["daily"], T0, 150)["parcels_seized"].sum()
+    b_seized = window(base["daily"], T0, 150)["parcels_seized"].sum()
+    assert seized > 2 * b_seized, f"seizures must rise ({b_seized} -> {seized})"
+
+    def cross_share(m):
+        ids = m.orders.recent(120)
+        return m.orders.cross_border[ids].mean()
+
+    assert cross_share(model) < cross_share(base_model) - 0.1, "the cross-border share of orders must fall"
+
+
+def test_payment_lowers_low_skill_online_use():
+    base_model, _ = run_with()
+    model, _ = run_with(iv("payment", friction=2.0))
+
+    def orders_by_skill(m):
+        ids = m.orders.recent(T0)
+        tech = m.buyers.tech[m.orders.buyer[ids]]
+        return int((~tech).sum()), int(tech.sum())
+
+    (bl, bh), (al, ah) = orders_by_skill(base_model), orders_by_skill(model)
+    assert al < 0.85 * bl, f"low-skill buyers' online orders must fall ({bl} -> {al})"
+    assert al / bl < ah / bh, f"low-skill buyers must cut more than skilled ones ({al / bl:.2f} vs {ah / bh:.2f})"
+
+
+def test_honeypot_arrests_at_shutdown():
+    _, base = run_with()
+    model, t = run_with(iv("honeypot", "largest", operate_days=20, vendor_arrest_scale=1.0, buyer_arrest_prob=0.05))
+    rec = model.police.actions[0].record
+    assert rec["shutdown_day"] == T0 + 20, "the honeypot closes after operate_days"
+    d, b = t["daily"].set_index("day"), base["daily"].set_index("day")
+    assert rec["arrests_vendors"] + rec["arrests_buyers"] > 0, "shutdown arrests users from the records"
+    assert (
+        d.loc[T0 + 20, "arrests_vendors"] + d.loc[T0 + 20, "arrests_buyers"]
+        > b.loc[T0 + 20, "arrests_vendors"] + b.loc[T0 + 20, "arrests_buyers"]
+    )
+    mk = t["markets"]
+    name = model.police.actions[0].targets[0].name
+    assert mk[(mk.market == name) & (mk.day >= T0) & (mk.day < T0 + 20)]["sales"].sum() > 0, "it trades while covert"
+
+
+def test_exit_scam_collapses_trust_and_takes_escrow():
+    model, t = run_with(iv("exit_scam"))
+    rec = model.police.actions[0].record
+    assert rec["escrow_stolen_eur"] == pytest.approx(rec["escrow_held_eur"]) and rec["escrow_held_eur"] > 0, (
+        "escrow lost equals escrow held"
+    )
+    assert t["daily"].set_index("day").loc[T0, "escrow_lost_eur"] == pytest.approx(rec["escrow_held_eur"])
+
+
+def test_red_alert_and_drug_checking():
+    _, base = run_with()
+    _, alert = run_with(iv("red_alert", substance="cannabis", reach=1.0, compliance=0.8))
+    s, b = window(alert["substances"], T0, 150), window(base["substances"], T0, 150)
+    assert s[s.substance == "cannabis"]["sales"].sum() < 0.4 * b[b.substance == "cannabis"]["sales"].sum(), (
+        "an alert cuts purchases of the substance"
+    )
+    model, _ = run_with(iv("drug_checking", share=1.0))
+    pop = model.buyers
+    assert pop.checking[pop.online_capable].all(), "every online buyer checks with share=1"
+
+
+def test_revert_at_end_day_restores_levers():
+    model, t = run_with(
+        iv("payment", end_day=T0 + 30),
+        iv("parcel_interdiction", end_day=T0 + 30),
+        iv("substance_ban", end_day=T0 + 30, substances=("4-fa",)),
+    )
+    base_model, _ = run_with()
+    assert model.payment_friction == 0.0 and model.cashout_hazard_per_100 == 0.0, "payment levers restored"
+    assert model.customs_prob == base_model.customs_prob, "customs rate restored"
+    s = model.subs.index("4-fa")
+    assert not model.subs.controlled[s] and model.ban_price_factor[s] == 1.0, "ban reverted"
+    assert model.street.availability[s] == base_model.street.availability[s], "street availability restored"
+    ev = t["events"]
+    assert (ev.event.str.endswith("_end") & (ev.day == T0 + 30)).sum() == 3, "each reverted intervention logs its end"
+
+
+@pytest.mark.parametrize("scenario", sorted(p.stem for p in (CONFIG_DIR / "scenario").glob("*.yaml")))
+def test_every_scenario_runs_tiny(scenario):
+    cfg = compose([f"scenario={scenario}", "model.n_buyers=1500", "run.days=400", "run.burn_in_days=10", "run.figures=false"])
+    model, tables = simulate(cfg)
+    fired = [a for a in model.police.actions if getattr(a, "fired", False)]
+    assert len(fired) == len(cfg.scenario.interventions), f"every intervention of {scenario} must fire"
+    logged = tables["events"]["event"].str.startswith("intervention").sum()
+    assert logged >= len(fired), "every intervention action is in events.parquet"
+
+
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ({"name": "takedown", "start_day": 10, "params": {"speed": 2}}, "unknown key"),
+        ({"name": "takedown", "start_day": 10, "end_day": 20}, "cannot be undone"),
+        ({"name": "payment", "start_day": 50, "end_day": 40}, "end_day=40"),
+        ({"name": "payment", "start_day": 5000}, "start_day=5000"),
+        ({"name": "site_blocking", "start_day": 10, "params": {"block_share": 1.5}}, "block_share=1.5"),
+        ({"name": "site_blocking", "start_day": 10, "target": "all:forums"}, "unknown kind"),
+        ({"name": "site_blocking", "start_day": 10, "target": "silk road"}, "market names like"),
+        ({"name": "substance_ban", "start_day": 10, "params": {"substances": ["kratom"]}}, "kratom"),
+        ({"name": "red_alert", "start_day": 10}, "name the substance"),
+    ],
+)
+def test_bad_intervention_input_is_refused_before_the_run(entry, message):
+    cfg = compose(["run.days=100"])
+    cfg.scenario.interventions = [InterventionConfig(**entry)]
+    with pytest.raises(ConfigError, match=message):
+        validate(cfg)
+
+
+def test_registry_names_match_classes():
+    for name, cls in REGISTRY.items():
+        assert cls.name == name and cls.__doc__, f"{name} must be registered under its own name and documented"
+    assert SubstanceTable  # the table type is importable for ban targets
