@@ -66,7 +66,8 @@ def run_figures(tables: dict[str, pd.DataFrame], folder: Path) -> list[Path]:
         shown = shares[top].copy()
         shown["others"] = shares.drop(columns=top).sum(axis=1)
         fig, ax = plt.subplots(figsize=(7, 4))
-        ax.stackplot(shown.index, shown.T.values, labels=shown.columns)
+        colors = [plt.cm.tab20(i % 20) for i in range(len(shown.columns) - 1)] + ["0.75"]  # "others" in grey
+        ax.stackplot(shown.index, shown.T.values, labels=shown.columns, colors=colors)
         ax.set_xlabel("day")
         ax.set_ylabel(f"share of online sales value ({ROLL_DAYS}-day mean)")
         ax.set_ylim(0, 1)
