@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
 from typing import Any
 
 from omegaconf import MISSING
@@ -322,6 +323,22 @@ class RunConfig:
 
 
 @dataclass
+class ReportConfig:
+    """What a sweep's collection reports (set by experiment files)."""
+
+    #: daily columns drawn as time series (mean and 95% band over seeds per scenario)
+    metrics: list[str] = field(default_factory=lambda: ["online_value_eur", "mean_trust_online", "harm"])
+    #: summary columns tabulated with 95% intervals and paired differences against the baseline
+    summary: list[str] = field(
+        default_factory=lambda: ["online_volume_eur_per_day", "harm_per_day", "online_drop", "online_days_to_recovery"]
+    )
+    #: scenario against which paired differences (same seed) are computed
+    baseline: str = "baseline"
+    #: smoothing window of time series figures, days
+    smooth_days: int = 7
+
+
+@dataclass
 class Config:
     """Root of the configuration tree (configs/config.yaml)."""
 
@@ -330,14 +347,31 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     substances: list[SubstanceConfig] = field(default_factory=list)
     scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
+    #: experiment name (set by experiment files; names the sweep folder)
+    experiment: str = "adhoc"
+    report: ReportConfig = field(default_factory=ReportConfig)
+
+
+EXPERIMENTS_DIR = Path(__file__).resolve().parent.parent / "experiments"
 
 
 def register_configs() -> None:
-    """Register the schema so Hydra type-checks ``configs/config.yaml`` and overrides."""
+    """Register the schema, and the files of ``experiments/`` as the ``experiment`` group.
+
+    Experiments live in ``experiments/`` (one file per experiment, ``# @package _global_``); they
+    are stored in Hydra's ConfigStore so that ``+experiment=NAME`` works from any directory.
+    """
     from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
 
     cs = ConfigStore.instance()
     cs.store(name="config_schema", node=Config)
+    for f in sorted(EXPERIMENTS_DIR.glob("*.yaml")):
+        try:
+            node = OmegaConf.load(f)
+        except Exception as err:  # noqa: BLE001 - name the file in the message
+            raise ConfigError(f"experiments/{f.name}: not valid YAML: {err}") from None
+        cs.store(group="experiment", name=f.stem, node=node, package="_global_")
 
 
 # --------------------------------------------------------------------------- validation

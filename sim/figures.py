@@ -89,3 +89,125 @@ def run_figures(tables: dict[str, pd.DataFrame], folder: Path) -> list[Path]:
     plt.close(fig)
     out.append(folder / "mean_trust.png")
     return out
+
+
+# ----------------------------------------------------------------------------- sweeps
+LABELS = {
+    "online_value_eur": "online sales value, EUR per day",
+    "mean_trust_online": "mean trust in online markets (0-1)",
+    "harm": "harm units per day",
+    "hhi": "HHI of online market shares (0-1)",
+    "active_markets": "open markets",
+    "active_vendors": "active vendors",
+    "arrests_vendors": "vendor arrests per day",
+    "parcels_seized": "parcels seized per day",
+}
+
+
+def _group_label(keys: list[str]) -> list[str]:
+    return [k for k in keys if k != "seed"]
+
+
+def _t_band(values: pd.DataFrame):
+    """Mean and 95% t-interval across columns (seeds), per row (day)."""
+    import numpy as np
+    from scipy import stats
+
+    n = values.notna().sum(axis=1)
+    mean = values.mean(axis=1)
+    sd = values.std(axis=1, ddof=1)
+    half = stats.t.ppf(0.975, np.maximum(n - 1, 1)) * sd / np.sqrt(n)
+    return mean, mean - half, mean + half
+
+
+def sweep_figures(
+    runs_daily: pd.DataFrame, runs_summary: pd.DataFrame, keys: list[str], rc: dict, folder: Path, events: list[int] | None = None
+) -> list[Path]:
+    """Comparison figures of a sweep: time series with 95% bands, displacement bars, effect
+    distributions and, for a two-parameter sweep, a heat map. PNG and PDF."""
+    plt = _plt()
+    folder.mkdir(parents=True, exist_ok=True)
+    group = _group_label(keys)
+    out: list[Path] = []
+    smooth = int(rc.get("smooth_days", ROLL_DAYS))
+    groups = list(runs_daily.groupby(group)) if group else [("all runs", runs_daily)]
+    for metric in rc.get("metrics", []):
+        if metric not in runs_daily.columns:
+            continue
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for name, g in groups:
+            wide = (
+                g.pivot_table(index="day", columns="seed" if "seed" in g else None, values=metric, aggfunc="first")
+                if "seed" in g
+                else g.set_index("day")[[metric]]
+            )
+            wide = wide.rolling(smooth, min_periods=1).mean()
+            mean, lo, hi = _t_band(wide)
+            label = ", ".join(map(str, name)) if isinstance(name, tuple) else str(name)
+            (line,) = ax.plot(mean.index, mean, label=f"{label} (n={wide.shape[1]})")
+            ax.fill_between(mean.index, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
+        for d in events or []:
+            ax.axvline(d, color="0.3", ls="--", lw=0.8)
+        ax.set_xlabel("day")
+        ax.set_ylabel(f"{LABELS.get(metric, metric)} ({smooth}-day mean)")
+        ax.set_title(f"{LABELS.get(metric, metric)}: mean and 95% band over seeds")
+        ax.legend(frameon=False, fontsize=8)
+        _save(fig, folder, f"timeseries_{metric}")
+        plt.close(fig)
+        out.append(folder / f"timeseries_{metric}.png")
+    # displacement of the target's volume, 30 days
+    cols = [c for c in runs_summary.columns if c.startswith("displacement_30d_")]
+    if cols and runs_summary[cols].notna().any().any() and group:
+        means = runs_summary.groupby(group)[cols].mean().dropna(how="all")
+        if len(means):
+            fig, ax = plt.subplots(figsize=(7, 4))
+            bottom = None
+            labels = [", ".join(map(str, i)) if isinstance(i, tuple) else str(i) for i in means.index]
+            for c in cols:
+                vals = means[c].fillna(0.0).to_numpy()
+                ax.bar(labels, vals, bottom=bottom, label=c.removeprefix("displacement_30d_"))
+                bottom = vals if bottom is None else bottom + vals
+            ax.set_ylabel("share of the target's pre-intervention volume")
+            ax.set_ylim(0, 1)
+            ax.set_title("Where the target's trade went (30 days after; mean over seeds)")
+            ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+            _save(fig, folder, "displacement_30d")
+            plt.close(fig)
+            out.append(folder / "displacement_30d.png")
+    # distributions of drop and days to recovery
+    for metric, ylabel in (
+        ("online_drop", "drop of online volume (share)"),
+        ("online_days_to_recovery", "days to recovery of online volume"),
+    ):
+        if metric in runs_summary and runs_summary[metric].notna().any() and group:
+            fig, ax = plt.subplots(figsize=(6, 4))
+            data = [
+                (", ".join(map(str, k)) if isinstance(k, tuple) else str(k), g[metric].dropna().astype(float).to_numpy())
+                for k, g in runs_summary.groupby(group)
+            ]
+            data = [d for d in data if len(d[1])]
+            ax.boxplot([d[1] for d in data], tick_labels=[d[0] for d in data])
+            for i, (_, v) in enumerate(data, start=1):
+                ax.scatter(i + 0.08 * (pd.Series(range(len(v))) % 3 - 1), v, s=10, color="0.2", zorder=3)
+            ax.set_ylabel(ylabel)
+            ax.set_title(f"{ylabel}, per run")
+            _save(fig, folder, f"distribution_{metric}")
+            plt.close(fig)
+            out.append(folder / f"distribution_{metric}.png")
+    # heat map of a two-parameter sweep
+    if len(group) == 2:
+        metric = rc.get("summary", ["online_volume_eur_per_day"])[0]
+        if metric in runs_summary:
+            table = runs_summary.pivot_table(index=group[0], columns=group[1], values=metric, aggfunc="mean")
+            fig, ax = plt.subplots(figsize=(6, 4.5))
+            im = ax.imshow(table.to_numpy(dtype=float), origin="lower", aspect="auto", cmap="viridis")
+            ax.set_xticks(range(table.shape[1]), [str(c) for c in table.columns])
+            ax.set_yticks(range(table.shape[0]), [str(i) for i in table.index])
+            ax.set_xlabel(group[1])
+            ax.set_ylabel(group[0])
+            fig.colorbar(im, ax=ax, label=f"{metric} (mean over seeds)")
+            ax.set_title(f"{metric} by {group[0]} and {group[1]}")
+            _save(fig, folder, "heatmap")
+            plt.close(fig)
+            out.append(folder / "heatmap.png")
+    return out

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import platform
 import shutil
@@ -56,14 +58,32 @@ def simulate(cfg: Config, progress: bool = False):
     return model, model.recorder.tables(model)
 
 
-def run_job(dcfg: DictConfig, out_dir: Path) -> dict:
+def config_hash(dcfg: DictConfig) -> str:
+    """Fingerprint of the job's configuration (without Hydra's own settings)."""
+    d = OmegaConf.to_container(dcfg, resolve=True)
+    d.pop("hydra", None)
+    return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def run_job(dcfg: DictConfig, out_dir: Path, skip_finished: bool = False) -> dict | None:
     """Validate, simulate, and write every output file into ``out_dir``.
 
     Files are written into ``out_dir/.partial`` and moved into place only when all are done,
     so a failed run leaves no table behind. On bad input nothing is simulated or written.
+    With ``skip_finished`` (sweeps), a folder that already holds the finished run of the same
+    configuration is left as it is and None is returned.
     """
     from sim.output import write_outputs
 
+    digest = config_hash(dcfg)
+    done = out_dir / "manifest.json"
+    if skip_finished and done.exists():
+        try:
+            if json.loads(done.read_text()).get("config_hash") == digest:
+                return None
+        except (OSError, ValueError):
+            pass
+    (out_dir / "error.txt").unlink(missing_ok=True)
     t0 = time.perf_counter()
     for name in ("MESA", "MESA.mesa.model"):  # Mesa logs every step at INFO
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -76,7 +96,7 @@ def run_job(dcfg: DictConfig, out_dir: Path) -> dict:
         shutil.rmtree(partial)
     partial.mkdir(parents=True)
     try:
-        summary = write_outputs(model, tables, partial, cfg, manifest=manifest(cfg, wall))
+        summary = write_outputs(model, tables, partial, cfg, manifest={**manifest(cfg, wall), "config_hash": digest})
         for p in partial.iterdir():
             target = out_dir / p.name
             if target.exists():
@@ -122,6 +142,15 @@ def git_revision() -> str | None:
         return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+def record_failure(err: Exception, out_dir: Path) -> None:
+    """In a sweep: keep the error in ``error.txt`` (the collection lists it) and go on."""
+    import traceback
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "error.txt").write_text(f"{type(err).__name__}: {err}\n\n{traceback.format_exc()}")
+    print(f"{out_dir}: FAILED: {type(err).__name__}: {err}", file=sys.stderr)
 
 
 def fail_bad_input(err: Exception, out_dir: Path | None) -> None:

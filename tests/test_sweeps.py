@@ -1,0 +1,97 @@
+"""Sweeps and experiments end to end: collection, figures, parallel = serial, failures, reruns."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sim.report import ReportError, main, write_report
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = ["model.n_buyers=1000", "run.burn_in_days=10", "run.figures=false"]
+
+
+def sweep(out: Path, *args: str, launcher: str | None = None) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, str(ROOT / "run.py"), "-m", *args, *SMALL, f"hydra.sweep.dir={out}"]
+    if launcher == "joblib":
+        cmd += ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory):
+    out = tmp_path_factory.mktemp("serial")
+    proc = sweep(out, "+experiment=takedown_recovery", "seed=range(2)", "run.days=400")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out, proc
+
+
+def test_experiment_is_collected_with_tables_and_figures(serial):
+    out, proc = serial
+    col = out / "collected"
+    rs = pd.read_csv(col / "runs_summary.csv")
+    assert len(rs) == 4 and set(rs.scenario) == {"baseline", "takedown"} and set(rs.seed) == {0, 1}, "2 scenarios x 2 seeds"
+    for c in ("online_volume_eur_per_day", "online_drop", "online_days_to_recovery", "displacement_30d_nowhere"):
+        assert c in rs.columns, f"summary column {c} missing"
+    assert rs[rs.scenario == "takedown"]["online_drop"].notna().all(), "takedown runs report a drop"
+    daily = pd.read_parquet(col / "runs_daily.parquet")
+    assert len(daily) == 4 * 400 and {"scenario", "seed", "online_value_eur"} <= set(daily.columns), "one row per run and day"
+    means = pd.read_csv(col / "scenario_means.csv")
+    assert {"scenario", "metric", "mean", "ci95_low", "ci95_high", "n"} <= set(means.columns)
+    paired = pd.read_csv(col / "paired_differences.csv")
+    row = paired[(paired.scenario == "takedown") & (paired.metric == "online_volume_eur_per_day")]
+    assert len(row) == 1 and row.n.iloc[0] == 2, "paired differences use matched seeds"
+    for fig in ("timeseries_online_value_eur", "displacement_30d", "distribution_online_drop"):
+        assert (col / "figures" / f"{fig}.png").exists() and (col / "figures" / f"{fig}.pdf").exists(), fig
+    assert "collected 4 of 4 jobs" in proc.stdout, proc.stdout[-500:]
+
+
+def test_parallel_equals_serial(serial, tmp_path):
+    out, _ = serial
+    proc = sweep(tmp_path, "+experiment=takedown_recovery", "seed=range(2)", "run.days=400", launcher="joblib")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = sorted(p.parent for p in out.glob("*/daily.parquet"))
+    assert len(jobs) == 4
+    for job in jobs:
+        for table in ("daily", "markets", "substances", "events"):
+            a = (job / f"{table}.parquet").read_bytes()
+            b = (tmp_path / job.name / f"{table}.parquet").read_bytes()
+            assert a == b, f"{job.name}/{table}.parquet differs between serial and joblib runs"
+
+
+def test_rerun_skips_finished_jobs(serial):
+    out, _ = serial
+    stamps = {p: p.stat().st_mtime_ns for p in out.glob("*/daily.parquet")}
+    proc = sweep(out, "+experiment=takedown_recovery", "seed=range(2)", "run.days=400")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("finished before, skipped") == 4, proc.stdout[-1500:]
+    assert all(p.stat().st_mtime_ns == t for p, t in stamps.items()), "finished runs must not be rewritten"
+
+
+def test_failed_job_is_reported_and_others_collected(tmp_path):
+    # crypto_40 does not exist on day 20: that job fails at its start day, the other runs
+    proc = sweep(
+        tmp_path,
+        "scenario=exit_scam",
+        "seed=0",
+        "run.days=60",
+        "scenario.interventions.0.start_day=20",
+        "scenario.interventions.0.target=crypto_1,crypto_40",
+    )
+    assert proc.returncode == 0, "a failed job must not take the sweep down: " + proc.stderr[-2000:]
+    jobs = pd.read_csv(tmp_path / "collected" / "jobs.csv")
+    assert sorted(jobs.status) == ["failed", "finished"], jobs.to_string()
+    failed = jobs[jobs.status == "failed"].iloc[0]
+    assert "crypto_40" in failed.error and "open markets" in failed.error, failed.error
+    assert not list((tmp_path / failed.job).glob("*.parquet")), "a failed job leaves no table"
+
+
+def test_report_on_a_folder_without_runs(tmp_path, capsys):
+    assert main([str(tmp_path)]) == 2, "the report command must fail on an empty folder"
+    assert "holds no runs" in capsys.readouterr().err
+    with pytest.raises(ReportError, match="no such folder"):
+        write_report(tmp_path / "missing")
