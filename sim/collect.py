@@ -18,6 +18,24 @@ if TYPE_CHECKING:
     from sim.model import CryptoMarketModel
 
 
+#: columns of markets.parquet, in order (docs/outputs.md)
+MARKET_COLUMNS = (
+    "day",
+    "market",
+    "kind",
+    "status",
+    "sales",
+    "value_eur",
+    "vendors",
+    "listings",
+    "buyers",
+    "new_buyers",
+    "trust",
+    "escrow_eur",
+    "opened_day",
+)
+
+
 class Recorder:
     """Collects one row per day, per (day, market) and per (day, substance, channel)."""
 
@@ -115,21 +133,7 @@ class Recorder:
             mk.insert(2, "kind", kinds[mk["idx"]])
             mk["opened_day"] = opened[mk["idx"]]
             mk = mk.drop(columns="idx")
-            cols = [
-                "day",
-                "market",
-                "kind",
-                "status",
-                "sales",
-                "value_eur",
-                "vendors",
-                "listings",
-                "buyers",
-                "new_buyers",
-                "trust",
-                "escrow_eur",
-                "opened_day",
-            ]
+            cols = list(MARKET_COLUMNS)
             mk = mk[cols]
         su = (
             pd.DataFrame({k: np.concatenate([c[k] for c in self._subs]) for k in self._subs[0]}) if self._subs else pd.DataFrame()

@@ -371,7 +371,46 @@ def register_configs() -> None:
             node = OmegaConf.load(f)
         except Exception as err:  # noqa: BLE001 - name the file in the message
             raise ConfigError(f"experiments/{f.name}: not valid YAML: {err}") from None
+        check_experiment(f.name, node)
         cs.store(group="experiment", name=f.stem, node=node, package="_global_")
+
+
+def check_experiment(name: str, node) -> None:
+    """Refuse an experiment file with unknown keys, unknown scenarios or mistyped sweep values.
+
+    Raises:
+        ConfigError: naming the file and the key.
+    """
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    where = f"experiments/{name}"
+    d = OmegaConf.to_container(node)
+    if not isinstance(d, dict):
+        raise ConfigError(f"{where}: must be a mapping of config keys")
+    hydra_part = d.pop("hydra", None) or {}
+    schema = OmegaConf.structured(Config)
+    try:
+        OmegaConf.merge(schema, d)
+    except OmegaConfBaseException as err:
+        raise ConfigError(f"{where}: {str(err).splitlines()[0]} (key {err.full_key})") from None
+    params = (hydra_part.get("sweeper") or {}).get("params") or {}
+    scenarios = {p.stem for p in (Path(__file__).resolve().parent.parent / "configs" / "scenario").glob("*.yaml")}
+    for key, spec in params.items():
+        key = str(key).lstrip("+")
+        values = [] if str(spec).strip().startswith(("range(", "glob(", "interval(", "choice(")) else str(spec).split(",")
+        if key == "scenario":
+            for v in values:
+                if v.strip() not in scenarios:
+                    raise ConfigError(f"{where}: hydra.sweeper.params.scenario: unknown scenario {v.strip()!r}; allowed: {sorted(scenarios)}")
+            continue
+        if OmegaConf.select(schema, key, default="__missing__") == "__missing__":
+            raise ConfigError(f"{where}: hydra.sweeper.params: unknown key {key!r}")
+        for v in values:
+            try:
+                OmegaConf.merge(schema, OmegaConf.from_dotlist([f"{key}={v.strip()}"]))
+            except OmegaConfBaseException as err:
+                raise ConfigError(f"{where}: hydra.sweeper.params.{key}: value {v.strip()!r}: {str(err).splitlines()[0]}") from None
 
 
 # --------------------------------------------------------------------------- validation

@@ -151,6 +151,8 @@ def scenario_means(runs_summary: pd.DataFrame, keys: list[str], metrics: list[st
                 r[k] = v
             out.append(r)
     df = pd.DataFrame(out)
+    if len(df):
+        df = df[df["n"] > 0]  # e.g. intervention effects in the baseline: nothing to report
     return df[[*group, "metric", "mean", "sd", "n", "ci95_low", "ci95_high"]] if len(df) else df
 
 
@@ -174,6 +176,8 @@ def paired_differences(runs_summary: pd.DataFrame, keys: list[str], metrics: lis
                     r[k] = v
                 out.append(r)
     df = pd.DataFrame(out)
+    if len(df):
+        df = df[df["n"] > 0]
     return df[["scenario", "versus", *other, "metric", "mean", "sd", "n", "ci95_low", "ci95_high"]] if len(df) else df
 
 

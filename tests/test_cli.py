@@ -120,3 +120,22 @@ def test_same_seed_gives_byte_identical_files(tmp_path):
         assert (out1 / f"{name}.parquet").read_bytes() == (out2 / f"{name}.parquet").read_bytes(), (
             f"{name}.parquet differs between identical runs"
         )
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("model:\n  bogus: 1\n", "bogus"),
+        ("hydra:\n  sweeper:\n    params:\n      scenario: baseline,moonshot\n", "unknown scenario 'moonshot'"),
+        ("hydra:\n  sweeper:\n    params:\n      model.n_buyers: 100,lots\n", "'lots'"),
+        ("hydra:\n  sweeper:\n    params:\n      model.no_such_key: 1,2\n", "unknown key 'model.no_such_key'"),
+    ],
+)
+def test_malformed_experiment_file_is_refused_naming_file_and_key(text, message):
+    from omegaconf import OmegaConf
+
+    from sim.config import check_experiment
+
+    with pytest.raises(ConfigError, match=message) as info:
+        check_experiment("broken.yaml", OmegaConf.create(text))
+    assert "experiments/broken.yaml" in str(info.value), "the message names the file"

@@ -6,6 +6,7 @@ import pytest
 
 from sim.agents.marketplace import Channel, MarketStatus
 from sim.agents.vendor import reputation_score
+from sim.collect import MARKET_COLUMNS
 from sim.market.escrow import HELD, OrderState, Outcome
 from sim.market.trade import place_orders
 from sim.model import CryptoMarketModel
@@ -149,20 +150,7 @@ def test_daily_table_has_contract_columns(tiny):
     for c in ("offline", "webshop", "cryptomarket", "decentralised"):
         need |= {f"sales_{c}", f"value_{c}_eur"}
     assert need <= cols, f"missing daily columns: {need - cols}"
-    assert set(t["markets"].columns) >= {
-        "day",
-        "market",
-        "kind",
-        "status",
-        "sales",
-        "value_eur",
-        "vendors",
-        "listings",
-        "buyers",
-        "new_buyers",
-        "trust",
-        "escrow_eur",
-    }
+    assert set(t["markets"].columns) >= set(MARKET_COLUMNS), "markets.parquet contract columns"
     assert set(t["substances"].columns) >= {
         "day",
         "substance",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,11 +16,12 @@ ROOT = Path(__file__).resolve().parent.parent
 SMALL = ["model.n_buyers=1000", "run.burn_in_days=10", "run.figures=false"]
 
 
-def sweep(out: Path, *args: str, launcher: str | None = None) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, str(ROOT / "run.py"), "-m", *args, *SMALL, f"hydra.sweep.dir={out}"]
-    if launcher == "joblib":
-        cmd += ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=600)
+JOBLIB = ("hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+
+
+def sweep(out: Path, *args: str, launcher: tuple[str, ...] = (), env: dict | None = None) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, str(ROOT / "run.py"), "-m", *args, *SMALL, f"hydra.sweep.dir={out}", *launcher]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=900, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +54,7 @@ def test_experiment_is_collected_with_tables_and_figures(serial):
 
 def test_parallel_equals_serial(serial, tmp_path):
     out, _ = serial
-    proc = sweep(tmp_path, "+experiment=takedown_recovery", "seed=range(2)", "run.days=400", launcher="joblib")
+    proc = sweep(tmp_path, "+experiment=takedown_recovery", "seed=range(2)", "run.days=400", launcher=JOBLIB)
     assert proc.returncode == 0, proc.stderr[-3000:]
     jobs = sorted(p.parent for p in out.glob("*/daily.parquet"))
     assert len(jobs) == 4
@@ -95,3 +97,27 @@ def test_report_on_a_folder_without_runs(tmp_path, capsys):
     assert "holds no runs" in capsys.readouterr().err
     with pytest.raises(ReportError, match="no such folder"):
         write_report(tmp_path / "missing")
+
+
+@pytest.mark.slow
+def test_submitit_local_launcher(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="pip install -e '.[slurm]'")
+    proc = sweep(tmp_path, "scenario=baseline", "seed=range(2)", "run.days=30", launcher=("hydra/launcher=submitit_local",))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert len(pd.read_csv(tmp_path / "collected" / "runs_summary.csv")) == 2, "both submitit jobs are collected"
+
+
+@pytest.mark.slow
+def test_ray_launcher_local(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_ray_launcher", reason="pip install -e '.[ray]'")
+    launcher = ("hydra/launcher=ray", "+hydra.launcher.ray.init.num_cpus=2")
+    proc = sweep(
+        tmp_path,
+        "scenario=baseline",
+        "seed=range(2)",
+        "run.days=30",
+        launcher=launcher,
+        env={**os.environ, "RAY_AUTH_MODE": "disabled"},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert len(pd.read_csv(tmp_path / "collected" / "runs_summary.csv")) == 2, "both Ray jobs are collected"

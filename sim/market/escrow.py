@@ -17,7 +17,7 @@ Finalise-early orders and orders on decentralised markets and web shops are paid
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import IntEnum
 
 import numpy as np
@@ -168,13 +168,8 @@ class Ledger:
 
     def add(self, flows: Flows) -> None:
         """Add ``flows`` (one order's, or a sum over many from :func:`flows_sum`)."""
-        self.paid += flows.paid
-        self.escrow += flows.escrow
-        self.vendor += flows.vendor
-        self.commission += flows.commission
-        self.refunded += flows.refunded
-        self.seized += flows.seized
-        self.exit_scammed += flows.exit_scammed
+        for f in fields(Flows):
+            setattr(self, f.name, getattr(self, f.name) + getattr(flows, f.name))
 
     def imbalance(self) -> float:
         """Paid minus where it went; zero up to rounding when money is conserved."""

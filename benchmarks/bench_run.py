@@ -1,0 +1,67 @@
+"""Benchmark: wall time and peak memory of one run, repeated, in fresh processes.
+
+    python benchmarks/bench_run.py                       # default run (20,000 buyers, 730 days)
+    python benchmarks/bench_run.py --repeat 3 model.n_buyers=100000
+    python benchmarks/bench_run.py --baseline REV        # the same, side by side with git revision REV
+
+Each repetition runs ``sim.runner.simulate`` in a new interpreter (imports included in neither
+figure), so numbers compare like with like; the median is reported. With ``--baseline`` the same
+measurement runs on a temporary worktree of REV, so a speed claim comes with its baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHILD = """
+import json, resource, sys, time
+sys.path.insert(0, {root!r})
+from sim.runner import compose, simulate
+cfg = compose({overrides!r})
+t = time.perf_counter()
+simulate(cfg)
+wall = time.perf_counter() - t
+print(json.dumps({{"wall_s": wall, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+
+def measure(root: Path, overrides: list[str], repeat: int) -> dict:
+    runs = []
+    for _ in range(repeat):
+        code = CHILD.format(root=str(root), overrides=["run.progress=false", "run.figures=false", *overrides])
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return {
+        "wall_s_median": statistics.median(r["wall_s"] for r in runs),
+        "wall_s_runs": [round(r["wall_s"], 3) for r in runs],
+        "peak_rss_mb_max": max(r["peak_rss_mb"] for r in runs),
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. model.n_buyers=100000")
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--baseline", help="git revision to measure side by side")
+    a = p.parse_args()
+    result = {"overrides": a.overrides, "current": measure(ROOT, a.overrides, a.repeat)}
+    if a.baseline:
+        with tempfile.TemporaryDirectory() as tmp:
+            wt = Path(tmp) / "baseline"
+            subprocess.run(["git", "worktree", "add", "--detach", str(wt), a.baseline], cwd=ROOT, check=True, capture_output=True)
+            try:
+                result["baseline"] = {"revision": a.baseline, **measure(wt, a.overrides, a.repeat)}
+            finally:
+                subprocess.run(["git", "worktree", "remove", "--force", str(wt)], cwd=ROOT, check=False)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
