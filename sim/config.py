@@ -402,7 +402,9 @@ def check_experiment(name: str, node) -> None:
         if key == "scenario":
             for v in values:
                 if v.strip() not in scenarios:
-                    raise ConfigError(f"{where}: hydra.sweeper.params.scenario: unknown scenario {v.strip()!r}; allowed: {sorted(scenarios)}")
+                    raise ConfigError(
+                        f"{where}: hydra.sweeper.params.scenario: unknown scenario {v.strip()!r}; allowed: {sorted(scenarios)}"
+                    )
             continue
         if OmegaConf.select(schema, key, default="__missing__") == "__missing__":
             raise ConfigError(f"{where}: hydra.sweeper.params: unknown key {key!r}")
@@ -410,7 +412,9 @@ def check_experiment(name: str, node) -> None:
             try:
                 OmegaConf.merge(schema, OmegaConf.from_dotlist([f"{key}={v.strip()}"]))
             except OmegaConfBaseException as err:
-                raise ConfigError(f"{where}: hydra.sweeper.params.{key}: value {v.strip()!r}: {str(err).splitlines()[0]}") from None
+                raise ConfigError(
+                    f"{where}: hydra.sweeper.params.{key}: value {v.strip()!r}: {str(err).splitlines()[0]}"
+                ) from None
 
 
 # --------------------------------------------------------------------------- validation
