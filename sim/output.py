@@ -27,6 +27,9 @@ def write_outputs(model: CryptoMarketModel, tables: dict[str, pd.DataFrame], fol
     summary = summarise(model, tables)
     (folder / "summary.json").write_text(json.dumps(_clean(summary), indent=2, sort_keys=True))
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    if summary["interventions"]:
+        # the same per-intervention effects as a flat table (displacement shares as columns)
+        pd.json_normalize(_clean(summary["interventions"]), sep="_").to_csv(folder / "interventions.csv", index=False)
     if cfg.run.figures:
         from sim.figures import run_figures
 

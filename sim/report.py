@@ -249,10 +249,24 @@ except ImportError:  # pragma: no cover
 
 
 class CollectRuns(Callback):
-    """Hydra callback: report each job as it ends; collect the sweep when the multirun ends."""
+    """Hydra callback: count jobs done of total as they end; collect the sweep when it ends.
+
+    The total is written to ``<sweep>/.total_jobs`` at the start and jobs are counted from the
+    folders that hold a finished or failed run, so the count is right with parallel launchers too.
+    """
+
+    def on_multirun_start(self, config, **kwargs) -> None:
+        sweep = Path(config.hydra.sweep.dir)
+        sweep.mkdir(parents=True, exist_ok=True)
+        total = count_jobs(list(config.hydra.overrides.task), dict(config.hydra.sweeper.get("params") or {}))
+        (sweep / ".total_jobs").write_text(str(total))
 
     def on_job_end(self, config, job_return, **kwargs) -> None:
-        print(f"[sweep] job #{config.hydra.job.num} ended: {config.hydra.job.override_dirname}", file=sys.stderr)
+        sweep = Path(config.hydra.sweep.dir)
+        done = len({p.parent for p in sweep.glob("*/manifest.json")} | {p.parent for p in sweep.glob("*/error.txt")})
+        total_file = sweep / ".total_jobs"
+        total = total_file.read_text().strip() if total_file.exists() else "?"
+        print(f"[sweep] {done} of {total} jobs done (last: {config.hydra.job.override_dirname})", file=sys.stderr)
 
     def on_multirun_end(self, config, **kwargs) -> None:
         sweep = Path(config.hydra.sweep.dir)
@@ -261,6 +275,21 @@ class CollectRuns(Callback):
             print_status(find_jobs(sweep), out)
         except ReportError as err:
             print(f"collection: {err}", file=sys.stderr)
+
+
+def count_jobs(task_overrides: list[str], sweeper_params: dict) -> int:
+    """Number of jobs of a sweep: product of the sizes of its sweep overrides (CLI wins over params)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    by_key: dict[str, str] = {f"{k}": f"{k}={v}" for k, v in sweeper_params.items()}
+    for o in task_overrides:
+        by_key[o.split("=", 1)[0].lstrip("+~")] = o
+    total = 1
+    for o in parser.parse_overrides(list(by_key.values())):
+        if o.is_sweep_override():
+            total *= len(list(o.sweep_string_iterator()))
+    return total
 
 
 def main(argv: list[str] | None = None) -> int:

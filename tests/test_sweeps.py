@@ -50,6 +50,11 @@ def test_experiment_is_collected_with_tables_and_figures(serial):
     for fig in ("timeseries_online_value_eur", "displacement_30d", "distribution_online_drop"):
         assert (col / "figures" / f"{fig}.png").exists() and (col / "figures" / f"{fig}.pdf").exists(), fig
     assert "collected 4 of 4 jobs" in proc.stdout, proc.stdout[-500:]
+    assert "[sweep] 4 of 4 jobs done" in proc.stderr, "progress counts jobs done of total"
+    iv = pd.read_csv(next(out.glob("*scenario=takedown,seed=0")) / "interventions.csv")
+    assert len(iv) == 1 and {"online_drop", "displacement_30d_nowhere", "targets"} <= set(iv.columns), (
+        "per-run intervention table"
+    )
 
 
 def test_parallel_equals_serial(serial, tmp_path):
