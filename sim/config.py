@@ -467,6 +467,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"run.days={cfg.run.days}: the horizon must be at least 1 day")
     if cfg.run.burn_in_days < 0:
         raise ConfigError(f"run.burn_in_days={cfg.run.burn_in_days}: must be >= 0")
+    if cfg.report.smooth_days < 1:
+        raise ConfigError(f"report.smooth_days={cfg.report.smooth_days}: must be >= 1 day")
     if cfg.model.n_buyers < 1:
         raise ConfigError(f"model.n_buyers={cfg.model.n_buyers}: must be a positive count")
     for path, value in _walk(cfg.model, "model"):

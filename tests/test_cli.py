@@ -84,6 +84,7 @@ def test_bad_input_on_the_command_line_leaves_no_output(tmp_path, override, mess
         ("run.days=-3", "run.days=-3"),
         ("substances.0.purity_unit=ounce", "purity_unit"),
         ("substances.1.name=cannabis", "duplicate"),
+        ("report.smooth_days=0", "report.smooth_days=0"),
     ],
 )
 def test_bad_values_are_refused_with_a_clear_message(override, message):
