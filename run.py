@@ -5,10 +5,16 @@ python run.py model.n_buyers=5000 run.days=365 seed=7
 python run.py -m scenario=baseline,takedown 'seed=range(10)'
 python run.py -m +experiment=takedown_recovery  # a ready-made experiment (experiments/)
 python run.py --help                            # Hydra's help: config groups and keys
+
+Before Hydra runs, the command line is checked (sim/preflight.py); the callback in
+sim/callbacks.py validates the composed configuration and claims the output folder before
+anything is written. What ends how is described in docs/reliability.md.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import hydra
@@ -16,30 +22,45 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from sim.config import ConfigError, register_configs
-from sim.interventions.base import InterventionTargetError
+from sim.config import register_configs
+from sim.errors import UserError
 
 register_configs()
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="config")
 def main(cfg: DictConfig) -> None:
-    from sim.runner import fail_bad_input, record_failure, run_job
+    """Run one job into Hydra's output folder; in a sweep a failed job is recorded and the sweep goes on."""
+    from sim.callbacks import CLAIMS, read_sweep, refuse
+    from sim.rundir import new_token
+    from sim.runner import record_failure, run_job
 
+    _interrupt_on_sigterm()
     hc = HydraConfig.get()
-    out_dir = Path(hc.runtime.output_dir)
+    out_dir = Path(os.path.abspath(hc.runtime.output_dir))
     sweep = hc.mode == RunMode.MULTIRUN
+    token = read_sweep(Path(hc.sweep.dir)).get("token") or new_token() if sweep else new_token()
     try:
-        summary = run_job(cfg, out_dir, skip_finished=sweep)
-    except Exception as err:  # noqa: BLE001 - in a sweep one failed job must not stop the others
+        summary = run_job(cfg, out_dir, token, skip_finished=sweep)
+    except KeyboardInterrupt as err:
+        record_failure(err, out_dir, token, status="interrupted")
+        print(f"\n{out_dir}: interrupted; marked 'interrupted' in status.json, no tables written", file=sys.stderr)
+        sys.exit(130)
+    except UserError as err:
         if sweep:
-            record_failure(err, out_dir)
+            record_failure(err, out_dir, token)
+            print(f"{out_dir}: FAILED: {err}", file=sys.stderr)
             return
-        if isinstance(err, (ConfigError, InterventionTargetError)):
-            fail_bad_input(err, out_dir)
+        CLAIMS.get(out_dir, None) and CLAIMS[out_dir].remove()
+        refuse(err)
+    except Exception as err:  # noqa: BLE001 - a bug: keep the record, and in a sweep go on with the others
+        record_failure(err, out_dir, token)
+        print(f"{out_dir}: FAILED: {type(err).__name__}: {err} (details in error.txt)", file=sys.stderr)
+        if sweep:
+            return
         raise
     if summary is None:
-        print(f"{out_dir}: finished before, skipped")
+        print(f"{out_dir}: finished before with the same settings and code, skipped")
         return
     h = summary["run"]
     print(
@@ -49,5 +70,34 @@ def main(cfg: DictConfig) -> None:
     )
 
 
-if __name__ == "__main__":
+def _interrupt_on_sigterm() -> None:
+    """Treat SIGTERM (SLURM's time limit, ``kill``) like Ctrl-C, so the run is marked interrupted."""
+    import signal
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (some launchers): keep the default
+        pass
+
+
+def cli() -> None:
+    """Check the command line (keys, config files as data), then hand over to Hydra."""
+    from sim.preflight import check_command_line, trial_overrides
+    from sim.runner import compose
+
+    try:
+        check_command_line(sys.argv[1:])
+        trial = trial_overrides(sys.argv[1:])
+        if trial is not None:  # compose one job now: Hydra's own errors become one-line messages
+            compose(trial)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
     main()
+
+
+if __name__ == "__main__":
+    cli()

@@ -13,16 +13,15 @@ value is a modelling judgement the comment says so.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field, fields, is_dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from omegaconf import MISSING
 
-
-class ConfigError(ValueError):
-    """A configuration value is invalid; the message names key, value and what is allowed."""
+from sim.errors import ConfigError
+from sim.params import at_least, check_ranges, nonneg, positive, prob, ranged, signed
 
 
 # --------------------------------------------------------------------------- substances
@@ -41,23 +40,23 @@ class SubstanceConfig:
     #: whether possession/sale is prohibited at the start of the run
     controlled: bool = True
     #: street price per unit (gram or tablet), EUR
-    street_price_eur: float = MISSING
+    street_price_eur: float = positive(MISSING)
     #: multiplier of the street price charged online before premiums (cost side); online prices
     #: come out 10-23% above street prices (van der Gouwe et al. 2017)
-    online_cost_factor: float = 1.0
+    online_cost_factor: float = positive(1.0)
     purity_unit: str = "fraction"
     #: mean and sd of purity of offline (street) samples
-    purity_offline_mean: float = MISSING
-    purity_offline_sd: float = MISSING
+    purity_offline_mean: float = positive(MISSING)
+    purity_offline_sd: float = nonneg(MISSING)
     #: mean and sd of purity of online samples (vendor-level draw)
-    purity_online_mean: float = MISSING
-    purity_online_sd: float = MISSING
+    purity_online_mean: float = positive(MISSING)
+    purity_online_sd: float = nonneg(MISSING)
     #: probability that the street has the substance on a given purchase attempt
-    street_availability: float = 1.0
+    street_availability: float = prob(1.0)
     #: relative harm per purchase (unit dose of average purity); cannabis = 1
-    harm_weight: float = 1.0
+    harm_weight: float = nonneg(1.0)
     #: share of all purchases that are of this substance (demand mix; normalised)
-    demand_share: float = MISSING
+    demand_share: float = nonneg(MISSING)
     #: whether clearnet web shops may sell it (legal-grey or NPS)
     webshop_sellable: bool = False
 
@@ -69,34 +68,34 @@ class BuyerConfig:
 
     #: mean purchases per month (any channel); lognormal across buyers. Modelling judgement
     #: for recreational users who buy for themselves and friends.
-    purchases_per_month_mean: float = 1.5
+    purchases_per_month_mean: float = positive(1.5, why="it is divided by")
     #: sd of log(purchase rate) across buyers; heavy right tail of demand
-    purchases_per_month_logsd: float = 0.8
+    purchases_per_month_logsd: float = nonneg(0.8)
     #: share able to use Tor and cryptocurrency (gates cryptomarkets and decentralised markets).
     #: Chosen so that the online share of classic-drug purchases is a few percent
     #: (van der Gouwe et al. 2017: 1.4-4.1% of samples bought online).
-    tech_skill_share: float = 0.06
+    tech_skill_share: float = prob(0.06)
     #: share with access to an offline dealer (the street option)
-    offline_access_share: float = 0.9
+    offline_access_share: float = prob(0.9)
     #: share who use web shops at all (clearnet, no Tor); NPS users are the main group
-    webshop_use_share: float = 0.25
+    webshop_use_share: float = prob(0.25)
     #: share who use drug checking (harm reduction; lowers harm of bad products)
-    drug_checking_share: float = 0.1
+    drug_checking_share: float = prob(0.1)
     #: price sensitivity: lognormal multiplier of the price coefficient, sd of its log
-    price_sensitivity_logsd: float = 0.3
+    price_sensitivity_logsd: float = nonneg(0.3)
     #: risk aversion: Beta(a, b) across buyers
-    risk_aversion_a: float = 2.0
-    risk_aversion_b: float = 2.0
+    risk_aversion_a: float = positive(2.0, why="a shape parameter of a Beta distribution")
+    risk_aversion_b: float = positive(2.0, why="a shape parameter of a Beta distribution")
     #: initial trust in known markets, [0, 1]
-    initial_trust: float = 0.6
+    initial_trust: float = prob(0.6)
     #: trust learning rates after own outcomes (negative experiences weigh more:
     #: Przepiorka et al. 2017 on reputation in cryptomarkets; modelling judgement for size)
-    trust_gain: float = 0.08
-    trust_loss: float = 0.35
+    trust_gain: float = prob(0.08)
+    trust_loss: float = prob(0.35)
     #: trust in the favourite vendor below which the buyer forgets that vendor
-    vendor_forget_threshold: float = 0.3
+    vendor_forget_threshold: float = prob(0.3)
     #: initial trust in a newly known market (unknown and untrusted, DESIGN.md section 2)
-    new_market_trust: float = 0.3
+    new_market_trust: float = prob(0.3)
 
 
 @dataclass
@@ -107,92 +106,92 @@ class ChoiceConfig:
     ``nest_lambda`` is the dissimilarity parameter of the channel nests (1 = plain MNL).
     """
 
-    beta_price: float = 2.0  #: per unit of log(price / street price)
-    beta_quality: float = 0.5  #: per unit of purity relative to the street mean
-    beta_trust: float = 3.0  #: per unit of market trust
-    beta_reputation: float = 2.0  #: per unit of vendor reputation score (Bayesian mean rating)
-    beta_feedback: float = 0.6  #: per unit of log(1 + feedback count)
-    beta_risk: float = 1.5  #: per unit of perceived risk times buyer risk aversion
-    beta_loyalty: float = 2.0  #: bonus for the favourite vendor, times trust in it
-    nest_lambda: float = 0.7
+    beta_price: float = nonneg(2.0)  #: per unit of log(price / street price)
+    beta_quality: float = nonneg(0.5)  #: per unit of purity relative to the street mean
+    beta_trust: float = nonneg(3.0)  #: per unit of market trust
+    beta_reputation: float = nonneg(2.0)  #: per unit of vendor reputation score (Bayesian mean rating)
+    beta_feedback: float = nonneg(0.6)  #: per unit of log(1 + feedback count)
+    beta_risk: float = nonneg(1.5)  #: per unit of perceived risk times buyer risk aversion
+    beta_loyalty: float = nonneg(2.0)  #: bonus for the favourite vendor, times trust in it
+    nest_lambda: float = ranged(0.7, lo=0.0, hi=1.0, lo_open=True, why="dissimilarity of a nested logit; 1 = plain logit")
     #: convenience constants per channel (relative to offline = 0); cryptomarkets need Tor and
     #: crypto, decentralised markets more so. Set so the online share of purchases matches
     #: van der Gouwe et al. 2017 (classic <= 6%, NPS > 1/3).
-    conv_offline: float = 0.0
-    conv_webshop: float = -0.4
-    conv_cryptomarket: float = -0.2
-    conv_decentralised: float = -1.0
+    conv_offline: float = signed(0.0)
+    conv_webshop: float = signed(-0.4)
+    conv_cryptomarket: float = signed(-0.2)
+    conv_decentralised: float = signed(-1.0)
     #: perceived risk per channel, [0, 1]: arrest on the street, parcel interception online
-    risk_offline: float = 0.4
-    risk_webshop: float = 0.15
-    risk_cryptomarket: float = 0.25
-    risk_decentralised: float = 0.3
+    risk_offline: float = prob(0.4)
+    risk_webshop: float = prob(0.15)
+    risk_cryptomarket: float = prob(0.25)
+    risk_decentralised: float = prob(0.3)
 
 
 @dataclass
 class MarketConfig:
     """Marketplaces: centralised escrow cryptomarkets, decentralised markets, web shops."""
 
-    initial_cryptomarkets: int = 6
-    initial_decentralised: int = 1
-    initial_webshops: int = 10
+    initial_cryptomarkets: int = nonneg(6)
+    initial_decentralised: int = nonneg(1)
+    initial_webshops: int = nonneg(10)
     #: share of web shops registered in the country of the buyers (domestic)
-    webshop_domestic_share: float = 0.5
+    webshop_domestic_share: float = prob(0.5)
     #: openings per year. Cryptomarkets: 24 closures 2011-2019 (ElBahrawy et al. 2020) and
     #: about a hundred markets overall (Norbutas et al. 2020) -> several a year.
-    new_cryptomarkets_per_year: float = 5.0
-    new_decentralised_per_year: float = 0.5
-    new_webshops_per_year: float = 4.0
+    new_cryptomarkets_per_year: float = nonneg(5.0)
+    new_decentralised_per_year: float = nonneg(0.5)
+    new_webshops_per_year: float = nonneg(4.0)
     #: exit-scam hazard per day: base + per_100k * (escrow in units of 100,000 EUR). Markets
     #: rarely live longer than a year, mean about 8 months (Norbutas et al. 2020).
-    exit_scam_hazard_base: float = 0.0015
-    exit_scam_hazard_per_100k_escrow: float = 0.004
+    exit_scam_hazard_base: float = prob(0.0015)
+    exit_scam_hazard_per_100k_escrow: float = nonneg(0.004)
     #: voluntary closure hazard per day (retirement, technical failure)
-    voluntary_close_hazard: float = 0.0008
+    voluntary_close_hazard: float = prob(0.0008)
     #: a market with no sale for this many days closes (lost all trade)
-    close_after_idle_days: int = 45
+    close_after_idle_days: int = at_least(45, 1)
     #: daily probability that a market is down (DDoS, maintenance); buyers cannot use it that day
-    downtime_prob: float = 0.03
+    downtime_prob: float = prob(0.03)
     #: commission on each sale, share of the price (Silk Road charged 6-10%; Soska & Christin 2015)
-    commission_cryptomarket: float = 0.05
-    commission_decentralised: float = 0.01
+    commission_cryptomarket: float = prob(0.05)
+    commission_decentralised: float = prob(0.01)
     #: share of buyers with Tor skill who learn of a new market when it opens (announcement)
-    new_market_seed_awareness: float = 0.02
+    new_market_seed_awareness: float = prob(0.02)
     #: share of online-capable buyers initially aware of the largest starting market; others
     #: follow a Zipf profile of sizes
-    initial_awareness_largest: float = 0.8
-    zipf_exponent: float = 1.0
+    initial_awareness_largest: float = prob(0.8)
+    zipf_exponent: float = nonneg(1.0)
     #: how long a market is remembered as recently closed for migration signals, days
-    migration_news_days: int = 30
+    migration_news_days: int = nonneg(30)
 
 
 @dataclass
 class EscrowConfig:
     """Orders and escrow (DESIGN.md section 2, centralised markets)."""
 
-    shipping_days_domestic: float = 3.0  #: mean shipping delay, days (Poisson around it)
-    shipping_days_cross_border: float = 7.0
+    shipping_days_domestic: float = nonneg(3.0)  #: mean shipping delay, days (Poisson around it)
+    shipping_days_cross_border: float = nonneg(7.0)
     #: customs inspection (seizure) probability of a cross-border parcel at zero stealth
-    customs_seizure_prob: float = 0.06
+    customs_seizure_prob: float = prob(0.06)
     #: probability a parcel is lost in the post
-    lost_in_post_prob: float = 0.01
+    lost_in_post_prob: float = prob(0.01)
     #: probability a delivered order is not as described (wrong substance, very low purity)
-    not_as_described_prob: float = 0.04
+    not_as_described_prob: float = prob(0.04)
     #: days after payment at which escrow auto-finalises (Silk Road: 14 days)
-    auto_finalise_days: int = 14
+    auto_finalise_days: int = at_least(14, 1)
     #: probability the buyer clicks finalise on delivery (else auto-finalise)
-    finalise_on_delivery_prob: float = 0.8
+    finalise_on_delivery_prob: float = prob(0.8)
     #: probability that a buyer whose order did not arrive or was not as described disputes
-    dispute_prob: float = 0.7
+    dispute_prob: float = prob(0.7)
     #: days the market needs to resolve a dispute
-    dispute_resolution_days: int = 5
+    dispute_resolution_days: int = at_least(5, 1)
     #: probability the market refunds a dispute in the buyer's favour
-    refund_prob: float = 0.6
+    refund_prob: float = prob(0.6)
     #: finalise-early allowed for vendors with at least this many feedbacks and this score
-    finalise_early_min_feedback: int = 50
-    finalise_early_min_score: float = 0.9
+    finalise_early_min_feedback: int = nonneg(50)
+    finalise_early_min_score: float = prob(0.9)
     #: probability that a buyer leaves feedback after the outcome
-    feedback_prob: float = 0.7
+    feedback_prob: float = prob(0.7)
 
 
 @dataclass
@@ -201,64 +200,64 @@ class VendorConfig:
 
     #: initial cryptomarket/decentralised vendors per 1,000 buyers with Tor skill.
     #: Modelling judgement: a few hundred buyers per vendor, as in Soska & Christin 2015.
-    vendors_per_1000_online_buyers: float = 25.0
+    vendors_per_1000_online_buyers: float = nonneg(25.0)
     #: share of vendors shipping domestically (no customs check)
-    domestic_share: float = 0.45
+    domestic_share: float = prob(0.45)
     #: stealth skill Beta(a, b): reduces customs seizure probability proportionally
-    stealth_a: float = 2.0
-    stealth_b: float = 3.0
+    stealth_a: float = positive(2.0, why="a shape parameter of a Beta distribution")
+    stealth_b: float = positive(3.0, why="a shape parameter of a Beta distribution")
     #: operational security Beta(a, b): lowers arrest hazards
-    opsec_a: float = 3.0
-    opsec_b: float = 2.0
+    opsec_a: float = positive(3.0, why="a shape parameter of a Beta distribution")
+    opsec_b: float = positive(2.0, why="a shape parameter of a Beta distribution")
     #: share of vendors with a selective-scam propensity; their scam probability per order
-    scammer_share: float = 0.08
-    scam_prob_scammer: float = 0.35
-    scam_prob_honest: float = 0.01
+    scammer_share: float = prob(0.08)
+    scam_prob_scammer: float = nonneg(0.35)
+    scam_prob_honest: float = nonneg(0.01)
     #: weekly probability that a finalise-early scammer vendor exit-scams
-    exit_scam_weekly_prob: float = 0.05
+    exit_scam_weekly_prob: float = prob(0.05)
     #: days an exit-scamming vendor keeps taking orders without shipping
-    exit_scam_days: int = 14
+    exit_scam_days: int = at_least(14, 1)
     #: capacity, orders per day; lognormal median and sd of log
-    capacity_median: float = 3.0
-    capacity_logsd: float = 0.8
+    capacity_median: float = positive(3.0, why="the median of a lognormal distribution")
+    capacity_logsd: float = nonneg(0.8)
     #: maximum substances per vendor
-    max_substances: int = 3
+    max_substances: int = at_least(3, 1)
     #: mean markets listed on at entry (multi-homing; 1 + Poisson)
-    extra_markets_mean: float = 0.5
+    extra_markets_mean: float = nonneg(0.5)
     #: price: risk premium (share of cost) and reputation premium at full reputation
-    risk_premium: float = 0.08
-    reputation_premium: float = 0.12
+    risk_premium: float = nonneg(0.08)
+    reputation_premium: float = nonneg(0.12)
     #: price noise across vendors, sd of log price
-    price_logsd: float = 0.1
+    price_logsd: float = nonneg(0.1)
     #: weekly probability of adding a market (multi-homing) when there is one with more trade
-    add_market_weekly_prob: float = 0.05
+    add_market_weekly_prob: float = prob(0.05)
     #: weekly probability of quitting for any reason, baseline
-    quit_weekly_prob: float = 0.006
+    quit_weekly_prob: float = prob(0.006)
     #: extra weekly quit probability if no sale for 4 weeks
-    quit_idle_weekly_prob: float = 0.15
+    quit_idle_weekly_prob: float = prob(0.15)
     #: share of reputation (feedback count) that travels to a new market (PGP-signed identity)
-    reputation_portability: float = 0.5
+    reputation_portability: float = prob(0.5)
     #: new vendors per week per 100 online orders per week above capacity (entry follows demand)
-    entry_per_100_unserved: float = 1.0
+    entry_per_100_unserved: float = nonneg(1.0)
     #: baseline new vendors per week per 1000 Tor-skilled buyers
-    entry_base_weekly_per_1000: float = 0.5
+    entry_base_weekly_per_1000: float = nonneg(0.5)
 
 
 @dataclass
 class ForumConfig:
     """The forum where reports spread with a delay (DESIGN.md section 2)."""
 
-    delay_days: int = 2  #: days before a post is read
-    post_prob_bad: float = 0.3  #: probability a buyer posts after a bad outcome
-    post_prob_good: float = 0.05  #: ... after a good outcome
-    daily_read_share: float = 0.05  #: share of online-capable buyers reading the forum each day
+    delay_days: int = nonneg(2)  #: days before a post is read
+    post_prob_bad: float = nonneg(0.3)  #: probability a buyer posts after a bad outcome
+    post_prob_good: float = nonneg(0.05)  #: ... after a good outcome
+    daily_read_share: float = prob(0.05)  #: share of online-capable buyers reading the forum each day
     #: how far a reader moves market trust towards the forum's good-outcome share
-    trust_weight: float = 0.15
+    trust_weight: float = prob(0.15)
     #: posts over the window at which a market's signal has full weight
-    full_weight_posts: float = 20.0
-    window_days: int = 30  #: posts older than this are not read
+    full_weight_posts: float = positive(20.0, why="it is divided by")
+    window_days: int = at_least(30, 1)  #: posts older than this are not read
     #: probability that a reader learns of a market, times the market's share of forum posts
-    awareness_prob: float = 0.5
+    awareness_prob: float = prob(0.5)
 
 
 @dataclass
@@ -266,22 +265,22 @@ class EnforcementConfig:
     """Background law enforcement (arrests come mostly from the physical world)."""
 
     #: daily arrest hazard of a vendor at zero opsec with no sales (cash-out, informants)
-    vendor_arrest_hazard: float = 0.0003
+    vendor_arrest_hazard: float = prob(0.0003)
     #: additional hazard per 100 orders shipped in the last 30 days
-    vendor_arrest_hazard_per_100_orders: float = 0.0005
+    vendor_arrest_hazard_per_100_orders: float = nonneg(0.0005)
     #: probability a seized parcel leads to a controlled delivery (buyer arrest)
-    controlled_delivery_prob: float = 0.05
+    controlled_delivery_prob: float = prob(0.05)
     #: probability a seized parcel from a domestic vendor leads to the vendor's arrest
-    seized_parcel_vendor_arrest_prob: float = 0.02
+    seized_parcel_vendor_arrest_prob: float = prob(0.02)
     #: daily arrest hazard of a street buyer per purchase
-    street_buyer_arrest_prob: float = 0.0005
+    street_buyer_arrest_prob: float = prob(0.0005)
 
 
 @dataclass
 class ModelConfig:
     """All model parameters."""
 
-    n_buyers: int = 20000
+    n_buyers: int = at_least(20000, 1, why="buyers in the population")
     buyers: BuyerConfig = field(default_factory=BuyerConfig)
     choice: ChoiceConfig = field(default_factory=ChoiceConfig)
     markets: MarketConfig = field(default_factory=MarketConfig)
@@ -296,9 +295,10 @@ class InterventionConfig:
     """One scheduled action of a scenario (concrete kinds arrive with the interventions issue)."""
 
     name: str = MISSING
-    start_day: int = MISSING
-    end_day: int | None = None
-    target: str = "largest"
+    start_day: int = nonneg(MISSING)  #: day it starts (0 = first recorded day)
+    end_day: int | None = nonneg(None)  #: day it is reverted (None: never)
+    #: where it applies (interventions that select markets); None = "largest"
+    target: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
 
 
@@ -314,12 +314,14 @@ class ScenarioConfig:
 class RunConfig:
     """How to run: horizon, progress bar, figures."""
 
-    days: int = 730  #: horizon in days (default two years, DESIGN.md section 3)
+    days: int = at_least(730, 1, why="the horizon")  #: horizon in days (default two years, DESIGN.md section 3)
     progress: bool = True  #: progress bar (only shown on a terminal)
     figures: bool = True  #: write the figures/ folder
+    #: refuse a run whose estimated memory need exceeds what the machine has (sim/preflight.py)
+    check_memory: bool = True
     #: days simulated before day 0 of the outputs (not recorded), so that reputations, trust and
     #: vendor entry settle before measurement (modelling judgement)
-    burn_in_days: int = 60
+    burn_in_days: int = nonneg(60)
 
 
 @dataclass
@@ -335,14 +337,14 @@ class ReportConfig:
     #: scenario against which paired differences (same seed) are computed
     baseline: str = "baseline"
     #: smoothing window of time series figures, days
-    smooth_days: int = 7
+    smooth_days: int = at_least(7, 1, why="a moving-average window")
 
 
 @dataclass
 class Config:
     """Root of the configuration tree (configs/config.yaml)."""
 
-    seed: int = 0
+    seed: int = nonneg(0, why="seeds of numpy generators are non-negative")
     run: RunConfig = field(default_factory=RunConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     substances: list[SubstanceConfig] = field(default_factory=list)
@@ -353,149 +355,78 @@ class Config:
 
 
 EXPERIMENTS_DIR = Path(__file__).resolve().parent.parent / "experiments"
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "configs" / "scenario"
 
 
 def register_configs() -> None:
     """Register the schema, and the files of ``experiments/`` as the ``experiment`` group.
 
     Experiments live in ``experiments/`` (one file per experiment, ``# @package _global_``); they
-    are stored in Hydra's ConfigStore so that ``+experiment=NAME`` works from any directory.
+    are stored in Hydra's ConfigStore so that ``+experiment=NAME`` works from any directory. A file
+    that is not valid YAML is left out here and reported, with its line, only when it is used
+    (:func:`sim.preflight.check_experiment_file`), so one broken file cannot break every command.
     """
+    import yaml
     from hydra.core.config_store import ConfigStore
     from omegaconf import OmegaConf
 
+    _register_resolvers()
     cs = ConfigStore.instance()
     cs.store(name="config_schema", node=Config)
     for f in sorted(EXPERIMENTS_DIR.glob("*.yaml")):
         try:
-            node = OmegaConf.load(f)
-        except Exception as err:  # noqa: BLE001 - name the file in the message
-            raise ConfigError(f"experiments/{f.name}: not valid YAML: {err}") from None
-        check_experiment(f.name, node)
+            node = OmegaConf.create(yaml.safe_load(f.read_text()))
+        except Exception:  # noqa: BLE001 - reported when the experiment is used
+            continue
         cs.store(group="experiment", name=f.stem, node=node, package="_global_")
 
 
-def check_experiment(name: str, node) -> None:
-    """Refuse an experiment file with unknown keys, unknown scenarios or mistyped sweep values.
+def _register_resolvers() -> None:
+    """``${run_token:}``: six hex digits drawn once per process, so that run folders never collide."""
+    import secrets
 
-    Raises:
-        ConfigError: naming the file and the key.
-    """
     from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
 
-    where = f"experiments/{name}"
-    d = OmegaConf.to_container(node)
-    if not isinstance(d, dict):
-        raise ConfigError(f"{where}: must be a mapping of config keys")
-    hydra_part = d.pop("hydra", None) or {}
-    schema = OmegaConf.structured(Config)
-    try:
-        OmegaConf.merge(schema, d)
-    except OmegaConfBaseException as err:
-        raise ConfigError(f"{where}: {str(err).splitlines()[0]} (key {err.full_key})") from None
-    params = (hydra_part.get("sweeper") or {}).get("params") or {}
-    scenarios = {p.stem for p in (Path(__file__).resolve().parent.parent / "configs" / "scenario").glob("*.yaml")}
-    for key, spec in params.items():
-        key = str(key).lstrip("+")
-        values = [] if str(spec).strip().startswith(("range(", "glob(", "interval(", "choice(")) else str(spec).split(",")
-        if key == "scenario":
-            for v in values:
-                if v.strip() not in scenarios:
-                    raise ConfigError(
-                        f"{where}: hydra.sweeper.params.scenario: unknown scenario {v.strip()!r}; allowed: {sorted(scenarios)}"
-                    )
-            continue
-        if OmegaConf.select(schema, key, default="__missing__") == "__missing__":
-            raise ConfigError(f"{where}: hydra.sweeper.params: unknown key {key!r}")
-        for v in values:
-            try:
-                OmegaConf.merge(schema, OmegaConf.from_dotlist([f"{key}={v.strip()}"]))
-            except OmegaConfBaseException as err:
-                raise ConfigError(
-                    f"{where}: hydra.sweeper.params.{key}: value {v.strip()!r}: {str(err).splitlines()[0]}"
-                ) from None
+    if not OmegaConf.has_resolver("run_token"):
+        OmegaConf.register_new_resolver("run_token", lambda: secrets.token_hex(3), use_cache=True)
 
 
 # --------------------------------------------------------------------------- validation
 _CLASSES = ("cannabis", "stimulant", "mdma", "opioid", "psychedelic", "nps")
 _PURITY_UNITS = ("fraction", "mg")
-
-#: keys (by leaf name) that are probabilities / shares and must lie in [0, 1]
-_PROB_SUFFIXES = ("_prob", "_share", "_hazard")
-_PROB_KEYS = {
-    "initial_trust",
-    "new_market_trust",
-    "vendor_forget_threshold",
-    "trust_gain",
-    "trust_loss",
-    "finalise_early_min_score",
-    "reputation_portability",
-    "street_availability",
-    "risk_offline",
-    "risk_webshop",
-    "risk_cryptomarket",
-    "risk_decentralised",
-    "commission_cryptomarket",
-    "commission_decentralised",
-    "new_market_seed_awareness",
-    "initial_awareness_largest",
-    "trust_weight",
-    "daily_read_share",
-    "awareness_prob",
-    "nest_lambda",
-}
-#: keys that may be negative (utility constants)
-_SIGNED_KEYS = {"conv_offline", "conv_webshop", "conv_cryptomarket", "conv_decentralised"}
+#: names that end up in folder names: letters, digits, '_', '-' and '.', not starting with '.'
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
-def _walk(obj: Any, path: str):
-    if is_dataclass(obj):
-        for f in fields(obj):
-            yield from _walk(getattr(obj, f.name), f"{path}.{f.name}" if path else f.name)
-    else:
-        yield path, obj
+def check_folder_name(key: str, value: str) -> None:
+    """Refuse a value that becomes part of a folder name if it could leave its folder.
+
+    Raises:
+        ConfigError: for path separators, ``..``, a leading dot or other characters.
+    """
+    if not _SAFE_NAME.fullmatch(str(value)) or ".." in str(value):
+        raise ConfigError(
+            f"{key}={value!r}: names a folder; allowed are letters, digits, '_', '-' and '.', "
+            "not starting with '.' and without '..' or path separators"
+        )
 
 
 def validate(cfg: Config) -> None:
-    """Check values that types cannot: ranges, names, cross-field rules.
+    """Check what types cannot: every declared range in one pass, names, cross-field rules.
 
     Raises:
         ConfigError: naming the key, the value and what is allowed.
     """
-    if cfg.run.days < 1:
-        raise ConfigError(f"run.days={cfg.run.days}: the horizon must be at least 1 day")
-    if cfg.run.burn_in_days < 0:
-        raise ConfigError(f"run.burn_in_days={cfg.run.burn_in_days}: must be >= 0")
-    if cfg.report.smooth_days < 1:
-        raise ConfigError(f"report.smooth_days={cfg.report.smooth_days}: must be >= 1 day")
-    if cfg.model.n_buyers < 1:
-        raise ConfigError(f"model.n_buyers={cfg.model.n_buyers}: must be a positive count")
-    for path, value in _walk(cfg.model, "model"):
-        leaf = path.rsplit(".", 1)[-1]
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            continue
-        if not math.isfinite(value):
-            raise ConfigError(f"{path}={value}: must be a finite number")
-        if leaf in _SIGNED_KEYS:
-            continue
-        if value < 0:
-            raise ConfigError(f"{path}={value}: rates, counts and probabilities must be >= 0")
-        if (leaf in _PROB_KEYS or leaf.endswith(_PROB_SUFFIXES)) and value > 1:
-            raise ConfigError(f"{path}={value}: a probability or share must lie in [0, 1]")
-    if cfg.model.choice.nest_lambda <= 0:
-        raise ConfigError(f"model.choice.nest_lambda={cfg.model.choice.nest_lambda}: must be in (0, 1]")
-    if cfg.model.vendors.max_substances < 1:
-        raise ConfigError("model.vendors.max_substances must be >= 1")
-    for key in ("auto_finalise_days", "dispute_resolution_days"):
-        if getattr(cfg.model.escrow, key) < 1:
-            raise ConfigError(f"model.escrow.{key}={getattr(cfg.model.escrow, key)}: must be >= 1 day")
+    check_ranges(cfg, "")
+    check_folder_name("experiment", cfg.experiment)
+    check_folder_name("scenario.name", cfg.scenario.name)
     total_markets = (
         cfg.model.markets.initial_cryptomarkets + cfg.model.markets.initial_decentralised + cfg.model.markets.initial_webshops
     )
     if total_markets < 1:
-        raise ConfigError("model.markets: at least one initial market is needed")
+        raise ConfigError("model.markets: at least one initial market is needed (initial_cryptomarkets, ...)")
     _validate_substances(cfg.substances)
+    _validate_report(cfg.report)
     names = {s.name for s in cfg.substances}
     for i, iv in enumerate(cfg.scenario.interventions):
         where = f"scenario.interventions[{i}]"
@@ -505,13 +436,24 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"{where}.end_day={iv.end_day}: must be after start_day={iv.start_day}")
         for key in ("substance", "substances"):
             wanted = iv.params.get(key) if iv.params else None
-            for s in [wanted] if isinstance(wanted, str) else list(wanted or []):
+            for s in [wanted] if isinstance(wanted, str) else list(wanted or []) if isinstance(wanted, list) else []:
                 if s not in names and s != "nps":  # "nps" = every substance of class nps
                     raise ConfigError(f"{where}.params.{key}: unknown substance {s!r}; the table has {sorted(names)}")
     from sim.interventions import check_names, check_params
 
     check_names(cfg.scenario.interventions)
     check_params(cfg.scenario.interventions)
+
+
+def _validate_report(rc: ReportConfig) -> None:
+    """Refuse metrics a sweep's collection does not know (they would silently be left out)."""
+    from sim.metrics import DAILY_REPORTABLE, SUMMARY_REPORTABLE
+
+    for key, allowed in (("metrics", DAILY_REPORTABLE), ("summary", SUMMARY_REPORTABLE)):
+        for m in getattr(rc, key):
+            if m not in allowed:
+                raise ConfigError(f"report.{key}: unknown metric {m!r}; allowed: {sorted(allowed)}")
+    check_folder_name("report.baseline", rc.baseline)
 
 
 def _validate_substances(subs: list[SubstanceConfig]) -> None:
@@ -527,19 +469,6 @@ def _validate_substances(subs: list[SubstanceConfig]) -> None:
             raise ConfigError(f"{where}.drug_class={s.drug_class!r}: allowed {list(_CLASSES)}")
         if s.purity_unit not in _PURITY_UNITS:
             raise ConfigError(f"{where}.purity_unit={s.purity_unit!r}: allowed {list(_PURITY_UNITS)}")
-        for key in (
-            "street_price_eur",
-            "online_cost_factor",
-            "purity_offline_mean",
-            "purity_online_mean",
-        ):
-            if getattr(s, key) <= 0:
-                raise ConfigError(f"{where}.{key}={getattr(s, key)}: must be > 0")
-        for key in ("purity_offline_sd", "purity_online_sd", "harm_weight", "demand_share"):
-            if getattr(s, key) < 0:
-                raise ConfigError(f"{where}.{key}={getattr(s, key)}: must be >= 0")
-        if not 0 <= s.street_availability <= 1:
-            raise ConfigError(f"{where}.street_availability={s.street_availability}: must lie in [0, 1]")
         if s.purity_unit == "fraction" and not (s.purity_offline_mean <= 1 and s.purity_online_mean <= 1):
             raise ConfigError(f"{where}: purity means in 'fraction' units must be <= 1")
     if sum(s.demand_share for s in subs) <= 0:

@@ -120,6 +120,98 @@ def _t_band(values: pd.DataFrame):
     return mean, mean - half, mean + half
 
 
+def _label(k) -> str:
+    return ", ".join(map(str, k)) if isinstance(k, tuple) else str(k)
+
+
+def _jitter(i: int, count: int):
+    return i + 0.08 * (pd.Series(range(count)) % 3 - 1)
+
+
+def distribution_figure(runs_summary: pd.DataFrame, group: list[str], metric: str, ylabel: str, folder: Path) -> Path | None:
+    """Per-run values of ``metric`` by setting of ``group``: ``distribution_{metric}.png/.pdf``.
+
+    An ordinary metric is drawn as a box plot with the runs as dots. A duration with a censoring
+    flag column in ``runs_summary`` (:data:`sim.stats.CENSORED_BY`) is not box-plotted (the box
+    would treat censored values as observed): observed runs are filled dots, censored runs
+    (the value is the days observed, a lower bound) hollow dots, and each setting gets its
+    Kaplan-Meier median with 95% interval where estimable. Returns the PNG path, or None when
+    there is nothing to draw.
+    """
+    from sim.stats import CENSORED_BY, censoring_flags, km_summary
+
+    if metric not in runs_summary or not runs_summary[metric].notna().any() or not group:
+        return None
+    plt = _plt()
+    flag = CENSORED_BY.get(metric)
+    censored = flag is not None and flag in runs_summary
+    data = []
+    for k, g in runs_summary.groupby(group):
+        v = pd.to_numeric(g[metric], errors="coerce")
+        has = v.notna().to_numpy()
+        c = censoring_flags(g[flag])[has] if censored else None
+        data.append((_label(k), v[has].astype(float).to_numpy(), c))
+    data = [d for d in data if len(d[1])]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    if not censored:
+        ax.boxplot([d[1] for d in data], tick_labels=[d[0] for d in data])
+        for i, (_, v, _c) in enumerate(data, start=1):
+            ax.scatter(_jitter(i, len(v)), v, s=10, color="0.2", zorder=3)
+        ax.set_title(f"{ylabel}, per run")
+    else:
+        n_all = sum(len(v) for _, v, _c in data)
+        k_all = sum(int(c.sum()) for _, _v, c in data)
+        labels, km_shown = [], False
+        for i, (name, v, c) in enumerate(data, start=1):
+            x = _jitter(i, len(v)).to_numpy()
+            ax.scatter(x[~c], v[~c], s=14, color="0.2", zorder=3, label="observed" if i == 1 else None)
+            ax.scatter(
+                x[c],
+                v[c],
+                s=22,
+                facecolors="none",
+                edgecolors="0.2",
+                zorder=3,
+                label="censored (run ended before recovery)" if i == 1 else None,
+            )
+            km = km_summary(v, c)
+            if pd.notna(km["median"]):
+                lo = km["median"] - km["ci95_low"] if pd.notna(km["ci95_low"]) else 0.0
+                hi = km["ci95_high"] - km["median"] if pd.notna(km["ci95_high"]) else 0.0
+                ax.errorbar(
+                    i + 0.25,
+                    km["median"],
+                    yerr=[[lo], [hi]],
+                    fmt="D",
+                    color="C3",
+                    ms=5,
+                    capsize=3,
+                    label=None if km_shown else "Kaplan-Meier median, 95% interval",
+                )
+                km_shown = True
+                if pd.isna(km["ci95_high"]):
+                    ax.annotate(
+                        "upper limit\nnot reached",
+                        (i + 0.25, km["median"]),
+                        xytext=(0, 6),
+                        textcoords="offset points",
+                        fontsize=7,
+                        color="C3",
+                        ha="center",
+                        va="bottom",
+                    )
+            reached = "" if pd.notna(km["median"]) else "\nmedian not reached"
+            labels.append(f"{name}\ncensored {int(c.sum())} of {len(v)}{reached}")
+        ax.set_xticks(range(1, len(data) + 1), labels)
+        ax.set_xlim(0.5, len(data) + 0.5)
+        ax.set_title(f"{ylabel}, per run (censored {k_all} of {n_all})")
+        ax.legend(frameon=False, fontsize=8)
+    ax.set_ylabel(ylabel)
+    _save(fig, folder, f"distribution_{metric}")
+    plt.close(fig)
+    return folder / f"distribution_{metric}.png"
+
+
 def sweep_figures(
     runs_daily: pd.DataFrame, runs_summary: pd.DataFrame, keys: list[str], rc: dict, folder: Path, events: list[int] | None = None
 ) -> list[Path]:
@@ -179,21 +271,9 @@ def sweep_figures(
         ("online_drop", "drop of online volume (share)"),
         ("online_days_to_recovery", "days to recovery of online volume"),
     ):
-        if metric in runs_summary and runs_summary[metric].notna().any() and group:
-            fig, ax = plt.subplots(figsize=(6, 4))
-            data = [
-                (", ".join(map(str, k)) if isinstance(k, tuple) else str(k), g[metric].dropna().astype(float).to_numpy())
-                for k, g in runs_summary.groupby(group)
-            ]
-            data = [d for d in data if len(d[1])]
-            ax.boxplot([d[1] for d in data], tick_labels=[d[0] for d in data])
-            for i, (_, v) in enumerate(data, start=1):
-                ax.scatter(i + 0.08 * (pd.Series(range(len(v))) % 3 - 1), v, s=10, color="0.2", zorder=3)
-            ax.set_ylabel(ylabel)
-            ax.set_title(f"{ylabel}, per run")
-            _save(fig, folder, f"distribution_{metric}")
-            plt.close(fig)
-            out.append(folder / f"distribution_{metric}.png")
+        path = distribution_figure(runs_summary, group, metric, ylabel, folder)
+        if path is not None:
+            out.append(path)
     # heat map of a two-parameter sweep
     if len(group) == 2:
         metric = rc.get("summary", ["online_volume_eur_per_day"])[0]

@@ -200,7 +200,7 @@ class CryptoMarketModel(mesa.Model):
             if m.kind == Channel.CRYPTOMARKET:
                 w[m.idx] = zipf[len([x for x in self.markets[: m.idx] if x.kind == Channel.CRYPTOMARKET])]
             elif m.kind == Channel.DECENTRALISED:
-                w[m.idx] = 0.1 * zipf[0]
+                w[m.idx] = 0.1  # a tenth of the largest cryptomarket's weight (zipf[0] = 1)
         add_vendors(self, n_v, rng, market_weights=w)
 
     def open_market(

@@ -21,80 +21,122 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import yaml
+from hydra.experimental.callback import Callback
 
-from sim.agents.marketplace import CHANNEL_NAMES
+from sim.errors import ReportError
+from sim.metrics import CHANNELS, DISPLACEMENT_KEYS, EFFECT_COLUMNS, HEADLINE_SCALARS
+from sim.preflight import GROUPS
+from sim.rundir import SWEEP_FILE, new_token, read_status
+from sim.stats import CENSORED_BY, SUMMARY_COLUMNS, summarise_metric, summarise_paired
 
-DISPLACEMENT_KEYS = ("target", "other_cryptomarkets", "webshop", "decentralised", "offline", "nowhere")
-
-
-class ReportError(ValueError):
-    """The folder holds no runs, or the runs cannot be compared."""
+__all__ = ["ReportError", "collect", "write_report", "main"]
+#: marks a collected/ folder as this program's own (only such a folder is ever replaced)
+COLLECTION_MARK = "collection.json"
 
 
 # ----------------------------------------------------------------------------- discovery
 def find_jobs(sweep: Path) -> pd.DataFrame:
-    """One row per job folder (those with ``.hydra/overrides.yaml``): overrides, status, error."""
+    """One row per job folder (those with ``.hydra/config.yaml``): folder, status, error.
+
+    Raises:
+        ReportError: ``sweep`` is a single run's folder, or holds no runs.
+    """
+    sweep = Path(sweep)
+    if (sweep / ".hydra").is_dir() or (sweep / "summary.json").exists():
+        raise ReportError(
+            f"{sweep}: is the folder of a single run, not of a sweep; collect the folder given as hydra.sweep.dir of a -m run"
+        )
     rows = []
-    for ov in sorted(sweep.glob("**/.hydra/overrides.yaml")):
-        job = ov.parent.parent
-        if "collected" in job.relative_to(sweep).parts:
-            continue
-        overrides = yaml.safe_load(ov.read_text()) or []
-        row: dict[str, Any] = {"job": str(job.relative_to(sweep))}
-        for o in overrides:
-            key, _, value = o.lstrip("+").partition("=")
-            if key.startswith("hydra.") or key in ("run.progress",):
-                continue
-            row[key] = _parse(value)
-        if (job / "summary.json").exists():
-            row["status"], row["error"] = "finished", ""
-        elif (job / "error.txt").exists():
-            row["status"] = "failed"
-            row["error"] = (job / "error.txt").read_text().splitlines()[0]
-        else:
-            row["status"], row["error"] = "incomplete", ""
-        rows.append(row)
+    for cfg_file in sorted(sweep.glob("*/.hydra/config.yaml")):
+        job = cfg_file.parent.parent
+        status = read_status(job)
+        state = status["status"]
+        if state == "missing":  # made before status files existed: finished if its summary is there
+            state = "finished" if (job / "summary.json").exists() else "incomplete"
+        elif state == "running":
+            state = "incomplete"
+        rows.append({"job": job.name, "status": state, "error": status.get("error", "")})
     if not rows:
-        raise ReportError(f"{sweep}: holds no runs (no job folder with .hydra/overrides.yaml below it)")
+        raise ReportError(f"{sweep}: holds no runs (no job folder with .hydra/config.yaml in it); give the folder of a sweep")
     return pd.DataFrame(rows)
 
 
-def _parse(value: str):
+def job_settings(folder: Path) -> dict[str, str]:
+    """The settings that determine a job's results, read from its composed config (``.hydra/config.yaml``)."""
+    from sim.runner import result_settings
+
+    cfg = yaml.safe_load((folder / ".hydra" / "config.yaml").read_text()) or {}
+    settings = result_settings(cfg)
+    try:  # the option chosen in each config group (``scenario=takedown``) identifies the group as a whole
+        hydra_cfg = yaml.safe_load((folder / ".hydra" / "hydra.yaml").read_text()) or {}
+        choices = hydra_cfg["hydra"]["runtime"]["choices"]
+        settings.update({g: json.dumps(choices[g]) for g in GROUPS if g in choices})
+    except (OSError, KeyError, TypeError, yaml.YAMLError):
+        pass
     try:
-        return yaml.safe_load(value)
-    except yaml.YAMLError:
-        return value
+        settings["code_hash"] = json.dumps(json.loads((folder / "manifest.json").read_text()).get("code_hash"))
+    except (OSError, ValueError):
+        pass
+    return settings
+
+
+def compare_settings(settings: dict[str, dict[str, str]], swept: list[str] | None) -> tuple[list[str], list[str]]:
+    """Keys whose values differ across jobs: those under a swept key, and the others.
+
+    Values are compared as canonical JSON text, so NaN equals NaN and 1 differs from "1".
+    With ``swept`` None (no sweep record) every differing key counts as swept.
+    """
+    keys = sorted(set().union(*settings.values())) if settings else []
+    differing = [k for k in keys if len({s.get(k, "<unset>") for s in settings.values()}) > 1]
+    if swept is None:
+        return differing, []
+
+    def under(k: str) -> bool:
+        return any(k == s or k.startswith(s + ".") for s in swept)
+
+    return [k for k in differing if under(k)], [k for k in differing if not under(k)]
+
+
+def group_columns(swept: list[str] | None, differing: list[str]) -> list[str]:
+    """Columns that identify a setting: the swept keys (a config group by the option chosen), ``seed`` last.
+
+    Without a sweep record, the keys that differ; keys inside a config group whose choice differs
+    are explained by that choice and left out.
+    """
+    if swept is not None:
+        cols = list(swept)
+    else:
+        cols = [k for k in differing if not any(k.startswith(g + ".") for g in GROUPS if g in differing)]
+    return sorted(cols, key=lambda c: (c != "scenario", c == "seed", c))
+
+
+def _value(settings: dict[str, str], col: str):
+    text = settings.get(col)
+    if text is None:
+        sub = {k[len(col) + 1 :]: v for k, v in settings.items() if k.startswith(col + ".")}
+        return json.dumps(sub, sort_keys=True) if sub else None
+    value = json.loads(text)
+    return json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else value
 
 
 def swept_keys(jobs: pd.DataFrame) -> list[str]:
-    """Override keys that vary across jobs (plus ``scenario`` and ``seed`` when present)."""
-    keys = [c for c in jobs.columns if c not in ("job", "status", "error")]
-    return [k for k in keys if k in ("scenario", "seed") or jobs[k].astype(str).nunique() > 1]
+    """Columns of ``jobs`` that identify a setting (everything but job, status and error)."""
+    return [c for c in jobs.columns if c not in ("job", "status", "error")]
 
 
 # ----------------------------------------------------------------------------- tables
 def summary_row(summary: dict) -> dict:
     """Flatten a run's summary.json into one row (headline figures + first intervention)."""
     h = summary["run"]
-    row = {k: v for k, v in h.items() if not isinstance(v, dict)}
+    row = {k: h.get(k) for k in HEADLINE_SCALARS}
     for k, v in h.get("online_share_of_purchases", {}).items():
         row[f"online_share_{k}"] = v
     effects = summary.get("interventions") or []
     if effects:
         e = effects[0]
-        for k in (
-            "online_drop",
-            "online_days_to_recovery",
-            "online_recovery_censored",
-            "target_drop",
-            "trust_half_recovery_days",
-            "arrests_vendors_90d",
-            "arrests_buyers_90d",
-            "escrow_lost_eur_90d",
-        ):
+        for k in EFFECT_COLUMNS:
             row[k] = e.get(k)
         for w in ("30d", "90d"):
             shares = e.get(f"displacement_{w}") or {}
@@ -103,39 +145,67 @@ def summary_row(summary: dict) -> dict:
     return row
 
 
-def collect(sweep: Path) -> dict[str, pd.DataFrame]:
-    """Read every finished run below ``sweep`` into the collected tables."""
+def collect(sweep: Path) -> dict[str, Any]:
+    """Read every finished run below ``sweep`` into the collected tables.
+
+    Runs are pooled only where their composed configurations differ in the swept keys alone (from
+    the sweep record ``sweep.json``; without one, every key that differs is treated as swept).
+    Runs that differ in another key, or ran other code, are kept apart as separate settings, and
+    ``notes`` says so.
+    """
+    from sim.callbacks import read_sweep
+
     jobs = find_jobs(sweep)
-    keys = swept_keys(jobs)
+    record = read_sweep(sweep)
+    swept = record.get("swept_keys")
+    finished = jobs[jobs.status == "finished"]
+    every = {job: job_settings(sweep / job) for job in jobs["job"]}
+    settings = {job: every[job] for job in finished["job"]}
+    if not settings:
+        raise ReportError(f"{sweep}: no run finished; failed jobs: {jobs[jobs.status == 'failed']['job'].tolist()}")
+    in_swept, other = compare_settings(settings, swept)
+    notes = []
+    if swept is None:
+        notes.append(
+            f"no sweep record ({SWEEP_FILE}) in the folder: runs are grouped by every key in which they differ "
+            f"({', '.join(in_swept) or 'none'}), never pooled across them"
+        )
+    if other:
+        shown = ", ".join(f"{k} ({', '.join(sorted({settings[j].get(k, 'unset') for j in settings}))[:80]})" for k in other[:4])
+        notes.append(
+            f"runs differ in keys that were not swept: {shown}{' ...' if len(other) > 4 else ''}; "
+            "they are kept apart as separate settings, never pooled"
+        )
+    keys = group_columns(swept, in_swept)
+    keys += [k for k in other if k not in keys]
+    for k in keys:
+        jobs[k] = [_value(every[j], k) for j in jobs["job"]]
     daily, summaries = [], []
-    for _, job in jobs[jobs.status == "finished"].iterrows():
+    for _, job in finished.iterrows():
         folder = sweep / job["job"]
         d = pd.read_parquet(folder / "daily.parquet")
-        d.insert(1, "online_value_eur", d[[f"value_{c}_eur" for c in CHANNEL_NAMES[1:]]].sum(axis=1))
+        d.insert(1, "online_value_eur", d[[f"value_{c}_eur" for c in CHANNELS[1:]]].sum(axis=1))
         row = summary_row(json.loads((folder / "summary.json").read_text()))
         for k in keys:
-            d[k] = job.get(k)
-            row[k] = job.get(k)
+            value = _value(settings[job["job"]], k)
+            d[k] = value
+            row[k] = value
         row["job"] = job["job"]
         daily.append(d)
         summaries.append(row)
-    if not summaries:
-        raise ReportError(f"{sweep}: no run finished; failed jobs: {jobs[jobs.status == 'failed']['job'].tolist()}")
     runs_daily = pd.concat(daily, ignore_index=True)
     runs_summary = pd.DataFrame(summaries)
-    return {"jobs": jobs, "runs_daily": runs_daily, "runs_summary": runs_summary, "keys": keys}
-
-
-def interval(x: pd.Series) -> pd.Series:
-    """Mean, sd, n and the 95% t-interval of the mean."""
-    from scipy import stats
-
-    x = pd.to_numeric(x, errors="coerce").dropna()
-    n = len(x)
-    mean = x.mean() if n else np.nan
-    sd = x.std(ddof=1) if n > 1 else np.nan
-    half = stats.t.ppf(0.975, n - 1) * sd / np.sqrt(n) if n > 1 else np.nan
-    return pd.Series({"mean": mean, "sd": sd, "n": n, "ci95_low": mean - half, "ci95_high": mean + half})
+    current = set(record.get("all_jobs", jobs["job"]))
+    strays = sorted(set(jobs["job"]) - current)
+    if strays:
+        notes.append(f"{len(strays)} job folders are not in the sweep record (copied in by hand?): {strays[:3]}")
+    return {
+        "jobs": jobs,
+        "runs_daily": runs_daily,
+        "runs_summary": runs_summary,
+        "keys": keys,
+        "notes": notes,
+    }
 
 
 def scenario_means(runs_summary: pd.DataFrame, keys: list[str], metrics: list[str]) -> pd.DataFrame:
@@ -145,7 +215,7 @@ def scenario_means(runs_summary: pd.DataFrame, keys: list[str], metrics: list[st
     out = []
     for name, g in runs_summary.groupby(group, dropna=False) if group else [((), runs_summary)]:
         for m in cols:
-            r = interval(g[m])
+            r = summarise_metric(g, m)
             r["metric"] = m
             for k, v in zip(group, name if isinstance(name, tuple) else (name,), strict=True):
                 r[k] = v
@@ -153,7 +223,7 @@ def scenario_means(runs_summary: pd.DataFrame, keys: list[str], metrics: list[st
     df = pd.DataFrame(out)
     if len(df):
         df = df[df["n"] > 0]  # e.g. intervention effects in the baseline: nothing to report
-    return df[[*group, "metric", "mean", "sd", "n", "ci95_low", "ci95_high"]] if len(df) else df
+    return df[[*group, "metric", *SUMMARY_COLUMNS]] if len(df) else df
 
 
 def paired_differences(runs_summary: pd.DataFrame, keys: list[str], metrics: list[str], baseline: str) -> pd.DataFrame:
@@ -170,7 +240,11 @@ def paired_differences(runs_summary: pd.DataFrame, keys: list[str], metrics: lis
                 if m not in merged.columns or f"{m}_base" not in merged.columns:
                     continue
                 diff = pd.to_numeric(sub[m], errors="coerce") - pd.to_numeric(sub[f"{m}_base"], errors="coerce")
-                r = interval(diff)
+                flag = CENSORED_BY.get(m)
+                if flag and flag in sub and f"{flag}_base" in sub:
+                    r = summarise_paired(diff, sub[flag], sub[f"{flag}_base"])
+                else:
+                    r = summarise_metric(pd.DataFrame({m: diff}), m)
                 r["scenario"], r["versus"], r["metric"] = scen, baseline, m
                 for k, v in zip(other, sub_name if isinstance(sub_name, tuple) else (sub_name,), strict=True):
                     r[k] = v
@@ -178,15 +252,30 @@ def paired_differences(runs_summary: pd.DataFrame, keys: list[str], metrics: lis
     df = pd.DataFrame(out)
     if len(df):
         df = df[df["n"] > 0]
-    return df[["scenario", "versus", *other, "metric", "mean", "sd", "n", "ci95_low", "ci95_high"]] if len(df) else df
+    return df[["scenario", "versus", *other, "metric", *SUMMARY_COLUMNS]] if len(df) else df
 
 
 # ----------------------------------------------------------------------------- writing
-def write_report(sweep: Path, report_cfg: dict | None = None) -> Path:
-    """Collect ``sweep`` and write ``collected/`` (staged, then moved into place)."""
+def write_report(sweep: Path, report_cfg: dict | None = None, *, own_lock: str | None = None) -> Path:
+    """Collect ``sweep`` and write ``collected/``: staged in a folder of this invocation, then swapped in.
+
+    A ``collected/`` folder is replaced only if this program wrote it (it holds ``collection.json``).
+
+    Raises:
+        ReportError: not a sweep folder, no finished run, a sweep still running into it, or a
+            ``collected/`` folder that is not this program's.
+    """
+    from sim.rundir import lock_holder
+
     sweep = Path(sweep)
     if not sweep.is_dir():
         raise ReportError(f"{sweep}: no such folder")
+    holder = lock_holder(sweep)
+    if holder and holder.get("token") != own_lock:
+        raise ReportError(f"{sweep}: a sweep is still running into it (process {holder.get('pid')}); collect it when it ends")
+    final = sweep / "collected"
+    if final.exists() and not (final / COLLECTION_MARK).exists():
+        raise ReportError(f"{final}: exists and was not written by this program; move it away first")
     rc = {
         "metrics": ["online_value_eur", "mean_trust_online", "harm"],
         "summary": ["online_volume_eur_per_day", "harm_per_day", "online_drop", "online_days_to_recovery"],
@@ -199,21 +288,30 @@ def write_report(sweep: Path, report_cfg: dict | None = None) -> Path:
     summary_metrics = list(dict.fromkeys([*rc["summary"], *[f"displacement_30d_{k}" for k in DISPLACEMENT_KEYS]]))
     means = scenario_means(rs, keys, summary_metrics)
     paired = paired_differences(rs, keys, rc["summary"], rc["baseline"])
-    stage = sweep / "collected.partial"
-    shutil.rmtree(stage, ignore_errors=True)
+    token = new_token()
+    stage = sweep / f".collected-{token}"
     stage.mkdir()
-    c["runs_daily"].to_parquet(stage / "runs_daily.parquet", index=False)
-    rs.to_parquet(stage / "runs_summary.parquet", index=False)
-    rs.to_csv(stage / "runs_summary.csv", index=False)
-    c["jobs"].to_csv(stage / "jobs.csv", index=False)
-    means.to_csv(stage / "scenario_means.csv", index=False)
-    paired.to_csv(stage / "paired_differences.csv", index=False)
-    from sim.figures import sweep_figures
+    try:
+        c["runs_daily"].to_parquet(stage / "runs_daily.parquet", index=False)
+        rs.to_parquet(stage / "runs_summary.parquet", index=False)
+        rs.to_csv(stage / "runs_summary.csv", index=False)
+        c["jobs"].to_csv(stage / "jobs.csv", index=False)
+        means.to_csv(stage / "scenario_means.csv", index=False)
+        paired.to_csv(stage / "paired_differences.csv", index=False)
+        from sim.figures import sweep_figures
 
-    sweep_figures(c["runs_daily"], rs, keys, rc, stage / "figures", events=_events(sweep, c["jobs"]))
-    final = sweep / "collected"
-    shutil.rmtree(final, ignore_errors=True)
-    stage.rename(final)
+        sweep_figures(c["runs_daily"], rs, keys, rc, stage / "figures", events=_events(sweep, c["jobs"]))
+        mark = {"keys": keys, "notes": c["notes"], "runs": int(len(rs)), "jobs": int(len(c["jobs"]))}
+        (stage / COLLECTION_MARK).write_text(json.dumps(mark, indent=2))
+        old = sweep / f".collected-old-{token}"
+        if final.exists():
+            final.rename(old)
+        stage.rename(final)
+        shutil.rmtree(old, ignore_errors=True)  # the previous collection (this program's, checked above)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    for note in c["notes"]:
+        print(f"collection: {note}", file=sys.stderr)
     return final
 
 
@@ -234,65 +332,31 @@ def _events(sweep: Path, jobs: pd.DataFrame) -> list[int]:
     return sorted(days)
 
 
-def print_status(jobs: pd.DataFrame, out: Path) -> None:
+def print_status(jobs: pd.DataFrame, out: Path, details: bool = True) -> None:
+    """Say how many jobs were collected and, with ``details``, which did not finish (on standard error)."""
     n, done = len(jobs), int((jobs.status == "finished").sum())
     print(f"collected {done} of {n} jobs into {out}")
-    for _, j in jobs[jobs.status != "finished"].iterrows():
+    for _, j in jobs[jobs.status != "finished"].iterrows() if details else []:
         print(f"  {j['status']}: {j['job']}: {j['error']}", file=sys.stderr)
 
 
 # ----------------------------------------------------------------------------- Hydra callback
-try:
-    from hydra.experimental.callback import Callback
-except ImportError:  # pragma: no cover
-    Callback = object  # type: ignore[misc,assignment]
-
-
 class CollectRuns(Callback):
-    """Hydra callback: count jobs done of total as they end; collect the sweep when it ends.
-
-    The total is written to ``<sweep>/.total_jobs`` at the start and jobs are counted from the
-    folders that hold a finished or failed run, so the count is right with parallel launchers too.
-    """
-
-    def on_multirun_start(self, config, **kwargs) -> None:
-        sweep = Path(config.hydra.sweep.dir)
-        sweep.mkdir(parents=True, exist_ok=True)
-        total = count_jobs(list(config.hydra.overrides.task), dict(config.hydra.sweeper.get("params") or {}))
-        (sweep / ".total_jobs").write_text(str(total))
-
-    def on_job_end(self, config, job_return, **kwargs) -> None:
-        sweep = Path(config.hydra.sweep.dir)
-        done = len({p.parent for p in sweep.glob("*/manifest.json")} | {p.parent for p in sweep.glob("*/error.txt")})
-        total_file = sweep / ".total_jobs"
-        total = total_file.read_text().strip() if total_file.exists() else "?"
-        print(f"[sweep] {done} of {total} jobs done (last: {config.hydra.job.override_dirname})", file=sys.stderr)
+    """Hydra callback: collect the sweep when it ends (progress and checks: :mod:`sim.callbacks`)."""
 
     def on_multirun_end(self, config, **kwargs) -> None:
+        from sim.callbacks import read_sweep
+
         sweep = Path(config.hydra.sweep.dir)
         try:
-            out = write_report(sweep, dict(config.get("report") or {}))
-            print_status(find_jobs(sweep), out)
+            out = write_report(sweep, dict(config.get("report") or {}), own_lock=read_sweep(sweep).get("token"))
+            print_status(find_jobs(sweep), out, details=False)  # the guard lists what did not finish
         except ReportError as err:
             print(f"collection: {err}", file=sys.stderr)
 
 
-def count_jobs(task_overrides: list[str], sweeper_params: dict) -> int:
-    """Number of jobs of a sweep: product of the sizes of its sweep overrides (CLI wins over params)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    parser = OverridesParser.create()
-    by_key: dict[str, str] = {f"{k}": f"{k}={v}" for k, v in sweeper_params.items()}
-    for o in task_overrides:
-        by_key[o.split("=", 1)[0].lstrip("+~")] = o
-    total = 1
-    for o in parser.parse_overrides(list(by_key.values())):
-        if o.is_sweep_override():
-            total *= len(list(o.sweep_string_iterator()))
-    return total
-
-
 def main(argv: list[str] | None = None) -> int:
+    """``python -m sim.report SWEEP``: collect a sweep folder again; exit 2 with a message if it cannot."""
     parser = argparse.ArgumentParser(
         prog="python -m sim.report", description="Collect the runs of a sweep folder into tables and figures."
     )

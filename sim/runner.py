@@ -1,4 +1,4 @@
-"""Run one simulation from a composed config and write its folder (DESIGN.md section 6).
+"""Run one simulation from a composed config and write its folder (docs/outputs.md).
 
 ``run.py`` is a thin Hydra entry point around :func:`run_job`. Tests and notebooks use
 :func:`compose` and :func:`simulate` directly.
@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -20,6 +21,8 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from sim.config import Config, register_configs, validate
+from sim.errors import FolderError
+from sim.rundir import OWN_NAMES, mark, publish, read_status
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 TABLES = ("daily", "markets", "substances", "events")
@@ -30,19 +33,39 @@ def compose(overrides: list[str] | None = None) -> Config:
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
 
+    from sim.preflight import check_command_line, composition_error
+
+    check_command_line(list(overrides or []))
     register_configs()
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        dcfg = hydra_compose(config_name="config", overrides=list(overrides or []))
+    try:
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+            dcfg = hydra_compose(config_name="config", overrides=list(overrides or []))
+    except HydraException as err:
+        raise composition_error(err) from None
+    finally:
+        GlobalHydra.instance().clear()
     return to_config(dcfg)
 
 
 def to_config(dcfg: DictConfig) -> Config:
-    """Turn a composed DictConfig into a validated :class:`Config` object."""
-    d = OmegaConf.to_container(dcfg, resolve=True)
-    d.pop("hydra", None)
-    cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), d))
+    """Turn a composed DictConfig into a validated :class:`Config` object.
+
+    Raises:
+        ConfigError: a key the schema does not have, a value of the wrong type or out of range.
+    """
+    from omegaconf.errors import OmegaConfBaseException
+
+    from sim.errors import ConfigError
+
+    try:
+        d = task_container(dcfg)
+        cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), d))
+    except OmegaConfBaseException as err:
+        key = err.full_key or "?"
+        raise ConfigError(f"{key}: {str(err).splitlines()[0]}") from None
     validate(cfg)
     return cfg
 
@@ -58,52 +81,94 @@ def simulate(cfg: Config, progress: bool = False):
     return model, model.recorder.tables(model)
 
 
-def config_hash(dcfg: DictConfig) -> str:
-    """Fingerprint of the job's configuration (without Hydra's own settings)."""
-    d = OmegaConf.to_container(dcfg, resolve=True)
-    d.pop("hydra", None)
-    return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+def task_container(dcfg: DictConfig) -> dict:
+    """The composed configuration as plain data, resolved, without Hydra's own settings."""
+    return {
+        str(k): OmegaConf.to_container(dcfg[k], resolve=True) if OmegaConf.is_config(dcfg[k]) else dcfg[k]
+        for k in dcfg
+        if k != "hydra"
+    }
 
 
-def run_job(dcfg: DictConfig, out_dir: Path, skip_finished: bool = False) -> dict | None:
+def flatten(d, prefix: str = "") -> dict[str, str]:
+    """Nested mappings and lists as ``{"a.b.0.c": json-text}``; NaN compares equal to NaN as text."""
+    out: dict[str, str] = {}
+    items = d.items() if isinstance(d, dict) else enumerate(d) if isinstance(d, list) else None
+    if items is None:
+        out[prefix] = json.dumps(d, sort_keys=True, default=str)
+        return out
+    if not d:
+        out[prefix] = json.dumps(d)
+    for k, v in items:
+        out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
+
+
+def result_settings(dcfg: DictConfig | dict) -> dict[str, str]:
+    """The settings that determine a run's results: the flattened config without presentation keys."""
+    from sim.preflight import PRESENTATION_KEYS
+
+    d = dcfg if isinstance(dcfg, dict) else task_container(dcfg)
+    return {k: v for k, v in flatten(d).items() if not any(k == p or k.startswith(p + ".") for p in PRESENTATION_KEYS)}
+
+
+def result_hash(dcfg: DictConfig | dict) -> str:
+    """Fingerprint of what determines a run's results: its settings and the model's code."""
+    text = json.dumps(result_settings(dcfg), sort_keys=True) + code_hash()
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@functools.cache
+def code_hash() -> str:
+    """Fingerprint of the model's code and data files (``sim/``), so results of other code are never reused."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for p in sorted([*root.rglob("*.py"), *root.rglob("*.yaml")]):
+        h.update(str(p.relative_to(root)).encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def run_job(dcfg: DictConfig, out_dir: Path, token: str, skip_finished: bool = False) -> dict | None:
     """Validate, simulate, and write every output file into ``out_dir``.
 
-    Files are written into ``out_dir/.partial`` and moved into place only when all are done,
-    so a failed run leaves no table behind. On bad input nothing is simulated or written.
-    With ``skip_finished`` (sweeps), a folder that already holds the finished run of the same
-    configuration is left as it is and None is returned.
+    Tables are written into a staging folder of this invocation (``.staging-<token>``) and moved
+    into place only when all are done; ``status.json`` records ``running`` and then ``finished``.
+    A failed run leaves no table behind. With ``skip_finished`` (sweeps), a folder holding the
+    finished run of the same settings and code is left as it is and None is returned.
+
+    Raises:
+        ConfigError: bad input, before anything is simulated or written.
+        FolderError: the folder already holds results of another run.
     """
     from sim.output import write_outputs
 
-    digest = config_hash(dcfg)
-    done = out_dir / "manifest.json"
-    if skip_finished and done.exists():
-        try:
-            if json.loads(done.read_text()).get("config_hash") == digest:
-                return None
-        except (OSError, ValueError):
-            pass
-    (out_dir / "error.txt").unlink(missing_ok=True)
-    t0 = time.perf_counter()
     for name in ("MESA", "MESA.mesa.model"):  # Mesa logs every step at INFO
         logging.getLogger(name).setLevel(logging.WARNING)
     cfg = to_config(dcfg)  # raises ConfigError before anything runs
+    digest = result_hash(dcfg)
+    if skip_finished:
+        status = read_status(out_dir)
+        if status["status"] == "finished" and status.get("result_hash") == digest:
+            return None
+    held = [p.name for p in out_dir.glob("*") if p.name not in OWN_NAMES and not p.name.startswith(".")]
+    if held:
+        raise FolderError(f"{out_dir}: already holds {sorted(held)[:5]}; results of another run are never overwritten")
+    t0 = time.perf_counter()
+    mark(out_dir, "running", token=token, result_hash=digest)
+    (out_dir / "error.txt").unlink(missing_ok=True)  # a previous attempt's marker, superseded by this one
     progress = cfg.run.progress and sys.stderr.isatty()
     model, tables = simulate(cfg, progress=progress)
     wall = time.perf_counter() - t0
-    partial = out_dir / ".partial"
-    if partial.exists():
-        shutil.rmtree(partial)
-    partial.mkdir(parents=True)
+    staging = out_dir / f".staging-{token}"
+    staging.mkdir()
     try:
-        summary = write_outputs(model, tables, partial, cfg, manifest={**manifest(cfg, wall), "config_hash": digest})
-        for p in partial.iterdir():
-            target = out_dir / p.name
-            if target.exists():
-                shutil.rmtree(target) if target.is_dir() else target.unlink()
-            p.rename(target)
+        info = {**manifest(cfg, wall), "result_hash": digest, "code_hash": code_hash()}
+        summary = write_outputs(model, tables, staging, cfg, manifest=info)
+        publish(staging, out_dir)
     finally:
-        shutil.rmtree(partial, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)  # this invocation's own staging folder
+    mark(out_dir, "finished", token=token, result_hash=digest, wall_time_s=round(wall, 3))
     return summary
 
 
@@ -144,18 +209,20 @@ def git_revision() -> str | None:
         return None
 
 
-def record_failure(err: Exception, out_dir: Path) -> None:
-    """In a sweep: keep the error in ``error.txt`` (the collection lists it) and go on."""
+def record_failure(err: BaseException, out_dir: Path, token: str, status: str = "failed") -> None:
+    """Mark a run ``failed`` (or ``interrupted``) and keep the error in ``error.txt``; remove its staging."""
     import traceback
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "error.txt").write_text(f"{type(err).__name__}: {err}\n\n{traceback.format_exc()}")
-    print(f"{out_dir}: FAILED: {type(err).__name__}: {err}", file=sys.stderr)
+    from sim.errors import UserError
 
-
-def fail_bad_input(err: Exception, out_dir: Path | None) -> None:
-    """Report bad input and remove the run folder Hydra created (it holds no results)."""
-    print(f"error: {err}", file=sys.stderr)
-    if out_dir is not None and out_dir.exists() and not any((out_dir / f"{t}.parquet").exists() for t in TABLES):
-        shutil.rmtree(out_dir, ignore_errors=True)
-    sys.exit(2)
+    for p in out_dir.glob(f".staging-{token}"):
+        shutil.rmtree(p, ignore_errors=True)
+    message = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+    if status == "interrupted":
+        message = "interrupted (Ctrl-C or a termination signal) before the run finished"
+    detail = "" if isinstance(err, UserError) or status == "interrupted" else "\n\n" + traceback.format_exc()
+    try:
+        (out_dir / "error.txt").write_text(message + detail + "\n")
+        mark(out_dir, status, token=token, error=message)
+    except OSError:
+        pass

@@ -126,17 +126,18 @@ def test_same_seed_gives_byte_identical_files(tmp_path):
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("model:\n  bogus: 1\n", "bogus"),
-        ("hydra:\n  sweeper:\n    params:\n      scenario: baseline,moonshot\n", "unknown scenario 'moonshot'"),
+        ("model:\n  bogus: 1\n", "line 3: model.bogus"),
+        ("hydra:\n  sweeper:\n    params:\n      scenario: baseline,moonshot\n", "scenario=moonshot: no such scenario"),
         ("hydra:\n  sweeper:\n    params:\n      model.n_buyers: 100,lots\n", "'lots'"),
-        ("hydra:\n  sweeper:\n    params:\n      model.no_such_key: 1,2\n", "unknown key 'model.no_such_key'"),
+        ("hydra:\n  sweeper:\n    params:\n      model.no_such_key: 1,2\n", "unknown key 'no_such_key' in model"),
+        ("model: [1\n", "line 3: not valid YAML"),
     ],
 )
-def test_malformed_experiment_file_is_refused_naming_file_and_key(text, message):
-    from omegaconf import OmegaConf
+def test_malformed_experiment_file_is_refused_naming_file_and_key(tmp_path, text, message):
+    from sim.preflight import check_config_file
 
-    from sim.config import check_experiment
-
+    path = tmp_path / "broken.yaml"
+    path.write_text("# @package _global_\n" + text)
     with pytest.raises(ConfigError, match=message) as info:
-        check_experiment("broken.yaml", OmegaConf.create(text))
-    assert "experiments/broken.yaml" in str(info.value), "the message names the file"
+        check_config_file(path, "experiment")
+    assert "broken.yaml" in str(info.value), "the message names the file"

@@ -28,7 +28,7 @@ def run_with(*interventions: tuple) -> tuple:
     return simulate(cfg)
 
 
-def iv(name, target="largest", end_day=None, **params):
+def iv(name, target=None, end_day=None, **params):
     return (name, target, tuple(sorted(params.items())), end_day)
 
 

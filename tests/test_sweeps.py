@@ -75,7 +75,7 @@ def test_rerun_skips_finished_jobs(serial):
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("*/daily.parquet")}
     proc = sweep(out, "+experiment=takedown_recovery", "seed=range(2)", "run.days=400")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.count("finished before, skipped") == 4, proc.stdout[-1500:]
+    assert proc.stdout.count("finished before with the same settings and code, skipped") == 4, proc.stdout[-1500:]
     assert all(p.stat().st_mtime_ns == t for p, t in stamps.items()), "finished runs must not be rewritten"
 
 
@@ -89,7 +89,7 @@ def test_failed_job_is_reported_and_others_collected(tmp_path):
         "scenario.interventions.0.start_day=20",
         "scenario.interventions.0.target=crypto_1,crypto_40",
     )
-    assert proc.returncode == 0, "a failed job must not take the sweep down: " + proc.stderr[-2000:]
+    assert proc.returncode == 1, "a failed job does not take the sweep down, but the sweep exits 1: " + proc.stderr[-2000:]
     jobs = pd.read_csv(tmp_path / "collected" / "jobs.csv")
     assert sorted(jobs.status) == ["failed", "finished"], jobs.to_string()
     failed = jobs[jobs.status == "failed"].iloc[0]

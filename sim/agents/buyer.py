@@ -26,6 +26,11 @@ if TYPE_CHECKING:
     from sim.model import CryptoMarketModel
 
 
+#: a purchase gap longer than any horizon (days): caps the gaps of buyers whose rate is ~0, so that
+#: day numbers stay finite integers
+NEVER_DAYS = 1e9
+
+
 class Buyer(mesa.Agent):
     """One buyer; a view on row ``idx`` of the model's :class:`BuyerPopulation`."""
 
@@ -143,12 +148,12 @@ class BuyerPopulation:
         """Put each buyer's next purchase on the calendar (exponential gaps, at least one day)."""
         if len(buyers) == 0:
             return
-        gap = rng.exponential(30.0 / self.rate[buyers])
+        gap = np.minimum(rng.exponential(30.0 / self.rate[buyers]), NEVER_DAYS)  # a rate of ~0 never buys again
         bucket(self._due, buyers, day + np.maximum(1, np.rint(gap)).astype(np.int64))
 
     def schedule_first(self, rng: np.random.Generator, day: int) -> None:
         """Spread first purchases uniformly over each buyer's first interval."""
-        gap = rng.random(self.n) * 30.0 / self.rate
+        gap = np.minimum(rng.random(self.n) * 30.0 / self.rate, NEVER_DAYS)
         bucket(self._due, np.arange(self.n), day + np.floor(gap).astype(np.int64))
 
     def pop_due(self, day: int) -> np.ndarray:

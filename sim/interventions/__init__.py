@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sim.config import ConfigError
+from sim.errors import ConfigError
 
 if TYPE_CHECKING:
     from sim.model import CryptoMarketModel
@@ -44,7 +44,9 @@ def check_params(interventions) -> None:
         if iv.end_day is not None and not cls.revertible:
             raise ConfigError(f"{where}: end_day is not allowed; a {iv.name} cannot be undone")
         if cls.uses_target:
-            check_target_syntax(str(iv.target), where)
+            check_target_syntax("largest" if iv.target is None else str(iv.target), where)
+        elif iv.target is not None:
+            raise ConfigError(f"{where}.target={iv.target!r}: a {iv.name} acts on the whole system and takes no target")
 
 
 def _register() -> None:

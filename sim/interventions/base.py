@@ -12,10 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
+__all__ = ["Intervention", "InterventionTargetError", "CohortTracker", "check_target_syntax"]
+
 import numpy as np
 
 from sim.agents.marketplace import CHANNEL_NAMES, Channel, Marketplace
-from sim.config import ConfigError
+from sim.errors import ConfigError, InterventionTargetError
+from sim.params import check_ranges
 
 if TYPE_CHECKING:
     from sim.model import CryptoMarketModel
@@ -23,10 +26,6 @@ if TYPE_CHECKING:
 KINDS = {"cryptomarket": Channel.CRYPTOMARKET, "decentralised": Channel.DECENTRALISED, "webshop": Channel.WEBSHOP}
 #: days of cohort spending followed after the start (displacement at 30 and 90 days)
 FOLLOW_DAYS = 90
-
-
-class InterventionTargetError(RuntimeError):
-    """The target of an intervention does not exist on its start day."""
 
 
 class Intervention:
@@ -53,7 +52,8 @@ class Intervention:
         self.where = f"scenario.interventions[{index}] ({self.name})"
         self.start_day = int(cfg.start_day)
         self.end_day = None if cfg.end_day is None else int(cfg.end_day)
-        self.target = str(cfg.target)
+        #: where it applies; "largest" when the scenario names no target
+        self.target = "largest" if cfg.target is None else str(cfg.target)
         self.params = self.parse_params(dict(cfg.params or {}), self.where)
         self.saved: dict[str, Any] = {}
         self.targets: list[Marketplace] = []
@@ -72,22 +72,33 @@ class Intervention:
     # ------------------------------------------------------------------ parameters
     @classmethod
     def parse_params(cls, given: dict, where: str):
-        """Merge ``given`` into the defaults of ``Params``; refuse unknown keys and bad values."""
+        """Merge ``given`` into the defaults of ``Params``, typed and range-checked.
+
+        Raises:
+            ConfigError: for an unknown key, a value of the wrong type or outside its declared range.
+        """
+        from omegaconf import OmegaConf
+        from omegaconf.errors import OmegaConfBaseException
+
         allowed = {f.name for f in fields(cls.Params)}
         unknown = set(given) - allowed
         if unknown:
             raise ConfigError(f"{where}.params: unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
-        params = cls.Params(**given)
-        for f in fields(params):
-            v = getattr(params, f.name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                continue
-            if v < 0:
-                raise ConfigError(f"{where}.params.{f.name}={v}: must be >= 0")
-            if (f.name.endswith(("_prob", "_share", "_rate", "reduction", "compliance")) or f.name in _UNIT_PARAMS) and v > 1:
-                raise ConfigError(f"{where}.params.{f.name}={v}: must lie in [0, 1]")
+        given = cls.normalise(dict(given))
+        try:
+            params = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(cls.Params), given))
+        except OmegaConfBaseException as err:
+            key = err.key if err.key in allowed else next(iter(given), "?")
+            types = {f.name: getattr(f.type, "__name__", str(f.type)) for f in fields(cls.Params)}
+            raise ConfigError(f"{where}.params.{key}={given.get(key)!r}: must be of type {types.get(key, '?')}") from None
+        check_ranges(params, f"{where}.params")
         cls.check(params, where)
         return params
+
+    @classmethod
+    def normalise(cls, given: dict) -> dict:
+        """Accept a shorthand before typing (e.g. one name for a list of names); subclasses override."""
+        return given
 
     @classmethod
     def check(cls, params, where: str) -> None:
@@ -171,10 +182,6 @@ class Intervention:
         gen = getattr(self, "_daily", None)
         if gen is not None:
             gen.stop()
-
-
-#: parameters that are shares or probabilities by meaning, whatever their name
-_UNIT_PARAMS = {"block_share", "reach"}
 
 
 def check_target_syntax(target: str, where: str) -> None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.config import ConfigError
+from sim.errors import ConfigError
 from sim.interventions.base import Intervention
+from sim.params import prob
 
 
 class RedAlert(Intervention):
@@ -23,8 +24,8 @@ class RedAlert(Intervention):
     @dataclass
     class Params:
         substance: str = ""  #: substance name the alert is about
-        reach: float = 0.5  #: share of buyers reached by the alert
-        compliance: float = 0.6  #: share of reached buyers who then do not buy it
+        reach: float = prob(0.5)  #: share of buyers reached by the alert
+        compliance: float = prob(0.6)  #: share of reached buyers who then do not buy it
 
     @classmethod
     def check(cls, params, where: str) -> None:
@@ -49,7 +50,7 @@ class DrugChecking(Intervention):
 
     @dataclass
     class Params:
-        share: float = 0.5  #: share of online-capable buyers given drug checking
+        share: float = prob(0.5)  #: share of online-capable buyers given drug checking
 
     def apply(self) -> None:
         model = self.model

@@ -16,6 +16,7 @@ import numpy as np
 from sim.agents.marketplace import MarketStatus
 from sim.interventions.base import Intervention
 from sim.interventions.takedown import publicity
+from sim.params import at_least, nonneg, prob, ranged
 
 
 class Honeypot(Intervention):
@@ -26,11 +27,13 @@ class Honeypot(Intervention):
 
     @dataclass
     class Params:
-        operate_days: int = 30  #: days the police run the market covertly
-        vendor_arrest_scale: float = 0.6  #: arrest probability of a logged vendor with zero opsec
-        buyer_arrest_prob: float = 0.01  #: arrest probability of a logged buyer
-        publicity_risk: float = 0.2
-        publicity_days: int = 60
+        operate_days: int = at_least(30, 1)  #: days the police run the market covertly
+        vendor_arrest_scale: float = prob(0.6)  #: arrest probability of a logged vendor with zero opsec
+        buyer_arrest_prob: float = prob(0.01)  #: arrest probability of a logged buyer
+        publicity_risk: float = ranged(
+            0.2, lo=-1.0, hi=1.0, why="added to a perceived risk in [0, 1]; negative = the news raises interest"
+        )
+        publicity_days: int = nonneg(60)
 
     def apply(self) -> None:
         model = self.model

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.interventions.base import Intervention
+from sim.params import prob
 
 
 class ParcelInterdiction(Intervention):
@@ -26,11 +27,11 @@ class ParcelInterdiction(Intervention):
 
     @dataclass
     class Params:
-        inspection_rate: float = 0.3  #: seizure probability of a cross-border parcel at zero stealth
-        controlled_delivery_prob: float = 0.3  #: chance a seized parcel leads to a buyer arrest
-        vendor_trace_prob: float = 0.1  #: chance a seized parcel leads to the vendor's arrest
-        domestic_shift_weekly_prob: float = 0.05  #: weekly chance a cross-border vendor ships domestically
-        stealth_gain_weekly: float = 0.05  #: weekly stealth improvement, share of the gap to 1
+        inspection_rate: float = prob(0.3)  #: seizure probability of a cross-border parcel at zero stealth
+        controlled_delivery_prob: float = prob(0.3)  #: chance a seized parcel leads to a buyer arrest
+        vendor_trace_prob: float = prob(0.1)  #: chance a seized parcel leads to the vendor's arrest
+        domestic_shift_weekly_prob: float = prob(0.05)  #: weekly chance a cross-border vendor ships domestically
+        stealth_gain_weekly: float = prob(0.05)  #: weekly stealth improvement, share of the gap to 1
 
     def apply(self) -> None:
         model, p = self.model, self.params

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sim.interventions.base import Intervention
+from sim.params import nonneg
 
 
 class PaymentIntervention(Intervention):
@@ -21,8 +22,8 @@ class PaymentIntervention(Intervention):
 
     @dataclass
     class Params:
-        friction: float = 1.0  #: utility penalty (logit units) of paying online, low-skill buyers
-        cashout_hazard_per_100_orders: float = 0.002  #: extra daily vendor arrest hazard per 100 orders
+        friction: float = nonneg(1.0)  #: utility penalty (logit units) of paying online, low-skill buyers
+        cashout_hazard_per_100_orders: float = nonneg(0.002)  #: extra daily vendor arrest hazard per 100 orders
 
     def apply(self) -> None:
         model, p = self.model, self.params

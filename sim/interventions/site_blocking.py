@@ -15,6 +15,7 @@ import numpy as np
 
 from sim.agents.marketplace import Channel
 from sim.interventions.base import Intervention
+from sim.params import prob
 
 
 class SiteBlocking(Intervention):
@@ -25,9 +26,9 @@ class SiteBlocking(Intervention):
 
     @dataclass
     class Params:
-        block_share: float = 0.9  #: share of buyers who lose access at first
-        mirror_rate: float = 0.02  #: new mirrors per day per blocked market (0 = no mirrors)
-        workaround_rate: float = 0.01  #: share of blocked buyers learning a workaround per day
+        block_share: float = prob(0.9)  #: share of buyers who lose access at first
+        mirror_rate: float = prob(0.02)  #: new mirrors per day per blocked market (0 = no mirrors)
+        workaround_rate: float = prob(0.01)  #: share of blocked buyers learning a workaround per day
         tor_bypass: bool = True  #: Tor users are not affected by blocks of clearnet shops
 
     def apply(self) -> None:

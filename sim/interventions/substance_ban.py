@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.agents.marketplace import Channel, MarketStatus
-from sim.config import ConfigError
+from sim.errors import ConfigError
 from sim.interventions.base import Intervention
+from sim.params import nonneg, prob
 
 
 class SubstanceBan(Intervention):
@@ -28,17 +29,22 @@ class SubstanceBan(Intervention):
 
     @dataclass
     class Params:
-        substances: list = field(default_factory=lambda: ["nps"])  #: names, or "nps" for all NPS
-        domestic_compliance: float = 0.8  #: share of domestic web shops that delist
-        foreign_compliance: float = 0.3  #: share of foreign web shops that delist
-        risk_premium: float = 0.3  #: cryptomarket price rise for banned substances (share)
-        street_availability_factor: float = 0.7  #: street availability multiplier
-        analogue_harm_factor: float = 1.5  #: harm multiplier of what is still sold online
+        substances: list[str] = field(default_factory=lambda: ["nps"])  #: names, or "nps" for all NPS
+        domestic_compliance: float = prob(0.8)  #: share of domestic web shops that delist
+        foreign_compliance: float = prob(0.3)  #: share of foreign web shops that delist
+        risk_premium: float = nonneg(0.3)  #: cryptomarket price rise for banned substances (share)
+        street_availability_factor: float = prob(0.7)  #: street availability multiplier
+        analogue_harm_factor: float = nonneg(1.5)  #: harm multiplier of what is still sold online
+
+    @classmethod
+    def normalise(cls, given: dict) -> dict:
+        """``substances: nps`` means ``[nps]``."""
+        if isinstance(given.get("substances"), str):
+            given["substances"] = [given["substances"]]
+        return given
 
     @classmethod
     def check(cls, params, where: str) -> None:
-        if isinstance(params.substances, str):
-            params.substances = [params.substances]
         if not params.substances:
             raise ConfigError(f"{where}.params.substances: name at least one substance or 'nps'")
 

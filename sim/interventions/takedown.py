@@ -16,6 +16,7 @@ import numpy as np
 
 from sim.agents.marketplace import Channel, MarketStatus
 from sim.interventions.base import Intervention
+from sim.params import nonneg, prob, ranged
 
 
 class Takedown(Intervention):
@@ -26,11 +27,13 @@ class Takedown(Intervention):
 
     @dataclass
     class Params:
-        backend_seizure_prob: float = 0.5  #: chance the seizure yields usable records
-        vendor_arrest_scale: float = 0.3  #: arrest probability of a vendor with zero opsec, given records
-        buyer_arrest_prob: float = 0.002  #: arrest probability of a recent buyer, given records
-        publicity_risk: float = 0.15  #: added perceived risk of hidden markets (may be set to 0)
-        publicity_days: int = 60  #: how long the publicity shock lasts, days
+        backend_seizure_prob: float = prob(0.5)  #: chance the seizure yields usable records
+        vendor_arrest_scale: float = prob(0.3)  #: arrest probability of a vendor with zero opsec, given records
+        buyer_arrest_prob: float = prob(0.002)  #: arrest probability of a recent buyer, given records
+        publicity_risk: float = ranged(
+            0.15, lo=-1.0, hi=1.0, why="added to a perceived risk in [0, 1]; negative = the news raises interest"
+        )  #: added perceived risk of hidden markets (may be set to 0)
+        publicity_days: int = nonneg(60)  #: how long the publicity shock lasts, days
 
     def apply(self) -> None:
         model, p = self.model, self.params

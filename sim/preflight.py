@@ -1,0 +1,404 @@
+"""Checks that run before anything is simulated or written: the command line, config files, memory.
+
+* :func:`check_command_line` refuses an override whose key the schema does not have, listing the
+  keys allowed at that level, and checks the experiment, scenario and substance files it selects.
+* :func:`check_config_file` treats experiment, scenario and substance files as data: researchers
+  exchange them, so they may not name Python objects (``_target_``), add Hydra callbacks, or put
+  outputs outside the working folder. YAML errors and unknown keys are reported with file and line.
+* :func:`check_memory` estimates what a run needs and refuses one the machine cannot hold.
+
+Every check raises :class:`sim.errors.ConfigError` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+from dataclasses import fields, is_dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+from sim.config import EXPERIMENTS_DIR, Config, check_folder_name
+from sim.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = ROOT / "configs"
+#: Hydra's instantiation keys: a file holding any of them would name Python code to run
+CODE_KEYS = ("_target_", "_partial_", "_args_", "_recursive_", "_convert_")
+#: the only classes a config file may name: the project's own Hydra callbacks
+OWN_CALLBACKS = frozenset({"sim.callbacks.GuardRuns", "sim.report.CollectRuns"})
+#: Hydra settings an experiment file may hold (everything else under ``hydra`` is refused)
+EXPERIMENT_HYDRA_KEYS = ("sweep.dir", "sweeper.params", "launcher.n_jobs")
+#: config groups (folders of configs/) and the package each file must have
+GROUPS = ("scenario", "substances")
+#: settings that do not change a run's results (left out of result fingerprints)
+PRESENTATION_KEYS = ("run.progress", "run.figures", "run.check_memory", "report")
+
+
+# ----------------------------------------------------------------------------- command line
+def check_command_line(args: list[str]) -> None:
+    """Check the override arguments of ``run.py`` (or :func:`sim.runner.compose`) before Hydra runs.
+
+    Raises:
+        ConfigError: an unknown key (with the keys allowed there), an unknown or unsafe option of a
+            config group, or a config file that is malformed or names code.
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    candidates = [a for a in args if "=" in a and not a.startswith("-")]
+    parser = OverridesParser.create()
+    for arg in candidates:
+        try:
+            (override,) = parser.parse_overrides([arg])
+        except OverrideParseException as err:
+            raise ConfigError(f"{arg}: cannot be read as key=value: {str(err).splitlines()[0]}") from None
+        key = override.key_or_group
+        if key.startswith("hydra") or override.is_delete():
+            continue
+        values = _override_values(override)
+        if key in GROUPS:
+            for v in values:
+                check_config_file(_group_file(key, v), key)
+            continue
+        if key == "experiment":
+            if not arg.lstrip().startswith("+"):
+                raise ConfigError(f"{arg}: select an experiment with +experiment=NAME; allowed: {experiment_names()}")
+            for v in values:
+                check_experiment_file(v)
+            continue
+        check_key(key)
+
+
+def trial_overrides(args: list[str]) -> list[str] | None:
+    """The overrides of one job of the command line (the first value of each sweep), or None.
+
+    None where the command line asks Hydra for help or the composed config (nothing runs).
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    if any(
+        a.split("=")[0]
+        in ("--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--shell-completion", "-sc", "--version")
+        for a in args
+    ):
+        return None
+    out = []
+    parser = OverridesParser.create()
+    for arg in [a for a in args if "=" in a and not a.startswith("-")]:
+        (o,) = parser.parse_overrides([arg])
+        if o.key_or_group.startswith("hydra"):
+            continue
+        if o.is_sweep_override():
+            values = _override_values(o)
+            if not values:
+                continue
+            prefix = arg[: len(arg) - len(arg.lstrip("+~"))]
+            arg = f"{prefix}{o.key_or_group}={values[0]}"
+        out.append(arg)
+    return out
+
+
+def composition_error(err: Exception) -> ConfigError:
+    """A one-line :class:`ConfigError` from Hydra's composition error (naming key and value)."""
+    cause = err.__cause__ or err
+    key = getattr(cause, "full_key", None)
+    first = str(err).splitlines()[0] if str(err) else type(err).__name__
+    detail = str(cause).splitlines()[0] if cause is not err else ""
+    text = first.removeprefix("Error merging override ")
+    if key and detail:
+        return ConfigError(f"{text}: {detail} (key {key})")
+    return ConfigError(f"{text}{': ' + detail if detail else ''}")
+
+
+def _override_values(override) -> list[str]:
+    if override.is_sweep_override():
+        if override.is_discrete_sweep():
+            return [str(v) for v in override.sweep_string_iterator()]
+        return []
+    return [str(override.get_value_element_as_str())]
+
+
+def check_key(key: str) -> None:
+    """Refuse a dotted key the schema does not have, listing what is allowed at that level.
+
+    Keys below a list or a free mapping (substances, interventions, params) are checked after
+    composition, where the values are known.
+    """
+    node: Any = Config()
+    done: list[str] = []
+    for part in key.split("."):
+        if not is_dataclass(node):
+            return
+        names = [f.name for f in fields(node)]
+        if part not in names:
+            where = ".".join(done) or "the top level"
+            raise ConfigError(f"{key}: unknown key {part!r} in {where}; allowed: {sorted(names)}")
+        node = getattr(node, part)
+        done.append(part)
+
+
+def _group_file(group: str, option: str) -> Path:
+    check_folder_name(group, option)
+    path = CONFIG_DIR / group / f"{option}.yaml"
+    if not path.is_file():
+        allowed = sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
+        raise ConfigError(f"{group}={option}: no such {group}; allowed: {allowed}")
+    return path
+
+
+def experiment_names() -> list[str]:
+    """Names of the experiment files in ``experiments/``."""
+    return sorted(p.stem for p in EXPERIMENTS_DIR.glob("*.yaml"))
+
+
+def check_experiment_file(name: str) -> None:
+    """Check ``experiments/<name>.yaml`` as data and against the schema (see module docstring)."""
+    check_folder_name("experiment", name)
+    path = EXPERIMENTS_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"+experiment={name}: no such experiment; allowed: {experiment_names()}")
+    check_config_file(path, "experiment")
+
+
+# ----------------------------------------------------------------------------- files as data
+def check_config_file(path: Path, kind: str) -> None:
+    """Refuse a config file that is not valid YAML, names code, or holds keys it may not hold.
+
+    Args:
+        path: the YAML file.
+        kind: ``experiment``, ``scenario`` or ``substances``.
+
+    Raises:
+        ConfigError: naming the file, the line and the key.
+    """
+    where = _display(path)
+    text = path.read_text()
+    try:
+        data = yaml.safe_load(text)
+        tree = yaml.compose(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f", line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{where}{line}: not valid YAML: {problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: must be a mapping of config keys, found a {type(data).__name__}")
+    package = _package_header(text)
+    wanted = "_global_" if kind in ("experiment", "substances") else None
+    if package not in (wanted, kind):
+        raise ConfigError(
+            f"{where}: '# @package {package}' is not allowed; "
+            + (f"{kind} files start with '# @package _global_'" if wanted else f"{kind} files have no package line")
+        )
+
+    def at(parts: list) -> str:
+        line = _line_of(tree, parts)
+        return f"{where}{f', line {line}' if line else ''}: {'.'.join(str(p) for p in parts)}"
+
+    for parts, value in _walk(data, []):
+        if parts and parts[-1] in CODE_KEYS and not (parts[-1] == "_target_" and value in OWN_CALLBACKS):
+            raise ConfigError(f"{at(parts)}: config files are data and cannot name Python code ({parts[-1]})")
+    if kind == "experiment":
+        _check_experiment_data(data, at)
+    else:
+        _check_group_data(data, kind, at)
+
+
+def _check_experiment_data(data: dict, at) -> None:
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    for entry in data.get("defaults") or []:
+        text = str(next(iter(entry)) if isinstance(entry, dict) else entry)
+        group = text.replace("override", "").strip().lstrip("/")
+        if group not in (*GROUPS, "hydra/launcher", "_self_"):
+            raise ConfigError(
+                f"{at(['defaults'])}: {text!r}: an experiment may select only scenario, substances or hydra/launcher"
+            )
+    hydra_part = data.get("hydra") or {}
+    for parts, _value in _walk(hydra_part, []):
+        dotted = ".".join(str(p) for p in parts)
+        if not any(dotted == k or dotted.startswith(k + ".") or k.startswith(dotted + ".") for k in EXPERIMENT_HYDRA_KEYS):
+            raise ConfigError(
+                f"{at(['hydra', *parts])}: experiment files may set only hydra.{', hydra.'.join(EXPERIMENT_HYDRA_KEYS)}"
+            )
+    sweep_dir = (hydra_part.get("sweep") or {}).get("dir")
+    if sweep_dir is not None:
+        p = PurePosixPath(str(sweep_dir))
+        if p.is_absolute() or ".." in p.parts:
+            raise ConfigError(f"{at(['hydra', 'sweep', 'dir'])}={sweep_dir!r}: must be a relative folder without '..'")
+    body = {k: v for k, v in data.items() if k not in ("hydra", "defaults")}
+    try:
+        OmegaConf.merge(OmegaConf.structured(Config), body)
+    except OmegaConfBaseException as err:
+        parts = str(err.full_key or "").split(".") if err.full_key else []
+        raise ConfigError(f"{at(parts)}: {_first_line(err)}{_allowed_at(parts)}") from None
+    params = (hydra_part.get("sweeper") or {}).get("params") or {}
+    for key, spec in params.items():
+        _check_sweep_param(str(key), spec, at(["hydra", "sweeper", "params", key]))
+
+
+def _check_sweep_param(key: str, spec: Any, where: str) -> None:
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    key = key.lstrip("+")
+    text = str(spec).strip()
+    values = [] if text.startswith(("range(", "glob(", "interval(", "choice(")) else [v.strip() for v in text.split(",")]
+    if key in GROUPS:
+        for v in values:
+            try:
+                _group_file(key, v)
+            except ConfigError as err:
+                raise ConfigError(f"{where}: {err}") from None
+        return
+    try:
+        check_key(key)
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {err}") from None
+    for v in values:
+        try:
+            OmegaConf.merge(OmegaConf.structured(Config), OmegaConf.from_dotlist([f"{key}={v}"]))
+        except OmegaConfBaseException as err:
+            raise ConfigError(f"{where}: value {v!r}: {_first_line(err)}") from None
+
+
+def _check_group_data(data: dict, kind: str, at) -> None:
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    if "defaults" in data or "hydra" in data:
+        key = "defaults" if "defaults" in data else "hydra"
+        raise ConfigError(f"{at([key])}: a {kind} file holds only its own values")
+    if kind == "substances" and set(data) - {"substances"}:
+        raise ConfigError(f"{at([sorted(set(data) - {'substances'})[0]])}: a substances file holds only 'substances'")
+    body, skip = ({"scenario": data}, 1) if kind == "scenario" else (data, 0)
+    try:
+        OmegaConf.merge(OmegaConf.structured(Config), body)
+    except OmegaConfBaseException as err:
+        parts = str(err.full_key or "").split(".")[skip:]
+        raise ConfigError(f"{at(parts)}: {_first_line(err)}") from None
+
+
+def _allowed_at(parts: list[str]) -> str:
+    try:
+        check_key(".".join(parts))
+    except ConfigError as err:
+        return "; " + str(err).split("; ", 1)[-1]
+    return ""
+
+
+def _first_line(err: Exception) -> str:
+    return str(err).splitlines()[0]
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _package_header(text: str) -> str | None:
+    for line in text.splitlines():
+        s = line.strip()
+        if s.startswith("# @package"):
+            return s.removeprefix("# @package").strip()
+        if s and not s.startswith("#"):
+            return None
+    return None
+
+
+def _walk(obj: Any, parts: list):
+    """(path parts, value) of every key in nested mappings and lists."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield [*parts, k], v
+            yield from _walk(v, [*parts, k])
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _walk(v, [*parts, i])
+
+
+def _line_of(node, parts: list) -> int | None:
+    """1-based line of the key at ``parts`` in a composed YAML node tree (None if not found)."""
+    line = None
+    for part in parts:
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if str(k.value) == str(part):
+                    line, node = k.start_mark.line + 1, v
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+# ----------------------------------------------------------------------------- memory
+#: measured peak memory of a two-year run (benchmarks/bench_run.py): about 250 MB at 20,000 buyers,
+#: 470 MB at 200,000 and 1.5 GB at 1,000,000, i.e. a base plus about 1.3 KB per buyer; the
+#: estimate adds a margin
+BASE_BYTES = 300e6
+BYTES_PER_BUYER = 1500.0
+ESTIMATE_DAYS = 790
+
+
+def memory_estimate(cfg) -> float:
+    """Estimated peak memory of a run, bytes (orders grow with the horizon beyond two years)."""
+    horizon = cfg.run.days + cfg.run.burn_in_days
+    return BASE_BYTES + cfg.model.n_buyers * BYTES_PER_BUYER * max(1.0, horizon / ESTIMATE_DAYS)
+
+
+def memory_available() -> tuple[float, str]:
+    """Memory this process may still use, bytes, and where the limit comes from."""
+    limits: list[tuple[float, str]] = []
+    try:
+        info = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+        limits.append((float(info["MemAvailable"].split()[0]) * 1024, "available memory of the machine"))
+    except (OSError, KeyError, ValueError):
+        pass
+    try:
+        cg = Path("/sys/fs/cgroup")
+        top = (cg / "memory.max").read_text().strip()
+        if top != "max":
+            used = float((cg / "memory.current").read_text())
+            limits.append((float(top) - used, "the memory limit of this container"))
+    except (OSError, ValueError):
+        pass
+    soft, _hard = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        try:
+            vm = Path(f"/proc/{os.getpid()}/status").read_text()
+            size = next(float(line.split()[1]) * 1024 for line in vm.splitlines() if line.startswith("VmSize:"))
+        except (OSError, StopIteration, ValueError):
+            size = 0.0
+        limits.append((soft - size, "the address-space limit (ulimit -v)"))
+    return min(limits) if limits else (float("inf"), "no known limit")
+
+
+def check_memory(cfg) -> None:
+    """Refuse a run whose estimated memory exceeds what this process may use.
+
+    Raises:
+        ConfigError: naming ``model.n_buyers``, the estimate and the limit.
+    """
+    if not cfg.run.check_memory:
+        return
+    need = memory_estimate(cfg)
+    have, source = memory_available()
+    if need > have:
+        raise ConfigError(
+            f"model.n_buyers={cfg.model.n_buyers}: a run of {cfg.run.days} days needs about {need / 1e9:.1f} GB of memory, "
+            f"more than {max(have, 0) / 1e9:.1f} GB ({source}); lower model.n_buyers or run.days, "
+            "or set run.check_memory=false if you know better"
+        )

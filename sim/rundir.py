@@ -1,0 +1,209 @@
+"""Output folders that never lose or mix data.
+
+* A single run claims a new or empty folder before Hydra writes into it (:func:`claim_run_folder`);
+  a folder holding anything else is refused. Default names carry a random token, so runs started
+  in the same second get different folders.
+* Every run stages its tables in a staging folder of its own (``.staging-<token>``) and moves them
+  into place only when all are written; ``status.json`` is written last, atomically, and says
+  ``running``, ``finished``, ``failed`` or ``interrupted``. Readers trust only ``finished``.
+* On failure a program removes only what it created in the same invocation (:class:`Created`).
+* A sweep folder records its settings in ``sweep.json`` and is locked while a sweep runs into it
+  (:func:`lock_sweep`), so two sweeps never write into one folder and a rerun with other settings
+  or other code is refused instead of mixed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sim.errors import FolderError
+
+STATUS_FILE = "status.json"
+SWEEP_FILE = "sweep.json"
+LOCK_FILE = ".sweep.lock"
+#: files Hydra and this program write into a run folder (what a failed invocation may remove)
+OWN_NAMES = (".hydra", "run.log", STATUS_FILE, "error.txt")
+TERMINAL = ("finished", "failed", "interrupted")
+
+
+def new_token() -> str:
+    """A short random token naming one invocation (staging folders, locks, status records)."""
+    return secrets.token_hex(4)
+
+
+@dataclass
+class Created:
+    """What this invocation created, so that a failure removes exactly that and nothing else."""
+
+    #: the topmost folder this invocation created (None: the folder existed before)
+    top: Path | None = None
+    folder: Path | None = None
+    files: list[Path] = field(default_factory=list)
+
+    def remove(self) -> None:
+        """Remove what this invocation created: its topmost new folder, or its own files in an old one."""
+        if self.top is not None:
+            shutil.rmtree(self.top, ignore_errors=True)
+            return
+        if self.folder is None:
+            return
+        for name in OWN_NAMES:
+            p = self.folder / name
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            elif p.exists():
+                p.unlink(missing_ok=True)
+        for p in self.folder.glob(".staging-*"):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def make_folder(path: Path) -> Created:
+    """Create ``path`` (and missing parents); return what was created.
+
+    Raises:
+        FolderError: the folder cannot be created (permissions, a file in the way).
+    """
+    path = Path(path).absolute()
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise FolderError(f"{path}: cannot create the output folder: {err.strerror or err}") from None
+    return Created(top=missing[-1] if missing else None, folder=path)
+
+
+def claim_run_folder(path: Path) -> Created:
+    """Claim ``path`` for one run: it must not exist, or be an empty folder; it must be writable.
+
+    Raises:
+        FolderError: the folder holds files (they are another run's or the user's: never touched),
+            is a file, or is not writable.
+    """
+    path = Path(path).absolute()
+    if path.exists():
+        if not path.is_dir():
+            raise FolderError(f"hydra.run.dir={path}: is a file, not a folder")
+        held = sorted(p.name for p in path.iterdir())
+        if held:
+            shown = ", ".join(held[:5]) + (" ..." if len(held) > 5 else "")
+            raise FolderError(
+                f"hydra.run.dir={path}: the folder exists and holds files ({shown}); "
+                "a run writes only into a new or empty folder (leave hydra.run.dir unset for a new one)"
+            )
+        created = Created(top=None, folder=path)
+    else:
+        created = make_folder(path)
+    check_writable(path, created)
+    return created
+
+
+def check_writable(path: Path, created: Created | None = None) -> None:
+    """Refuse a folder this process cannot write into (removing what was just created)."""
+    if not os.access(path, os.W_OK | os.X_OK):
+        if created is not None:
+            created.remove()
+        raise FolderError(f"{path}: the output folder is not writable")
+
+
+# ----------------------------------------------------------------------------- status
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Write ``data`` as JSON so that readers see the old file or the new one, never half of one."""
+    tmp = path.with_name(f".{path.name}.{new_token()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
+    os.replace(tmp, path)
+
+
+def mark(folder: Path, status: str, **info) -> None:
+    """Record a run's status (``running``, ``finished``, ``failed``, ``interrupted``) in ``status.json``."""
+    write_json_atomic(folder / STATUS_FILE, {"status": status, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **info})
+
+
+def read_status(folder: Path) -> dict:
+    """The run's status record; ``{"status": "missing"}`` where there is none or it is unreadable."""
+    try:
+        return json.loads((folder / STATUS_FILE).read_text())
+    except (OSError, ValueError):
+        return {"status": "missing"}
+
+
+def publish(staging: Path, folder: Path) -> None:
+    """Move every file of ``staging`` into ``folder``; refuse to replace anything already there.
+
+    Raises:
+        FolderError: a file of the same name exists (it belongs to another run).
+    """
+    clash = [p.name for p in staging.iterdir() if (folder / p.name).exists()]
+    if clash:
+        raise FolderError(f"{folder}: already holds {clash}; results of another run are never overwritten")
+    for p in sorted(staging.iterdir()):
+        p.rename(folder / p.name)
+
+
+# ----------------------------------------------------------------------------- sweep lock
+def lock_sweep(sweep: Path, token: str) -> None:
+    """Take the sweep folder's lock (atomic create); a stale lock of a dead process is taken over.
+
+    Raises:
+        FolderError: another sweep on this or another machine holds the lock.
+    """
+    lock = sweep / LOCK_FILE
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "token": token, "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                other = json.loads(lock.read_text())
+            except (OSError, ValueError):
+                other = {}
+            if other.get("host") == me["host"] and not _alive(int(other.get("pid", 0))):
+                lock.unlink(missing_ok=True)  # the sweep that held it died: its lock, not its data
+                continue
+            raise FolderError(
+                f"{sweep}: another sweep is writing into this folder (process {other.get('pid')} on "
+                f"{other.get('host')}, since {other.get('time')}); wait for it or choose another hydra.sweep.dir"
+            ) from None
+        with os.fdopen(fd, "w") as f:
+            json.dump(me, f)
+        return
+    raise FolderError(f"{sweep}: cannot take the sweep lock {lock}")
+
+
+def unlock_sweep(sweep: Path, token: str) -> None:
+    """Release the lock if this invocation holds it."""
+    lock = sweep / LOCK_FILE
+    try:
+        if json.loads(lock.read_text()).get("token") == token:
+            lock.unlink()
+    except (OSError, ValueError):
+        pass
+
+
+def lock_holder(sweep: Path) -> dict | None:
+    """Who holds the sweep folder's lock (a live process), or None."""
+    try:
+        other = json.loads((Path(sweep) / LOCK_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if other.get("host") == socket.gethostname() and not _alive(int(other.get("pid", 0))):
+        return None
+    return other
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
