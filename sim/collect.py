@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from sim.agents.marketplace import CHANNEL_NAMES
+from sim.domain import CHANNEL_NAMES
 from sim.metrics import DAILY_METRICS
 
 if TYPE_CHECKING:

@@ -22,6 +22,7 @@ from omegaconf import MISSING
 
 from sim.errors import ConfigError
 from sim.params import at_least, check_ranges, nonneg, positive, prob, ranged, signed
+from sim.tables import DAILY_REPORTABLE, SUMMARY_REPORTABLE
 
 
 # --------------------------------------------------------------------------- substances
@@ -414,6 +415,9 @@ def check_folder_name(key: str, value: str) -> None:
 def validate(cfg: Config) -> None:
     """Check what types cannot: every declared range in one pass, names, cross-field rules.
 
+    The interventions' own parameters are checked where they are declared
+    (:func:`sim.interventions.check_scenario`); :func:`sim.runner.to_config` runs both.
+
     Raises:
         ConfigError: naming the key, the value and what is allowed.
     """
@@ -427,28 +431,16 @@ def validate(cfg: Config) -> None:
         raise ConfigError("model.markets: at least one initial market is needed (initial_cryptomarkets, ...)")
     _validate_substances(cfg.substances)
     _validate_report(cfg.report)
-    names = {s.name for s in cfg.substances}
     for i, iv in enumerate(cfg.scenario.interventions):
         where = f"scenario.interventions[{i}]"
         if iv.start_day < 0 or iv.start_day >= cfg.run.days:
             raise ConfigError(f"{where}.start_day={iv.start_day}: must lie in [0, run.days={cfg.run.days})")
         if iv.end_day is not None and iv.end_day <= iv.start_day:
             raise ConfigError(f"{where}.end_day={iv.end_day}: must be after start_day={iv.start_day}")
-        for key in ("substance", "substances"):
-            wanted = iv.params.get(key) if iv.params else None
-            for s in [wanted] if isinstance(wanted, str) else list(wanted or []) if isinstance(wanted, list) else []:
-                if s not in names and s != "nps":  # "nps" = every substance of class nps
-                    raise ConfigError(f"{where}.params.{key}: unknown substance {s!r}; the table has {sorted(names)}")
-    from sim.interventions import check_names, check_params
-
-    check_names(cfg.scenario.interventions)
-    check_params(cfg.scenario.interventions)
 
 
 def _validate_report(rc: ReportConfig) -> None:
     """Refuse metrics a sweep's collection does not know (they would silently be left out)."""
-    from sim.metrics import DAILY_REPORTABLE, SUMMARY_REPORTABLE
-
     for key, allowed in (("metrics", DAILY_REPORTABLE), ("summary", SUMMARY_REPORTABLE)):
         for m in getattr(rc, key):
             if m not in allowed:

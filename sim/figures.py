@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.agents.marketplace import CHANNEL_NAMES
+from sim.domain import CHANNEL_NAMES
 
 ROLL_DAYS = 7  #: smoothing window of daily series, days
 

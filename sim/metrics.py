@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from sim.agents.marketplace import CHANNEL_NAMES
+from sim.domain import CHANNEL_NAMES
 
 if TYPE_CHECKING:
     from sim.model import CryptoMarketModel
@@ -66,74 +66,6 @@ DAILY_METRICS = {
     "hhi": hhi,
     "escrow_held_eur": escrow_held,
 }
-
-
-#: columns of daily.parquet, in order (docs/outputs.md); a test pins them against a run
-CHANNELS = ("offline", "webshop", "cryptomarket", "decentralised")
-DAILY_COLUMNS = (
-    "day",
-    *(f"sales_{c}" for c in CHANNELS),
-    *(f"value_{c}_eur" for c in CHANNELS),
-    *DAILY_METRICS,
-    "arrests_vendors",
-    "arrests_buyers",
-    "parcels_seized",
-    "escrow_lost_eur",
-    "harm",
-    "order_outcomes",
-    "orders_delivered_ok",
-    "refunds",
-    "unmet_purchases",
-    "money_paid_eur",
-    "money_imbalance_eur",
-)
-#: daily columns a sweep's collection can draw as time series (``report.metrics``)
-DAILY_REPORTABLE = frozenset(DAILY_COLUMNS[1:]) | {"online_value_eur"}
-#: headline figures of a run (scalars of summary.json's ``run``), one column each in runs_summary
-HEADLINE_SCALARS = (
-    "days",
-    "online_volume_eur_per_day",
-    "offline_volume_eur_per_day",
-    "active_markets_mean",
-    "active_markets_end",
-    "active_cryptomarkets_end",
-    "active_vendors_mean",
-    "delivery_success_rate",
-    "mean_trust_online_mean",
-    "hhi_mean",
-    "arrests_vendors",
-    "arrests_buyers",
-    "parcels_seized",
-    "escrow_lost_eur",
-    "harm_per_day",
-    "market_closures",
-    "market_lifespan_mean_days",
-    "migration_concentration",
-    "top1pct_vendor_share",
-    "money_imbalance_eur",
-)
-#: the first intervention's effects copied into runs_summary (besides displacement shares)
-EFFECT_COLUMNS = (
-    "online_drop",
-    "online_days_to_recovery",
-    "online_recovery_censored",
-    "target_drop",
-    "trust_half_recovery_days",
-    "trust_half_recovery_censored",
-    "arrests_vendors_90d",
-    "arrests_buyers_90d",
-    "escrow_lost_eur_90d",
-)
-DISPLACEMENT_KEYS = ("target", "other_cryptomarkets", "webshop", "decentralised", "offline", "nowhere")
-#: summary columns a sweep's collection can tabulate (``report.summary``)
-SUMMARY_REPORTABLE = frozenset(
-    [
-        *HEADLINE_SCALARS,
-        *(f"online_share_{k}" for k in ("all", "classic", "nps")),
-        *EFFECT_COLUMNS,
-        *(f"displacement_{w}_{k}" for w in ("30d", "90d") for k in DISPLACEMENT_KEYS),
-    ]
-)
 
 
 # ----------------------------------------------------------------------------- run level

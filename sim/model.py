@@ -12,15 +12,17 @@ import numpy as np
 
 from sim.agents.buyer import Buyer, BuyerPopulation, choose_purchases
 from sim.agents.law_enforcement import LawEnforcement
-from sim.agents.marketplace import Channel, Marketplace, MarketStatus
-from sim.agents.vendor import Vendor, add_vendors, reputation_score
+from sim.agents.marketplace import Marketplace
+from sim.agents.vendor import Vendor, add_vendors
 from sim.config import Config
+from sim.domain import Channel, MarketStatus
 from sim.environment.forum import Forum
 from sim.environment.offline import StreetMarket
 from sim.market.choice import NEG_INF, grouped_logsumexp
 from sim.market.columns import Columns
 from sim.market.escrow import Ledger, OrderEvent
 from sim.market.orders import OrderBook
+from sim.market.reputation import reputation_score
 from sim.market.trade import place_orders, process_outcomes, process_settlements, seize_escrow
 from sim.substances import SubstanceTable
 
@@ -36,6 +38,22 @@ STREAMS = (
     "vendors",
     "enforcement",
     "interventions",
+)
+#: the phases of a day, in order: :meth:`CryptoMarketModel.step` runs ``phase_<name>`` for each
+#: (docs/ODD.md, process overview; a test pins the order)
+PHASES = (
+    "open_day",
+    "market_life",
+    "listings",
+    "purchases",
+    "order_outcomes",
+    "escrow",
+    "forum",
+    "vendors",
+    "enforcement",
+    "observe",
+    "collect",
+    "close_day",
 )
 #: days of history kept in the per-vendor and per-market order rings
 RING_DAYS = 30
@@ -131,7 +149,6 @@ class CryptoMarketModel(mesa.Model):
         # buyers
         mc = cfg.model
         self.buyers = BuyerPopulation(mc.buyers, mc.n_buyers, S, self.subs.demand_p, self.streams["buyers_init"], self.m_cap)
-        Buyer.create_agents(self, mc.n_buyers, idx=list(range(mc.n_buyers)))
         self.forum = Forum(mc.forum, self.m_cap)
         # vendors
         self.vendor_agents: list[Vendor] = []
@@ -168,6 +185,10 @@ class CryptoMarketModel(mesa.Model):
 
         for action in build_interventions(self, cfg.scenario.interventions):
             self.police.schedule(action)
+
+    def buyer(self, idx: int) -> Buyer:
+        """A read-only view of buyer ``idx`` and its state (buyers are a vectorised population)."""
+        return Buyer(self, idx)
 
     # ------------------------------------------------------------------ time
     @property
@@ -337,9 +358,9 @@ class CryptoMarketModel(mesa.Model):
         """Whether each buyer can reach each market (site blocking hooks in here)."""
         mask = np.ones((len(buyers), len(markets)), dtype=bool)
         for action in self.police.actions:
-            restrict = getattr(action, "restrict_access", None)
-            if restrict is not None:
-                mask &= restrict(buyers, markets)
+            allowed = action.restrict_access(buyers, markets)
+            if allowed is not None:
+                mask &= allowed
         return mask
 
     def favourite_listing_columns(self, fav: np.ndarray, sub: np.ndarray, act: np.ndarray):
@@ -381,35 +402,64 @@ class CryptoMarketModel(mesa.Model):
 
     # ------------------------------------------------------------------ the day
     def step(self) -> None:
-        """One day, in this order:
+        """One day: the phases of :data:`PHASES`, in order (docs/ODD.md, process overview).
 
-        1. interventions fire (Mesa events at the dawn of the day, before this method);
-        2. market life: new markets open, downtime, exit scams and closures;
-        3. purchases of the buyers whose purchase is due today (street or online orders);
-        4. orders advance: outcomes (delivery, customs, lost, scams -> trust, feedback, forum
-           posts, harm, controlled deliveries), then escrow events (finalise, auto-finalise,
-           disputes and their resolution);
-        5. forum reading: trust and awareness spread;
-        6. vendors re-decide (weekly): listings, migration, prices, exit scams, quitting; entry;
-        7. law enforcement: background arrests;
-        8. data collection.
+        Before them, at the dawn of the day, interventions whose day it is fire (Mesa events).
         """
+        for name in PHASES:
+            getattr(self, f"phase_{name}")()
+
+    def phase_open_day(self) -> None:
+        """Age the 30-day order rings and the forum by one day."""
         self._new_day()
+
+    def phase_market_life(self) -> None:
+        """New markets open; markets go down for the day, exit-scam or close."""
         self._market_life()
+
+    def phase_listings(self) -> None:
+        """Rebuild the listing index if vendors or markets changed; today's listing utilities."""
         if self.listings_dirty:
             self._build_listings()
         self._listing_utility()
+
+    def phase_purchases(self) -> None:
+        """Buyers whose purchase is due decide: street deals complete, online orders are placed."""
         self._purchases()
+
+    def phase_order_outcomes(self) -> None:
+        """Orders due today arrive, are seized or lost; buyers learn, rate and post (rules in sim/market/trade.py)."""
         process_outcomes(self)
+
+    def phase_escrow(self) -> None:
+        """Escrow events: finalise, auto-finalise, disputes and their resolution."""
         process_settlements(self)
+
+    def phase_forum(self) -> None:
+        """Forum readers update trust and learn of markets."""
         self._read_forum()
+
+    def phase_vendors(self) -> None:
+        """On the last day of each week: vendors re-decide (in random order), new vendors enter."""
         if (self.day + self.burn_in) % 7 == 6:
             self.agents_by_type[Vendor].shuffle_do("weekly")
             self._vendor_entry()
+
+    def phase_enforcement(self) -> None:
+        """Background arrests of vendors."""
         self.police.daily()
+
+    def phase_observe(self) -> None:
+        """Keep today's purchases for 30 days and show them to the interventions."""
         self._log_purchases()
+
+    def phase_collect(self) -> None:
+        """Record the day (from day 0 on) into the output tables."""
         if self.day >= 0 and getattr(self, "recorder", None) is not None:
             self.recorder.collect(self)
+
+    def phase_close_day(self) -> None:
+        """Open tomorrow's counters now, so that what happens at tomorrow's dawn counts on tomorrow."""
         self.today = DayCounters(self.m_cap, len(self.subs))
 
     def _log_purchases(self) -> None:
@@ -421,9 +471,7 @@ class CryptoMarketModel(mesa.Model):
             log = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
         self.purchase_ring.append(log)
         for action in self.police.actions:
-            observe = getattr(action, "observe", None)
-            if observe is not None:
-                observe(log)
+            action.observe(log)
 
     def _new_day(self) -> None:
         # today's counters were opened at the end of yesterday, so that what interventions do at

@@ -72,7 +72,7 @@ def summarise(model: CryptoMarketModel, tables: dict[str, pd.DataFrame]) -> dict
         "purity_difference": metrics.purity_difference(subs),
         "money_imbalance_eur": float(model.ledger.imbalance()),
     }
-    effects = [metrics.intervention_effects(daily, markets, a) for a in model.police.actions if getattr(a, "fired", False)]
+    effects = [metrics.intervention_effects(daily, markets, a) for a in model.police.actions if a.fired]
     return {"run": headline, "patterns": pattern_checks(headline), "interventions": effects}
 
 

@@ -25,11 +25,12 @@ import pandas as pd
 import yaml
 from hydra.experimental.callback import Callback
 
+from sim.domain import CHANNEL_NAMES
 from sim.errors import ReportError
-from sim.metrics import CHANNELS, DISPLACEMENT_KEYS, EFFECT_COLUMNS, HEADLINE_SCALARS
 from sim.preflight import GROUPS
 from sim.rundir import SWEEP_FILE, new_token, read_status
 from sim.stats import CENSORED_BY, SUMMARY_COLUMNS, summarise_metric, summarise_paired
+from sim.tables import DISPLACEMENT_KEYS, EFFECT_COLUMNS, HEADLINE_SCALARS
 
 __all__ = ["ReportError", "collect", "write_report", "main"]
 #: marks a collected/ folder as this program's own (only such a folder is ever replaced)
@@ -184,7 +185,7 @@ def collect(sweep: Path) -> dict[str, Any]:
     for _, job in finished.iterrows():
         folder = sweep / job["job"]
         d = pd.read_parquet(folder / "daily.parquet")
-        d.insert(1, "online_value_eur", d[[f"value_{c}_eur" for c in CHANNELS[1:]]].sum(axis=1))
+        d.insert(1, "online_value_eur", d[[f"value_{c}_eur" for c in CHANNEL_NAMES[1:]]].sum(axis=1))
         row = summary_row(json.loads((folder / "summary.json").read_text()))
         for k in keys:
             value = _value(settings[job["job"]], k)

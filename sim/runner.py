@@ -66,8 +66,20 @@ def to_config(dcfg: DictConfig) -> Config:
     except OmegaConfBaseException as err:
         key = err.full_key or "?"
         raise ConfigError(f"{key}: {str(err).splitlines()[0]}") from None
-    validate(cfg)
+    validate_config(cfg)
     return cfg
+
+
+def validate_config(cfg: Config) -> None:
+    """Every check of a configuration object: the schema's (ranges, names) and the interventions'.
+
+    Raises:
+        ConfigError: naming the key, the value and what is allowed.
+    """
+    from sim.interventions import check_scenario
+
+    validate(cfg)
+    check_scenario(cfg)
 
 
 def simulate(cfg: Config, progress: bool = False):

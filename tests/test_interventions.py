@@ -7,10 +7,11 @@ import functools
 import numpy as np
 import pytest
 
-from sim.agents.marketplace import Channel
-from sim.config import ConfigError, InterventionConfig, validate
+from sim.config import InterventionConfig
+from sim.domain import Channel
+from sim.errors import ConfigError
 from sim.interventions import REGISTRY
-from sim.runner import CONFIG_DIR, compose, simulate
+from sim.runner import CONFIG_DIR, compose, simulate, validate_config
 from sim.substances import SubstanceTable
 
 T0 = 60  #: start day of every intervention in these tests
@@ -24,7 +25,7 @@ def run_with(*interventions: tuple) -> tuple:
     cfg.scenario.interventions = [
         InterventionConfig(name=n, start_day=T0, target=t, params=dict(p), end_day=e) for n, t, p, e in interventions
     ]
-    validate(cfg)
+    validate_config(cfg)
     return simulate(cfg)
 
 
@@ -222,7 +223,7 @@ def test_bad_intervention_input_is_refused_before_the_run(entry, message):
     cfg = compose(["run.days=100"])
     cfg.scenario.interventions = [InterventionConfig(**entry)]
     with pytest.raises(ConfigError, match=message):
-        validate(cfg)
+        validate_config(cfg)
 
 
 def test_registry_names_match_classes():

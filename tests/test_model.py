@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.agents.marketplace import Channel, MarketStatus
-from sim.agents.vendor import reputation_score
 from sim.collect import MARKET_COLUMNS
+from sim.domain import Channel, MarketStatus
 from sim.market.escrow import HELD, OrderState, Outcome
+from sim.market.reputation import reputation_score
 from sim.market.trade import place_orders
 from sim.model import CryptoMarketModel
 from sim.runner import compose

@@ -1,8 +1,10 @@
 """Buyers: the drug users of the modelled population (DESIGN.md section 2).
 
-Each buyer is a Mesa agent (:class:`Buyer`) whose state lives in the columns of a
-:class:`BuyerPopulation`, so that the day's purchases (all buyers whose purchase is due) are
-decided in one vectorised pass. A buyer acts only when its next purchase is due: purchase times
+Buyers are a vectorised population, not one Mesa agent each: their state lives in the columns of
+a :class:`BuyerPopulation` (owned by the model as ``model.buyers``), so that the day's purchases
+(all buyers whose purchase is due) are decided in one vectorised pass, and a run scales to
+hundreds of thousands of buyers. ``model.buyer(i)`` gives a :class:`Buyer`, a read-only view of
+buyer ``i`` and its state, for notebooks, tests and visualisation. A buyer acts only when its next purchase is due: purchase times
 sit in a day calendar, so no day touches every buyer.
 
 The choice is a nested logit: channel (offline street, web shop, cryptomarket, decentralised),
@@ -16,7 +18,6 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-import mesa
 import numpy as np
 
 from sim.config import BuyerConfig
@@ -31,11 +32,13 @@ if TYPE_CHECKING:
 NEVER_DAYS = 1e9
 
 
-class Buyer(mesa.Agent):
-    """One buyer; a view on row ``idx`` of the model's :class:`BuyerPopulation`."""
+class Buyer:
+    """A read-only view of buyer ``idx``: row ``idx`` of the model's :class:`BuyerPopulation`."""
 
     def __init__(self, model: CryptoMarketModel, idx: int) -> None:
-        super().__init__(model)
+        if not 0 <= idx < model.buyers.n:
+            raise IndexError(f"buyer {idx}: the population has buyers 0 to {model.buyers.n - 1}")
+        self.model = model
         self.idx = idx
 
     @property
@@ -204,7 +207,7 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray) -> dict[str, np.
     and, for online purchases, ``market`` and ``vendor`` (``-1`` offline). Buyers with no
     available option buy nothing this time.
     """
-    from sim.agents.marketplace import Channel
+    from sim.domain import Channel
     from sim.market.choice import NEG_INF, nested_choice
 
     rng = model.streams["purchase"]

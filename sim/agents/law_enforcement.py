@@ -20,11 +20,22 @@ if TYPE_CHECKING:
 
 
 class ScheduledAction(Protocol):
-    """What the model needs of an intervention: a start day and a callback for its dawn."""
+    """What the model needs of an intervention (:class:`sim.interventions.base.Intervention`).
+
+    A start day and a callback for its dawn; whether it has fired; which buyers it keeps from
+    which markets (None: none); and a look at each day's purchases.
+    """
 
     start_day: int
+    fired: bool
 
     def fire(self) -> None:  # pragma: no cover - protocol
+        ...
+
+    def restrict_access(self, buyers: np.ndarray, markets: np.ndarray) -> np.ndarray | None:  # pragma: no cover
+        ...
+
+    def observe(self, log) -> None:  # pragma: no cover - protocol
         ...
 
 

@@ -9,35 +9,14 @@ reads; the agent is the place where a market's rules and life events live.
 
 from __future__ import annotations
 
-from enum import Enum, IntEnum
 from typing import TYPE_CHECKING
 
 import mesa
 
+from sim.domain import Channel, MarketStatus
+
 if TYPE_CHECKING:
     from sim.model import CryptoMarketModel
-
-
-class Channel(IntEnum):
-    """Where a purchase is made; markets have kinds 1-3, the street is 0."""
-
-    OFFLINE = 0
-    WEBSHOP = 1
-    CRYPTOMARKET = 2
-    DECENTRALISED = 3
-
-
-CHANNEL_NAMES = ("offline", "webshop", "cryptomarket", "decentralised")
-ONLINE_CHANNELS = (Channel.WEBSHOP, Channel.CRYPTOMARKET, Channel.DECENTRALISED)
-
-
-class MarketStatus(Enum):
-    """Life status of a marketplace."""
-
-    ACTIVE = "active"
-    SEIZED = "seized"
-    EXIT_SCAMMED = "exit_scammed"
-    CLOSED = "closed"  # voluntary closure or lost all trade
 
 
 class Marketplace(mesa.Agent):

@@ -15,20 +15,14 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from sim.agents.marketplace import Channel
+from sim.domain import Channel
+from sim.market.reputation import PRIOR_GOOD, PRIOR_N, reputation_score
 
 if TYPE_CHECKING:
     from sim.model import CryptoMarketModel
 
-#: Bayesian prior on ratings (pseudo-counts): a new vendor's score is 4/5 = 0.8
-PRIOR_GOOD, PRIOR_N = 4.0, 5.0
 #: price surcharge per unit of load above capacity (vendors raise prices when overloaded)
 LOAD_SURCHARGE = 0.1
-
-
-def reputation_score(fb_sum: np.ndarray, fb_count: np.ndarray) -> np.ndarray:
-    """Bayesian mean rating in [0, 1] from feedback sums and counts (ratings are 0 or 1)."""
-    return (fb_sum + PRIOR_GOOD) / (fb_count + PRIOR_N)
 
 
 class Vendor(mesa.Agent):

@@ -33,6 +33,22 @@ def build_interventions(model: CryptoMarketModel, interventions) -> list:
     return [REGISTRY[iv.name](model, iv, i) for i, iv in enumerate(interventions)]
 
 
+def check_scenario(cfg) -> None:
+    """Check the scenario's interventions against the registry and the substance table (ConfigError)."""
+    names = {s.name for s in cfg.substances}
+    for i, iv in enumerate(cfg.scenario.interventions):
+        for key in ("substance", "substances"):
+            wanted = iv.params.get(key) if iv.params else None
+            listed = [wanted] if isinstance(wanted, str) else list(wanted) if isinstance(wanted, list) else []
+            for s in listed:
+                if s not in names and s != "nps":  # "nps" = every substance of class nps
+                    raise ConfigError(
+                        f"scenario.interventions[{i}].params.{key}: unknown substance {s!r}; the table has {sorted(names)}"
+                    )
+    check_names(cfg.scenario.interventions)
+    check_params(cfg.scenario.interventions)
+
+
 def check_params(interventions) -> None:
     """Check parameters and targets of every intervention without a model (ConfigError)."""
     from sim.interventions.base import check_target_syntax

@@ -16,7 +16,8 @@ __all__ = ["Intervention", "InterventionTargetError", "CohortTracker", "check_ta
 
 import numpy as np
 
-from sim.agents.marketplace import CHANNEL_NAMES, Channel, Marketplace
+from sim.agents.marketplace import Marketplace
+from sim.domain import CHANNEL_NAMES, Channel
 from sim.errors import ConfigError, InterventionTargetError
 from sim.params import check_ranges
 
@@ -56,6 +57,8 @@ class Intervention:
         self.target = "largest" if cfg.target is None else str(cfg.target)
         self.params = self.parse_params(dict(cfg.params or {}), self.where)
         self.saved: dict[str, Any] = {}
+        #: whether it has started (its dawn has come); only fired interventions are reported
+        self.fired = False
         self.targets: list[Marketplace] = []
         self.cohort: CohortTracker | None = None
         self.record: dict[str, Any] = {
@@ -124,6 +127,7 @@ class Intervention:
         self.model.log_event(f"intervention_{self.name}_end", ",".join(m.name for m in self.targets) or self.target, "reverted")
 
     def apply(self) -> None:  # pragma: no cover - abstract
+        """Dawn of ``start_day``: make the change (subclasses), saving what ``revert`` restores."""
         raise NotImplementedError
 
     def revert(self) -> None:
@@ -131,6 +135,13 @@ class Intervention:
 
     def describe(self) -> str:
         return ", ".join(f"{f.name}={getattr(self.params, f.name)}" for f in fields(self.params))
+
+    def restrict_access(self, buyers: np.ndarray, markets: np.ndarray) -> np.ndarray | None:
+        """Which of ``buyers`` (rows) can reach ``markets`` (columns) today; None: no restriction.
+
+        Called in the purchase phase; site blocking overrides it.
+        """
+        return None
 
     def observe(self, log) -> None:
         """Called at the end of every day with the day's purchases (buyer, channel, market, value)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.agents.marketplace import MarketStatus
+from sim.domain import MarketStatus
 from sim.interventions.base import Intervention
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.agents.marketplace import MarketStatus
+from sim.domain import MarketStatus
 from sim.interventions.base import Intervention
 from sim.interventions.takedown import publicity
 from sim.params import at_least, nonneg, prob, ranged

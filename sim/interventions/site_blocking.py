@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.agents.marketplace import Channel
+from sim.domain import Channel
 from sim.interventions.base import Intervention
 from sim.params import prob
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.agents.marketplace import Channel, MarketStatus
+from sim.domain import Channel, MarketStatus
 from sim.errors import ConfigError
 from sim.interventions.base import Intervention
 from sim.params import nonneg, prob

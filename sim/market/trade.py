@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.agents.vendor import reputation_score
 from sim.market.escrow import HELD, OrderEvent, OrderState, Outcome, flows_sum, transition_array
+from sim.market.reputation import reputation_score
 
 if TYPE_CHECKING:
     from sim.model import CryptoMarketModel

@@ -1,0 +1,30 @@
+"""Domain types shared by every layer: channels of purchase and the life status of a market.
+
+They sit at the bottom of the layers (docs/architecture.md), so that rules, agents, interventions
+and reporting name the same things without importing each other.
+"""
+
+from __future__ import annotations
+
+from enum import Enum, IntEnum
+
+
+class Channel(IntEnum):
+    """Where a purchase is made; markets have kinds 1-3, the street is 0."""
+
+    OFFLINE = 0
+    WEBSHOP = 1
+    CRYPTOMARKET = 2
+    DECENTRALISED = 3
+
+
+CHANNEL_NAMES = ("offline", "webshop", "cryptomarket", "decentralised")
+
+
+class MarketStatus(Enum):
+    """Life status of a marketplace."""
+
+    ACTIVE = "active"
+    SEIZED = "seized"
+    EXIT_SCAMMED = "exit_scammed"
+    CLOSED = "closed"  # voluntary closure or lost all trade
