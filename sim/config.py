@@ -97,6 +97,17 @@ class BuyerConfig:
     vendor_forget_threshold: float = prob(0.3)
     #: initial trust in a newly known market (unknown and untrusted, DESIGN.md section 2)
     new_market_trust: float = prob(0.3)
+    #: probability that a purchase is of the buyer's usual substance (else drawn from the population's
+    #: mix); assumption: most users have a main drug
+    usual_substance_prob: float = prob(0.7)
+    #: share of the harm of a not-as-described product avoided by buyers who use drug checking
+    #: (assumption: checking detects most mis-sold products before use)
+    drug_checking_harm_reduction: float = prob(0.8)
+    #: units (grams or tablets) per purchase by drug class; value = units x unit price. Assumption:
+    #: typical user-level quantities (EMCDDA European Drug Report ranges)
+    units_per_purchase: dict[str, float] = field(
+        default_factory=lambda: {"cannabis": 5.0, "stimulant": 1.0, "mdma": 2.0, "opioid": 1.0, "psychedelic": 3.0, "nps": 2.0}
+    )
 
 
 @dataclass
@@ -127,6 +138,10 @@ class ChoiceConfig:
     risk_webshop: float = prob(0.15)
     risk_cryptomarket: float = prob(0.25)
     risk_decentralised: float = prob(0.3)
+    #: the reference listing against which listings are centred (so that channel constants compare a
+    #: typical market with the street dealer): its Bayesian score and feedback count (assumption)
+    reference_score: float = prob(0.8)
+    reference_feedback: float = nonneg(20.0)
 
 
 @dataclass
@@ -162,6 +177,18 @@ class MarketConfig:
     #: follow a Zipf profile of sizes
     initial_awareness_largest: float = prob(0.8)
     zipf_exponent: float = nonneg(1.0)
+    #: share of buyers able to use them who know each initial decentralised market / web shop
+    #: (assumption: smaller and less advertised than the largest cryptomarket)
+    initial_awareness_decentralised: float = prob(0.1)
+    initial_awareness_webshop: float = prob(0.3)
+    #: weight of a decentralised market when initial vendors choose markets, relative to the largest
+    #: cryptomarket (assumption: few vendors there)
+    decentralised_vendor_weight: float = nonneg(0.1)
+    #: market security (resilience to a takedown yielding records): Beta(a, b) across markets (assumption)
+    security_a: float = positive(2.0, why="a shape parameter of a Beta distribution")
+    security_b: float = positive(2.0, why="a shape parameter of a Beta distribution")
+    #: operator greed, the exit-scam hazard multiplier: lognormal with median 1, sd of its log (assumption)
+    operator_greed_logsd: float = nonneg(0.5)
     #: how long a market is remembered as recently closed for migration signals, days
     migration_news_days: int = nonneg(30)
 
@@ -193,6 +220,14 @@ class EscrowConfig:
     finalise_early_min_score: float = prob(0.9)
     #: probability that a buyer leaves feedback after the outcome
     feedback_prob: float = prob(0.7)
+    #: days after the expected arrival at which a buyer concludes that a parcel is not coming (assumption)
+    patience_days: int = nonneg(3)
+    #: purity of a not-as-described product relative to the advertised one (assumption)
+    not_as_described_purity_factor: float = nonneg(0.3)
+    #: harm multiplier of consuming a not-as-described product of unknown content (assumption)
+    not_as_described_harm_factor: float = nonneg(2.0)
+    #: share of finalise-early eligible vendors who demand it; scammers always do (assumption)
+    finalise_early_demand_prob: float = prob(0.5)
 
 
 @dataclass
@@ -223,10 +258,23 @@ class VendorConfig:
     capacity_logsd: float = nonneg(0.8)
     #: maximum substances per vendor
     max_substances: int = at_least(3, 1)
+    #: mean number of substances beyond the first (1 + Poisson, capped at max_substances; assumption)
+    extra_substances_mean: float = nonneg(0.6)
+    #: price surcharge per unit of load above capacity: vendors raise prices when overloaded (assumption)
+    load_surcharge: float = nonneg(0.1)
+    #: Bayesian prior on ratings, in pseudo-ratings: a new vendor's score is good / count = 0.8 (assumption)
+    rating_prior_good: float = nonneg(4.0)
+    rating_prior_count: float = positive(5.0, why="it is divided by")
+    #: web shops: stealth of their parcels (fixed) and capacity relative to a vendor's (a shop ships
+    #: for many buyers); assumptions
+    webshop_stealth: float = prob(0.3)
+    webshop_capacity_factor: float = positive(10.0)
     #: mean markets listed on at entry (multi-homing; 1 + Poisson)
     extra_markets_mean: float = nonneg(0.5)
     #: price: risk premium (share of cost) and reputation premium at full reputation
     risk_premium: float = nonneg(0.08)
+    #: the risk premium of substances that are not controlled, relative to that of controlled ones (assumption)
+    uncontrolled_risk_factor: float = nonneg(0.5)
     reputation_premium: float = nonneg(0.12)
     #: price noise across vendors, sd of log price
     price_logsd: float = nonneg(0.1)
@@ -259,6 +307,11 @@ class ForumConfig:
     window_days: int = at_least(30, 1)  #: posts older than this are not read
     #: probability that a reader learns of a market, times the market's share of forum posts
     awareness_prob: float = prob(0.5)
+    #: closure news: the forum recommends surviving markets of the same kind with weight proportional
+    #: to their share of 30-day sales raised to this exponent, and total weight at least
+    #: ``closure_news_min_weight`` posts (assumption; 2 concentrates migrants on the largest market)
+    closure_news_share_exponent: float = nonneg(2.0)
+    closure_news_min_weight: float = nonneg(10.0)
 
 
 @dataclass
@@ -275,6 +328,17 @@ class EnforcementConfig:
     seized_parcel_vendor_arrest_prob: float = prob(0.02)
     #: daily arrest hazard of a street buyer per purchase
     street_buyer_arrest_prob: float = prob(0.0005)
+    #: arrest hazard at zero opsec relative to the hazards above, which are those of a vendor of opsec
+    #: 0.5: hazard x multiplier x (1 - opsec) (assumption)
+    zero_opsec_hazard_multiplier: float = nonneg(2.0)
+
+
+@dataclass
+class StreetConfig:
+    """The offline street market (the outside option of buyers with a dealer)."""
+
+    #: spread of street prices across deals, sd of log price (assumption)
+    price_logsd: float = nonneg(0.15)
 
 
 @dataclass
@@ -289,6 +353,7 @@ class ModelConfig:
     vendors: VendorConfig = field(default_factory=VendorConfig)
     forum: ForumConfig = field(default_factory=ForumConfig)
     enforcement: EnforcementConfig = field(default_factory=EnforcementConfig)
+    street: StreetConfig = field(default_factory=StreetConfig)
 
 
 @dataclass
@@ -431,6 +496,19 @@ def validate(cfg: Config) -> None:
         raise ConfigError("model.markets: at least one initial market is needed (initial_cryptomarkets, ...)")
     _validate_substances(cfg.substances)
     _validate_report(cfg.report)
+    vc = cfg.model.vendors
+    if vc.rating_prior_good >= vc.rating_prior_count:
+        raise ConfigError(
+            f"model.vendors.rating_prior_good={vc.rating_prior_good}: must be below rating_prior_count={vc.rating_prior_count} "
+            "(a new vendor's score, good / count, must be below 1)"
+        )
+    units = cfg.model.buyers.units_per_purchase
+    for s in cfg.substances:
+        if s.drug_class not in units or not (isinstance(units[s.drug_class], (int, float)) and units[s.drug_class] > 0):
+            raise ConfigError(
+                f"model.buyers.units_per_purchase: needs a number > 0 for drug class {s.drug_class!r} (substance {s.name}); "
+                f"has {dict(units)}"
+            )
     for i, iv in enumerate(cfg.scenario.interventions):
         where = f"scenario.interventions[{i}]"
         if iv.start_day < 0 or iv.start_day >= cfg.run.days:

@@ -57,10 +57,6 @@ PHASES = (
 )
 #: days of history kept in the per-vendor and per-market order rings
 RING_DAYS = 30
-#: reference listing for centring utilities: Bayesian score and feedback count
-TYPICAL_SCORE, TYPICAL_FEEDBACK = 0.8, 20
-#: typical units per purchase (grams or tablets) by drug class; value = units x unit price
-UNITS_BY_CLASS = {"cannabis": 5.0, "stimulant": 1.0, "mdma": 2.0, "opioid": 1.0, "psychedelic": 3.0, "nps": 2.0}
 
 
 def stream_seed(seed: int, name: str) -> np.random.SeedSequence:
@@ -120,13 +116,14 @@ class CryptoMarketModel(mesa.Model):
         self.subs = SubstanceTable.from_config(cfg.substances)
         self.demand_factor = np.ones(len(self.subs))  # share of intended purchases that go ahead
         self.ban_price_factor = np.ones(len(self.subs))  # vendors' price multiplier for banned substances
-        self.street = StreetMarket(self.subs)
-        self.units = np.array([UNITS_BY_CLASS[c] for c in self.subs.drug_class])
+        self.street = StreetMarket(self.subs, cfg.model.street.price_logsd)
+        self.units = np.array([cfg.model.buyers.units_per_purchase[c] for c in self.subs.drug_class])
         # levers that interventions move (each saves and restores what it changes)
         self.customs_prob = cfg.model.escrow.customs_seizure_prob
         self.controlled_delivery_prob = cfg.model.enforcement.controlled_delivery_prob
         self.trace_prob = cfg.model.enforcement.seized_parcel_vendor_arrest_prob
-        self.payment_friction = 0.0  # utility penalty of paying online (exchange KYC)
+        self.payment_friction = 0.0  # utility penalty of paying online (exchange KYC), low-skill buyers
+        self.payment_friction_skilled = 0.0  # ... buyers skilled with Tor and cryptocurrency
         self.cashout_hazard_per_100 = 0.0  # extra vendor arrest hazard per 100 orders (cash-out detection)
         self.delisted: set[tuple[int, int]] = set()  # (market, substance) pairs a shop no longer sells
         self.purchase_ring: deque = deque(maxlen=RING_DAYS)  # last 30 days of purchases (buyer, channel, market, value)
@@ -211,9 +208,9 @@ class CryptoMarketModel(mesa.Model):
                 Channel.CRYPTOMARKET, seed_share=mc.markets.initial_awareness_largest * zipf[i] / zipf[0], initial=True
             )
         for _ in range(mc.markets.initial_decentralised):
-            self.open_market(Channel.DECENTRALISED, seed_share=0.1, initial=True)
+            self.open_market(Channel.DECENTRALISED, seed_share=mc.markets.initial_awareness_decentralised, initial=True)
         for _ in range(mc.markets.initial_webshops):
-            self.open_market(Channel.WEBSHOP, seed_share=0.3, initial=True)
+            self.open_market(Channel.WEBSHOP, seed_share=mc.markets.initial_awareness_webshop, initial=True)
         n_tech = int(self.buyers.tech.sum())
         n_v = max(3, int(round(mc.vendors.vendors_per_1000_online_buyers * n_tech / 1000)))
         w = np.zeros(self.m_cap)
@@ -221,7 +218,7 @@ class CryptoMarketModel(mesa.Model):
             if m.kind == Channel.CRYPTOMARKET:
                 w[m.idx] = zipf[len([x for x in self.markets[: m.idx] if x.kind == Channel.CRYPTOMARKET])]
             elif m.kind == Channel.DECENTRALISED:
-                w[m.idx] = 0.1  # a tenth of the largest cryptomarket's weight (zipf[0] = 1)
+                w[m.idx] = mc.markets.decentralised_vendor_weight  # relative to the largest cryptomarket (zipf[0] = 1)
         add_vendors(self, n_v, rng, market_weights=w)
 
     def open_market(
@@ -333,14 +330,15 @@ class CryptoMarketModel(mesa.Model):
         S = len(self.subs)
         v, m, s = self.L_v, self.L_m, self.L_s
         cnt = self.fb_count[v, m]
-        score = reputation_score(self.fb_sum[v, m], cnt)
+        vc = self.cfg.model.vendors
+        score = reputation_score(self.fb_sum[v, m], cnt, vc.rating_prior_good, vc.rating_prior_count)
         logp = np.log(self.v_price[v, s] / self.street.price[s])
         load = self.v_ring[v, :7].sum(axis=1) / 7.0 / self.vend.capacity[v]
         self.L_util = (
-            # centred on a typical listing (score 0.8, 20 feedbacks), so that the channel constants
+            # centred on a reference listing (score 0.8, 20 feedbacks by default), so that the channel constants
             # compare a typical market with the street dealer
-            ch.beta_reputation * (score - TYPICAL_SCORE)
-            + ch.beta_feedback * (np.log1p(cnt) - np.log1p(TYPICAL_FEEDBACK))
+            ch.beta_reputation * (score - ch.reference_score)
+            + ch.beta_feedback * (np.log1p(cnt) - np.log1p(ch.reference_feedback))
             - ch.beta_price * logp
             + ch.beta_quality * (self.v_purity[v, s] / self.subs.purity_off_mean[s] - 1.0)
             - np.maximum(0.0, load - 1.0)
@@ -612,13 +610,14 @@ class CryptoMarketModel(mesa.Model):
         users = np.flatnonzero(self.buyers.bought[:, market.idx])
         self.buyers.migrant_from[users] = market.idx
         # closure news: the forum recommends surviving markets, most of all the largest
-        mc = self.cfg.model.markets
+        mc, fc = self.cfg.model.markets, self.cfg.model.forum
         sales = self.m_sales30 * np.array(
             [m.active and m.kind == market.kind for m in self.markets] + [False] * (self.m_cap - len(self.markets))
         )
         if sales.sum() > 0:
             share = sales / sales.sum()
-            weight = share**2 / (share**2).sum() * max(10.0, float(self.m_ring[market.idx].sum()))
+            pull = share**fc.closure_news_share_exponent
+            weight = pull / pull.sum() * max(fc.closure_news_min_weight, float(self.m_ring[market.idx].sum()))
             for d in range(0, mc.migration_news_days, 3):
                 self.forum.add_news(self.day + d, weight / (mc.migration_news_days / 3))
         self.listings_dirty = True

@@ -73,11 +73,17 @@ def summarise(model: CryptoMarketModel, tables: dict[str, pd.DataFrame]) -> dict
         "money_imbalance_eur": float(model.ledger.imbalance()),
     }
     effects = [metrics.intervention_effects(daily, markets, a) for a in model.police.actions if a.fired]
-    return {"run": headline, "patterns": pattern_checks(headline), "interventions": effects}
+    units = dict(zip(model.subs.names, model.subs.purity_unit))
+    return {"run": headline, "patterns": pattern_checks(headline, units), "interventions": effects}
 
 
-def pattern_checks(h: dict) -> list[dict]:
-    """Compare headline figures with the published targets in ``sim/data/targets.yaml``."""
+def pattern_checks(h: dict, units: dict[str, str] | None = None) -> list[dict]:
+    """Compare headline figures with the published targets in ``sim/data/targets.yaml``.
+
+    ``units`` maps substance names to their purity unit (``fraction`` or ``mg``), which sets the
+    tolerance of the purity comparison.
+    """
+    units = units or {}
     import yaml
 
     targets = {t["id"]: t for t in yaml.safe_load(TARGETS_FILE.read_text())}
@@ -108,10 +114,10 @@ def pattern_checks(h: dict) -> list[dict]:
     add("online_share_of_samples.nps", h["online_share_of_purchases"].get("nps"), band["nps"])
     for sub, ratio in h["price_premium"].items():
         add(f"online_price_premium.{sub}", ratio, targets["online_price_premium"]["band"])
-    observed = {"4-fa": 0.07, "mdma_powder": -0.16, "ecstasy_tablet": 10.0}
-    for sub, obs in observed.items():
+    purity = targets["purity_online_vs_offline"]
+    for sub, obs in purity["observed_difference"].items():
         if sub in h["purity_difference"]:
-            tol = 10.0 if sub == "ecstasy_tablet" else 0.10  # 10 percentage points, or 10 mg for tablets
+            tol = purity["tolerance"][units.get(sub, "fraction")]
             add(
                 f"purity_online_vs_offline.{sub}",
                 h["purity_difference"][sub],

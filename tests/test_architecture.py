@@ -79,3 +79,25 @@ def test_interventions_hook_in_through_the_base_class():
     assert action.fired is False and action.restrict_access(None, None) is None, "defaults before the start"
     model.run()
     assert action.fired is True and action.targets, "fired at its dawn, through the base class"
+
+
+def test_behavioural_numbers_are_parameters_not_constants_in_code():
+    """The constants the architecture review found in code are configuration now (with unit and source)."""
+    import re
+
+    code = {p: p.read_text() for p in (ROOT / "sim").rglob("*.py") if p.name != "config.py"}
+    banned = {
+        r"<\s*0\.7\b": "usual substance probability",
+        r"poisson\(0\.6\)": "extra substances per vendor",
+        r"\*\s*2\.0\b": "zero-opsec arrest hazard multiplier",
+        r"beta\(2,\s*2\)": "market security",
+        r"FE_DEMAND_PROB|UNITS_BY_CLASS|NAD_HARM_FACTOR|NAD_PURITY_FACTOR|CHECKING_HARM_REDUCTION|PATIENCE_DAYS": "named constants",
+        r"share\s*\*\*\s*2": "squared-share closure news",
+        r"\"4-fa\":\s*0\.07": "observed purity values",
+        r"LOAD_SURCHARGE|TYPICAL_SCORE|STREET_PRICE_LOGSD|PRIOR_GOOD": "named constants",
+        r"0\.3,\s*1\.0\)": "payment friction of skilled buyers",
+    }
+    found = [
+        f"{p.relative_to(ROOT)}: {why} ({pat})" for pat, why in banned.items() for p, text in code.items() if re.search(pat, text)
+    ]
+    assert not found, f"behavioural numbers still hard-coded: {found}"

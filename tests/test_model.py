@@ -82,13 +82,14 @@ def test_scam_lowers_buyer_trust_and_vendor_reputation():
     buyer = int(np.flatnonzero(model.buyers.tech)[0])
     model.buyers.make_aware(np.array([buyer]), m.idx, 0.6)
     trust0 = float(model.buyers.trust[buyer, m.idx])
-    score0 = reputation_score(model.fb_sum[v.idx, m.idx], model.fb_count[v.idx, m.idx])
+    prior = (model.cfg.model.vendors.rating_prior_good, model.cfg.model.vendors.rating_prior_count)
+    score0 = reputation_score(model.fb_sum[v.idx, m.idx], model.fb_count[v.idx, m.idx], *prior)
     ids = place_orders(model, np.array([buyer]), np.array([m.idx]), np.array([v.idx]), np.array([v.substances[0]]))
     assert model.orders.outcome[ids[0]] == Outcome.NOT_SHIPPED, "a vendor with scam probability 1 ships nothing"
     for _ in range(int(model.orders.outcome_day[ids[0]]) - model.day):
         model.step()
     trust1 = float(model.buyers.trust[buyer, m.idx])
-    score1 = reputation_score(model.fb_sum[v.idx, m.idx], model.fb_count[v.idx, m.idx])
+    score1 = reputation_score(model.fb_sum[v.idx, m.idx], model.fb_count[v.idx, m.idx], *prior)
     assert trust1 < trust0 - 0.05, f"scammed buyer's trust must fall ({trust0:.3f} -> {trust1:.3f})"
     assert score1 < score0, f"scamming vendor's reputation must fall ({score0:.3f} -> {score1:.3f})"
 

@@ -216,7 +216,7 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray) -> dict[str, np.
     n = len(ids)
     S = len(model.subs)
     # substance: the buyer's usual one most of the time, else from the population's mix
-    usual = rng.random(n) < 0.7
+    usual = rng.random(n) < pop.cfg.usual_substance_prob
     sub = np.where(usual, pop.primary[ids], rng.choice(S, size=n, p=model.subs.demand_p)).astype(np.int64)
     # prevention campaigns and red alerts: some intended purchases of a substance do not happen
     go = rng.random(n) < model.demand_factor[sub]
@@ -244,9 +244,9 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray) -> dict[str, np.
         fav = pop.fav_vendor[ids]
         for row, mcol in model.favourite_listing_columns(fav, sub, act):
             um[row, mcol] += ch.beta_loyalty * pop.fav_trust[ids[row]]
-        if model.payment_friction:
+        if model.payment_friction or model.payment_friction_skilled:
             # exchange KYC: paying online costs everyone, and low-skill buyers most
-            um -= model.payment_friction * np.where(pop.tech[ids], 0.3, 1.0)[:, None]
+            um -= np.where(pop.tech[ids], model.payment_friction_skilled, model.payment_friction)[:, None]
         u[:, 1:] = np.where(ok, um, NEG_INF)
     u[~go] = NEG_INF
     nest_of = np.concatenate([[0], kinds]).astype(np.int64)

@@ -65,7 +65,7 @@ class LawEnforcement(mesa.Agent):
                 cfg.vendor_arrest_hazard
                 + (cfg.vendor_arrest_hazard_per_100_orders + model.cashout_hazard_per_100) * orders30 / 100.0
             )
-            * 2.0
+            * cfg.zero_opsec_hazard_multiplier
             * (1.0 - vend.opsec[idx])
         )
         hit = idx[model.streams["enforcement"].random(len(idx)) < hazard]

@@ -56,14 +56,14 @@ class Marketplace(mesa.Agent):
             Channel.WEBSHOP: 0.0,
         }[self.kind]
         self.domains = 1
-        self.security = float(rng.beta(2, 2))
+        self.security = float(rng.beta(cfg.security_a, cfg.security_b))
         self.backend_seizable = self.kind == Channel.CRYPTOMARKET
         self.domestic = bool(domestic)
         self.idle_days = 0
         self.down_today = False
         self.risk_shock = 0.0
         #: operator greed: multiplies the exit-scam hazard (lognormal, median 1)
-        self.greed = float(rng.lognormal(0.0, 0.5)) if self.escrow else 0.0
+        self.greed = float(rng.lognormal(0.0, cfg.operator_greed_logsd)) if self.escrow else 0.0
 
     @property
     def active(self) -> bool:

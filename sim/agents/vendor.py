@@ -16,13 +16,11 @@ import mesa
 import numpy as np
 
 from sim.domain import Channel
-from sim.market.reputation import PRIOR_GOOD, PRIOR_N, reputation_score
+from sim.market.reputation import reputation_score
 
 if TYPE_CHECKING:
     from sim.model import CryptoMarketModel
 
-#: price surcharge per unit of load above capacity (vendors raise prices when overloaded)
-LOAD_SURCHARGE = 0.1
 
 
 class Vendor(mesa.Agent):
@@ -64,11 +62,14 @@ class Vendor(mesa.Agent):
         """(feedback count, Bayesian score) on ``market``."""
         c = float(self.model.fb_count[self.idx, market])
         s = float(self.model.fb_sum[self.idx, market])
-        return int(c), float(reputation_score(s, c))
+        vc = self.model.cfg.model.vendors
+        return int(c), float(reputation_score(s, c, vc.rating_prior_good, vc.rating_prior_count))
 
     def overall_score(self) -> float:
         """Score over all markets (what a PGP-signed history shows)."""
-        return float(reputation_score(self.model.fb_sum[self.idx].sum(), self.model.fb_count[self.idx].sum()))
+        vc = self.model.cfg.model.vendors
+        fb_sum, fb_count = self.model.fb_sum[self.idx].sum(), self.model.fb_count[self.idx].sum()
+        return float(reputation_score(fb_sum, fb_count, vc.rating_prior_good, vc.rating_prior_count))
 
     # ------------------------------------------------------------------ weekly decision
     def weekly(self) -> None:
@@ -152,11 +153,12 @@ class Vendor(mesa.Agent):
         cfg = model.cfg.model.vendors
         subs = np.array(self.substances)
         t = model.subs
-        rep = max(0.0, (self.overall_score() - PRIOR_GOOD / PRIOR_N) / (1 - PRIOR_GOOD / PRIOR_N))
-        risk = np.where(t.controlled[subs], cfg.risk_premium, cfg.risk_premium / 2)
+        prior = cfg.rating_prior_good / cfg.rating_prior_count  # a new vendor's score: no premium
+        rep = max(0.0, (self.overall_score() - prior) / (1 - prior))
+        risk = np.where(t.controlled[subs], cfg.risk_premium, cfg.risk_premium * cfg.uncontrolled_risk_factor)
         cap = model.vend.capacity[self.idx]
         load = model.v_ring[self.idx, :7].sum() / 7.0 / cap
-        surcharge = 1.0 + LOAD_SURCHARGE * max(0.0, load - 1.0)
+        surcharge = 1.0 + cfg.load_surcharge * max(0.0, load - 1.0)
         model.v_price[self.idx, subs] = (
             t.street_price[subs]
             * t.online_cost_factor[subs]
@@ -199,7 +201,7 @@ def add_vendors(
         mk = model.markets[webshop_market]
         domestic = np.array([mk.domestic])
         scam = np.full(1, cfg.scam_prob_honest)
-        stealth = np.full(1, 0.3)
+        stealth = np.full(1, cfg.webshop_stealth)
     else:
         domestic = rng.random(n) < cfg.domestic_share
         scam = np.where(rng.random(n) < cfg.scammer_share, cfg.scam_prob_scammer, cfg.scam_prob_honest)
@@ -207,7 +209,7 @@ def add_vendors(
     opsec = rng.beta(cfg.opsec_a, cfg.opsec_b, n)
     capacity = rng.lognormal(np.log(cfg.capacity_median), cfg.capacity_logsd, n)
     if webshop_market is not None:
-        capacity = capacity * 10  # a shop ships for many buyers
+        capacity = capacity * cfg.webshop_capacity_factor  # a shop ships for many buyers
     idx = model.vend.append(
         n,
         active=True,
@@ -232,7 +234,7 @@ def add_vendors(
             subs = sellable.tolist()
             mkts = {webshop_market}
         else:
-            k = 1 + min(cfg.max_substances - 1, int(rng.poisson(0.6)))
+            k = 1 + min(cfg.max_substances - 1, int(rng.poisson(cfg.extra_substances_mean)))
             subs = sorted(set(rng.choice(S, size=k, p=t.demand_p).tolist()))
             mkts = set()
         agent = Vendor(model, v, subs, mkts, webshop=webshop_market is not None)

@@ -11,15 +11,14 @@ import numpy as np
 
 from sim.substances import SubstanceTable
 
-#: spread of street prices across deals, sd of log price (modelling judgement)
-STREET_PRICE_LOGSD = 0.15
-
 
 class StreetMarket:
     """Street price, purity and availability per substance."""
 
-    def __init__(self, table: SubstanceTable) -> None:
+    def __init__(self, table: SubstanceTable, price_logsd: float) -> None:
         self.table = table
+        #: spread of street prices across deals, sd of log price (``model.street.price_logsd``)
+        self.price_logsd = price_logsd
         self.price = table.street_price.copy()
         self.availability = table.street_availability.copy()
 
@@ -29,5 +28,5 @@ class StreetMarket:
 
     def deal(self, rng: np.random.Generator, sub: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(price per unit EUR, purity) of street deals for substances ``sub``."""
-        price = self.price[sub] * rng.lognormal(0.0, STREET_PRICE_LOGSD, len(sub))
+        price = self.price[sub] * rng.lognormal(0.0, self.price_logsd, len(sub))
         return price, self.table.draw_purity(rng, sub, online=False)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sim.interventions.base import Intervention
-from sim.params import nonneg
+from sim.params import nonneg, prob
 
 
 class PaymentIntervention(Intervention):
@@ -23,14 +23,23 @@ class PaymentIntervention(Intervention):
     @dataclass
     class Params:
         friction: float = nonneg(1.0)  #: utility penalty (logit units) of paying online, low-skill buyers
+        #: the penalty for buyers skilled with Tor and cryptocurrency, as a share of ``friction``
+        #: (assumption: they use non-KYC exchanges or privacy coins)
+        skilled_share: float = prob(0.3)
         cashout_hazard_per_100_orders: float = nonneg(0.002)  #: extra daily vendor arrest hazard per 100 orders
 
     def apply(self) -> None:
         model, p = self.model, self.params
-        self.saved = {"friction": model.payment_friction, "cashout": model.cashout_hazard_per_100}
+        self.saved = {
+            "friction": model.payment_friction,
+            "friction_skilled": model.payment_friction_skilled,
+            "cashout": model.cashout_hazard_per_100,
+        }
         model.payment_friction += p.friction
+        model.payment_friction_skilled += p.friction * p.skilled_share
         model.cashout_hazard_per_100 += p.cashout_hazard_per_100_orders
 
     def revert(self) -> None:
         self.model.payment_friction = self.saved["friction"]
+        self.model.payment_friction_skilled = self.saved["friction_skilled"]
         self.model.cashout_hazard_per_100 = self.saved["cashout"]

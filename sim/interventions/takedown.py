@@ -34,6 +34,8 @@ class Takedown(Intervention):
             0.15, lo=-1.0, hi=1.0, why="added to a perceived risk in [0, 1]; negative = the news raises interest"
         )  #: added perceived risk of hidden markets (may be set to 0)
         publicity_days: int = nonneg(60)  #: how long the publicity shock lasts, days
+        #: how much a market's security (0-1) lowers the chance of usable records: probability x (1 - effect x security)
+        security_effect: float = prob(0.5)
 
     def apply(self) -> None:
         model, p = self.model, self.params
@@ -43,7 +45,7 @@ class Takedown(Intervention):
         for m in self.targets:
             vendors = [a for a in model.vendor_agents if m.idx in a.markets and model.vend.active[a.idx]]
             model.close_market(m, MarketStatus.SEIZED, reason="takedown")
-            if rng.random() < p.backend_seizure_prob * (1.0 - 0.5 * m.security):
+            if rng.random() < p.backend_seizure_prob * (1.0 - p.security_effect * m.security):
                 for a in vendors:
                     if rng.random() < p.vendor_arrest_scale * (1.0 - model.vend.opsec[a.idx]):
                         model.arrest_vendor(a.idx, reason=f"records of {m.name}")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 
-#: Bayesian prior on ratings (pseudo-counts): a new vendor's score is 4/5 = 0.8 (assumption)
-PRIOR_GOOD, PRIOR_N = 4.0, 5.0
+def reputation_score(fb_sum, fb_count, prior_good: float, prior_count: float):
+    """Bayesian mean rating in [0, 1] from feedback sums and counts (ratings are 0 or 1).
 
-
-def reputation_score(fb_sum: np.ndarray, fb_count: np.ndarray) -> np.ndarray:
-    """Bayesian mean rating in [0, 1] from feedback sums and counts (ratings are 0 or 1)."""
-    return (fb_sum + PRIOR_GOOD) / (fb_count + PRIOR_N)
+    The prior is ``prior_good`` good ratings out of ``prior_count`` (``model.vendors.rating_prior_*``),
+    so a vendor without feedback scores ``prior_good / prior_count``.
+    """
+    return (fb_sum + prior_good) / (fb_count + prior_count)

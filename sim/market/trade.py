@@ -17,16 +17,6 @@ from sim.market.reputation import reputation_score
 if TYPE_CHECKING:
     from sim.model import CryptoMarketModel
 
-#: days after the expected arrival at which a buyer concludes that the parcel is not coming
-PATIENCE_DAYS = 3
-#: purity of a not-as-described product relative to the advertised one
-NAD_PURITY_FACTOR = 0.3
-#: harm multiplier of consuming a not-as-described product (unknown content)
-NAD_HARM_FACTOR = 2.0
-#: share of the harm of a not-as-described product avoided by buyers who use drug checking
-CHECKING_HARM_REDUCTION = 0.8
-#: share of finalise-early eligible vendors who demand it (scammers always do)
-FE_DEMAND_PROB = 0.5
 
 
 def place_orders(
@@ -45,14 +35,15 @@ def place_orders(
     commission = model.m_commission[markets]
     escrow_market = model.m_escrow_kind[markets]
     cnt = model.fb_count[vendors, markets]
-    score = reputation_score(model.fb_sum[vendors, markets], cnt)
+    vc = model.cfg.model.vendors
+    score = reputation_score(model.fb_sum[vendors, markets], cnt, vc.rating_prior_good, vc.rating_prior_count)
     u = rng.random((n, 7))
     scammer = vend.scam_prob[vendors] >= model.cfg.model.vendors.scam_prob_scammer
     fe = (
         escrow_market
         & (cnt >= cfg.finalise_early_min_feedback)
         & (score >= cfg.finalise_early_min_score)
-        & (scammer | (u[:, 0] < FE_DEMAND_PROB))
+        & (scammer | (u[:, 0] < model.cfg.model.escrow.finalise_early_demand_prob))
     )
     into_escrow = escrow_market & ~fe
     # what will happen to the parcel (fixed now, observed later)
@@ -71,8 +62,8 @@ def place_orders(
     mean_delay = np.where(cross, cfg.shipping_days_cross_border, cfg.shipping_days_domestic)
     delay = 1 + rng.poisson(np.maximum(mean_delay - 1.0, 0.0))
     arrived = (outcome == Outcome.DELIVERED) | (outcome == Outcome.NOT_AS_DESCRIBED)
-    outcome_day = day + delay + np.where(arrived, 0, PATIENCE_DAYS)
-    purity = model.v_purity[vendors, subs] * np.where(outcome == Outcome.NOT_AS_DESCRIBED, NAD_PURITY_FACTOR, 1.0)
+    outcome_day = day + delay + np.where(arrived, 0, model.cfg.model.escrow.patience_days)
+    purity = model.v_purity[vendors, subs] * np.where(outcome == Outcome.NOT_AS_DESCRIBED, model.cfg.model.escrow.not_as_described_purity_factor, 1.0)
     state = np.where(into_escrow, OrderState.ESCROW, OrderState.PAID_OUT).astype(np.int8)
     ids = model.orders.add(
         buyer=buyers,
@@ -190,8 +181,8 @@ def process_outcomes(model: CryptoMarketModel) -> None:
     consumed = good | (out == Outcome.NOT_AS_DESCRIBED)
     nad = out == Outcome.NOT_AS_DESCRIBED
     rel = ob.purity[ids] / model.subs.purity_off_mean[s]
-    harm = model.subs.harm_weight[s] * rel * np.where(nad, NAD_HARM_FACTOR, 1.0)
-    harm = harm * np.where(nad & model.buyers.checking[b], 1 - CHECKING_HARM_REDUCTION, 1.0)
+    harm = model.subs.harm_weight[s] * rel * np.where(nad, model.cfg.model.escrow.not_as_described_harm_factor, 1.0)
+    harm = harm * np.where(nad & model.buyers.checking[b], 1 - model.cfg.model.buyers.drug_checking_harm_reduction, 1.0)
     t = model.today
     t.harm += float((harm * consumed).sum())
     t.delivered_ok += int(good.sum())
