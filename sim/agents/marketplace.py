@@ -30,13 +30,10 @@ class Marketplace(mesa.Agent):
         opened_day, closed_day: life span in model days (``closed_day`` None while open).
         commission: share of each sale kept by the market.
         escrow: True for centralised escrow markets.
-        domains: number of domains/mirrors (site blocking acts on these).
         security: resilience to takedown in [0, 1].
-        backend_seizable: whether a seizure yields records that lead to arrests.
         domestic: for web shops, registered in the buyers' country.
         idle_days: consecutive days without a sale.
         down_today: unavailable today (DDoS, maintenance).
-        risk_shock: extra perceived risk of using this market (set by interventions).
     """
 
     def __init__(self, model: CryptoMarketModel, idx: int, name: str, kind: Channel, domestic: bool = False):
@@ -55,13 +52,10 @@ class Marketplace(mesa.Agent):
             Channel.DECENTRALISED: cfg.commission_decentralised,
             Channel.WEBSHOP: 0.0,
         }[self.kind]
-        self.domains = 1
         self.security = float(rng.beta(cfg.security_a, cfg.security_b))
-        self.backend_seizable = self.kind == Channel.CRYPTOMARKET
         self.domestic = bool(domestic)
         self.idle_days = 0
         self.down_today = False
-        self.risk_shock = 0.0
         #: operator greed: multiplies the exit-scam hazard (lognormal, median 1)
         self.greed = float(rng.lognormal(0.0, cfg.operator_greed_logsd)) if self.escrow else 0.0
 

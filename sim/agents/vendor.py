@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from sim.model import CryptoMarketModel
 
 
-
 class Vendor(mesa.Agent):
     """One vendor.
 

@@ -65,7 +65,6 @@ def publicity(iv: Intervention, risk: float, days: int) -> None:
         return
     model = iv.model
     hidden = np.flatnonzero(np.isin(model.m_kind, (Channel.CRYPTOMARKET, Channel.DECENTRALISED)))
-    iv.saved["publicity"] = risk
     model.m_risk_shock[hidden] += risk
 
     def end() -> None:

@@ -61,9 +61,6 @@ class Outcome(IntEnum):
     SEIZED = 4  #: seized by customs
 
 
-#: outcomes that leave the buyer with nothing or the wrong thing
-BAD_OUTCOMES = (Outcome.NOT_AS_DESCRIBED, Outcome.NOT_SHIPPED, Outcome.LOST, Outcome.SEIZED)
-
 S, E = OrderState, OrderEvent
 #: the legal transitions; anything else is a bug
 TRANSITIONS: dict[tuple[OrderState, OrderEvent], OrderState] = {

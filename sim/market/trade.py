@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from sim.model import CryptoMarketModel
 
 
-
 def place_orders(
     model: CryptoMarketModel, buyers: np.ndarray, markets: np.ndarray, vendors: np.ndarray, subs: np.ndarray
 ) -> np.ndarray:
@@ -63,7 +62,9 @@ def place_orders(
     delay = 1 + rng.poisson(np.maximum(mean_delay - 1.0, 0.0))
     arrived = (outcome == Outcome.DELIVERED) | (outcome == Outcome.NOT_AS_DESCRIBED)
     outcome_day = day + delay + np.where(arrived, 0, model.cfg.model.escrow.patience_days)
-    purity = model.v_purity[vendors, subs] * np.where(outcome == Outcome.NOT_AS_DESCRIBED, model.cfg.model.escrow.not_as_described_purity_factor, 1.0)
+    purity = model.v_purity[vendors, subs] * np.where(
+        outcome == Outcome.NOT_AS_DESCRIBED, model.cfg.model.escrow.not_as_described_purity_factor, 1.0
+    )
     state = np.where(into_escrow, OrderState.ESCROW, OrderState.PAID_OUT).astype(np.int8)
     ids = model.orders.add(
         buyer=buyers,
