@@ -164,8 +164,10 @@ class MarketConfig:
     exit_scam_hazard_per_100k_escrow: float = nonneg(0.004)
     #: voluntary closure hazard per day (retirement, technical failure)
     voluntary_close_hazard: float = prob(0.0008)
-    #: a market with no sale for this many days closes (lost all trade)
+    #: a market that has sold closes after this many days without a sale (it lost its trade); assumption
     close_after_idle_days: int = at_least(45, 1)
+    #: a market that never sold closes this many days after it opened (it never found users); assumption
+    close_if_never_sold_days: int = at_least(180, 1)
     #: daily probability that a market is down (DDoS, maintenance); buyers cannot use it that day
     downtime_prob: float = prob(0.03)
     #: commission on each sale, share of the price (Silk Road charged 6-10%; Soska & Christin 2015)

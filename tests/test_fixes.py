@@ -8,6 +8,35 @@ from sim.runner import compose
 SMALL = ["model.n_buyers=2500", "run.burn_in_days=20", "run.figures=false", "run.progress=false"]
 
 
+def test_idle_markets_close_and_no_open_market_is_idle_beyond_the_limit():
+    cfg = compose(
+        [*SMALL, "run.days=200", "seed=4", "model.markets.close_after_idle_days=10", "model.markets.close_if_never_sold_days=40"]
+    )
+    model = CryptoMarketModel(cfg)
+    model.run()
+    closed_idle = [e for e in model.events if e["event"] == "market_closed" and "no sale" in e["detail"]]
+    assert closed_idle, "with a 10-day limit some market loses its trade and closes"
+    for m in model.markets:
+        if m.active:
+            assert m.idle_days < 10, f"{m.name} is open after {m.idle_days} days without a sale"
+            assert m.has_sold or model.day - m.opened_day < 40, f"{m.name} never sold and is still open"
+
+
+def test_idle_days_count_days_without_a_sale_once_a_market_has_sold():
+    cfg = compose([*SMALL, "run.days=60", "seed=2"])
+    model = CryptoMarketModel(cfg)
+    model.run()
+    for m in model.markets:
+        if not m.active:
+            continue
+        recent = model.m_ring[m.idx]  # orders per day, today first
+        if m.has_sold and m.idle_days < 25:
+            # idle_days was set at today's market-life phase from yesterday's orders and the days before
+            assert recent[1 : 1 + m.idle_days].sum() == 0, f"{m.name}: orders during its idle days"
+            if m.idle_days + 1 < len(recent) and m.opened_day < model.day - m.idle_days - 1:
+                assert recent[1 + m.idle_days] > 0, f"{m.name}: the day before its idle days had a sale"
+
+
 def test_dead_state_is_gone():
     from sim.agents.marketplace import Marketplace
     from sim.market import escrow

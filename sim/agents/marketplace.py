@@ -55,6 +55,7 @@ class Marketplace(mesa.Agent):
         self.security = float(rng.beta(cfg.security_a, cfg.security_b))
         self.domestic = bool(domestic)
         self.idle_days = 0
+        self.has_sold = False
         self.down_today = False
         #: operator greed: multiplies the exit-scam hazard (lognormal, median 1)
         self.greed = float(rng.lognormal(0.0, cfg.operator_greed_logsd)) if self.escrow else 0.0
@@ -81,6 +82,12 @@ class Marketplace(mesa.Agent):
             return
         model = self.model
         cfg = model.cfg.model.markets
+        # yesterday's orders (the order ring was aged in this day's first phase); a market that never
+        # sold is not idle but new: it closes only once it has lost the trade it had
+        if model.m_ring[self.idx, 1] > 0:
+            self.idle_days, self.has_sold = 0, True
+        elif self.has_sold:
+            self.idle_days += 1
         u = model.streams["markets"].random(3)
         self.down_today = bool(u[0] < cfg.downtime_prob)
         age = model.day - self.opened_day
@@ -89,5 +96,7 @@ class Marketplace(mesa.Agent):
         elif u[2] < cfg.voluntary_close_hazard and self.kind != Channel.DECENTRALISED:
             # decentralised markets have no operator who could retire (DESIGN.md section 2)
             model.close_market(self, MarketStatus.CLOSED, reason="voluntary closure")
-        elif self.idle_days >= cfg.close_after_idle_days and age >= cfg.close_after_idle_days:
+        elif self.idle_days >= cfg.close_after_idle_days:
             model.close_market(self, MarketStatus.CLOSED, reason=f"no sale for {self.idle_days} days")
+        elif not self.has_sold and age >= cfg.close_if_never_sold_days:
+            model.close_market(self, MarketStatus.CLOSED, reason=f"no sale in the {age} days since it opened")
