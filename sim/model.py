@@ -624,7 +624,12 @@ class CryptoMarketModel(mesa.Model):
         self.log_event(f"market_{status.value}", market.name, f"{reason}; escrow taken {taken:.2f} EUR")
 
     def arrest_vendor(self, v: int, reason: str) -> None:
-        """Arrest vendor ``v``: it stops trading; its unshipped orders never arrive."""
+        """Arrest vendor ``v``: it stops trading and takes no new orders.
+
+        Its open orders run their course: a vendor ships on the day an order is paid (the outcome
+        and arrival day are drawn then, ``sim.market.trade.place_orders``), so every open order of
+        an arrested vendor is already in the post and arrives, or is seized or lost, as drawn.
+        """
         if not self.vend.active[v]:
             return
         self.vend.arrested[v] = True

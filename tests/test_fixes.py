@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
+
+from sim.market.escrow import OrderState
 from sim.model import CryptoMarketModel
 from sim.runner import compose
 
@@ -46,3 +49,27 @@ def test_dead_state_is_gone():
     for name in ("domains", "backend_seizable", "risk_shock"):
         assert not hasattr(m, name), f"Marketplace.{name} was never read"
     assert not hasattr(escrow, "BAD_OUTCOMES") and Marketplace.__doc__
+
+
+def test_an_arrested_vendors_open_orders_run_their_course():
+    cfg = compose([*SMALL, "run.days=80", "seed=3"])
+    model = CryptoMarketModel(cfg)
+    for _ in range(model.burn_in + 40):
+        model.step()
+    orders = model.orders
+    n = orders.n
+    day = model.day
+    open_ = (orders.outcome_day[:n] > day) & (orders.state[:n] == OrderState.ESCROW)
+    assert open_.any(), "some orders are in the post"
+    v = int(np.bincount(orders.vendor[:n][open_]).argmax())
+    mine = np.flatnonzero(open_ & (orders.vendor[:n] == v))
+    model.arrest_vendor(v, reason="test")
+    assert not model.vend.active[v] and model.vend.arrested[v]
+    for _ in range(40):
+        model.step()
+    states = orders.state[mine]
+    assert not np.isin(states, [OrderState.ESCROW, OrderState.DISPUTED]).any(), (
+        f"every open order of the arrested vendor was settled after arrival: {states}"
+    )
+    assert (orders.outcome_day[mine] <= model.day).all()
+    assert abs(model.ledger.imbalance()) < 1e-6, "money is conserved"
