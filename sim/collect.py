@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from sim.domain import CHANNEL_NAMES
+from sim.market.records import Purchases
 from sim.metrics import DAILY_METRICS
 
 if TYPE_CHECKING:
@@ -90,15 +91,9 @@ class Recorder:
         # substances x channels
         S = len(model.subs)
         n_cells = S * 4
-        if t.purchases:
-            sub = np.concatenate([p[0] for p in t.purchases]).astype(np.int64)
-            chan = np.concatenate([p[1] for p in t.purchases]).astype(np.int64)
-            price = np.concatenate([p[2] for p in t.purchases])
-            purity = np.concatenate([p[3] for p in t.purchases])
-            value = np.concatenate([p[4] for p in t.purchases])
-        else:
-            sub = chan = np.zeros(0, dtype=np.int64)
-            price = purity = value = np.zeros(0)
+        day_purchases = Purchases.concat(t.purchases)
+        sub, chan = day_purchases.substance.astype(np.int64), day_purchases.channel.astype(np.int64)
+        price, purity, value = day_purchases.unit_price, day_purchases.purity, day_purchases.value
         cell = sub * 4 + chan
         sales = np.bincount(cell, minlength=n_cells)
         val = np.bincount(cell, weights=value, minlength=n_cells)

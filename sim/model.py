@@ -22,6 +22,7 @@ from sim.market.choice import NEG_INF, grouped_logsumexp
 from sim.market.columns import Columns
 from sim.market.escrow import Ledger, OrderEvent
 from sim.market.orders import OrderBook
+from sim.market.records import Purchases
 from sim.market.reputation import reputation_score
 from sim.market.trade import place_orders, process_outcomes, process_settlements, seize_escrow
 from sim.substances import SubstanceTable
@@ -76,8 +77,8 @@ class DayCounters:
     m_value: np.ndarray = field(init=False)
     m_buyers: np.ndarray = field(init=False)
     m_new_buyers: np.ndarray = field(init=False)
-    purchases: list = field(default_factory=list)
-    plog: list = field(default_factory=list)
+    #: the day's purchases, in batches (street deals, online orders)
+    purchases: list[Purchases] = field(default_factory=list)
     harm: float = 0.0
     delivered_ok: int = 0
     outcomes: int = 0
@@ -126,7 +127,7 @@ class CryptoMarketModel(mesa.Model):
         self.payment_friction_skilled = 0.0  # ... buyers skilled with Tor and cryptocurrency
         self.cashout_hazard_per_100 = 0.0  # extra vendor arrest hazard per 100 orders (cash-out detection)
         self.delisted: set[tuple[int, int]] = set()  # (market, substance) pairs a shop no longer sells
-        self.purchase_ring: deque = deque(maxlen=RING_DAYS)  # last 30 days of purchases (buyer, channel, market, value)
+        self.purchase_ring: deque[Purchases] = deque(maxlen=RING_DAYS)  # the purchases of the last 30 days
         self.ledger = Ledger()
         self.orders = OrderBook()
         self.events: list[dict] = []
@@ -462,11 +463,7 @@ class CryptoMarketModel(mesa.Model):
 
     def _log_purchases(self) -> None:
         """Keep today's purchases (buyer, channel, market, value) for 30 days; show them to observers."""
-        t = self.today
-        if t.plog:
-            log = tuple(np.concatenate([p[i] for p in t.plog]) for i in range(4))
-        else:
-            log = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+        log = Purchases.concat(self.today.purchases)
         self.purchase_ring.append(log)
         for action in self.police.actions:
             action.observe(log)
@@ -509,8 +506,8 @@ class CryptoMarketModel(mesa.Model):
         value = price * self.units[ss]
         t.sales[0] += len(sb)
         t.value[0] += float(value.sum())
-        t.purchases.append((ss, np.zeros(len(ss), dtype=np.int64), price, purity, value))
-        t.plog.append((sb, np.zeros(len(sb), dtype=np.int64), np.full(len(sb), -1), value))
+        street = np.zeros(len(sb), dtype=np.int64)
+        t.purchases.append(Purchases(sb, ss, street, np.full(len(sb), -1), price, purity, value))
         t.harm += float((self.subs.harm_weight[ss] * purity / self.subs.purity_off_mean[ss]).sum())
         caught = sb[rng.random(len(sb)) < self.cfg.model.enforcement.street_buyer_arrest_prob]
         if len(caught):
@@ -536,8 +533,7 @@ class CryptoMarketModel(mesa.Model):
         new = ~self.buyers.bought[pb, pm]
         np.add.at(t.m_new_buyers, pm[new], 1)
         self.buyers.bought[pb, pm] = True
-        t.purchases.append((s, chan, self.v_price[v, s], self.orders.purity[ids_o], price))
-        t.plog.append((b, chan, m, price))
+        t.purchases.append(Purchases(b, s, chan, m, self.v_price[v, s], self.orders.purity[ids_o], price))
         self.buyers.last_online_day[b] = self.day
         mig = self.buyers.migrant_from[b] >= 0
         for bb, mm in zip(b[mig].tolist(), m[mig].tolist()):

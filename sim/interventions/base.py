@@ -19,6 +19,7 @@ import numpy as np
 from sim.agents.marketplace import Marketplace
 from sim.domain import CHANNEL_NAMES, Channel
 from sim.errors import ConfigError, InterventionTargetError
+from sim.market.records import Purchases
 from sim.params import check_ranges
 
 if TYPE_CHECKING:
@@ -143,8 +144,8 @@ class Intervention:
         """
         return None
 
-    def observe(self, log) -> None:
-        """Called at the end of every day with the day's purchases (buyer, channel, market, value)."""
+    def observe(self, log: Purchases) -> None:
+        """Called at the end of every day with the day's purchases."""
         if self.cohort is not None:
             self.cohort.observe(log)
 
@@ -222,8 +223,8 @@ class CohortTracker:
         self.targets = np.array(targets, dtype=np.int64)
         cohort: set[int] = set()
         self.pre_days = max(1, len(model.purchase_ring))
-        for b, _c, m, _v in model.purchase_ring:
-            cohort.update(b[np.isin(m, self.targets)].tolist())
+        for day in model.purchase_ring:
+            cohort.update(day.buyer[np.isin(day.market, self.targets)].tolist())
         self.members = np.zeros(model.buyers.n, dtype=bool)
         self.members[list(cohort)] = True
         self.pre_target, self.pre_channel = 0.0, np.zeros(4)
@@ -233,14 +234,15 @@ class CohortTracker:
             self.pre_channel += ch
         self.post: list[tuple[float, np.ndarray]] = []
 
-    def _split(self, log) -> tuple[float, np.ndarray]:
-        b, c, m, v = log
-        mine = self.members[b]
-        on_target = mine & np.isin(m, self.targets)
+    def _split(self, log: Purchases) -> tuple[float, np.ndarray]:
+        mine = self.members[log.buyer]
+        on_target = mine & np.isin(log.market, self.targets)
         other = mine & ~on_target
-        return float(v[on_target].sum()), np.bincount(c[other], weights=v[other], minlength=4)
+        value = log.value
+        return float(value[on_target].sum()), np.bincount(log.channel[other], weights=value[other], minlength=4)
 
-    def observe(self, log) -> None:
+    def observe(self, log: Purchases) -> None:
+        """Follow the cohort's spending on one more day."""
         if len(self.post) < FOLLOW_DAYS:
             self.post.append(self._split(log))
 

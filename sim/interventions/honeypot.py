@@ -16,6 +16,7 @@ import numpy as np
 from sim.domain import MarketStatus
 from sim.interventions.base import Intervention
 from sim.interventions.takedown import publicity
+from sim.market.records import Purchases
 from sim.params import at_least, nonneg, prob, ranged
 
 
@@ -43,11 +44,11 @@ class Honeypot(Intervention):
         self.market = self.targets[0]
         model.schedule_event(self.shutdown, at=model.time + self.params.operate_days)
 
-    def observe(self, log) -> None:
+    def observe(self, log: Purchases) -> None:
+        """Log the buyers of the covertly run market (they are arrested at shutdown)."""
         super().observe(log)
         if getattr(self, "market", None) is not None and self.market.active:
-            b, _c, m, _v = log
-            self.buyers_seen[b[m == self.market.idx]] = True
+            self.buyers_seen[log.buyer[log.market == self.market.idx]] = True
 
     def shutdown(self) -> None:
         model, p = self.model, self.params
