@@ -14,6 +14,7 @@ from sim.agents.buyer import Buyer, BuyerPopulation, choose_purchases
 from sim.agents.law_enforcement import LawEnforcement
 from sim.agents.marketplace import Marketplace
 from sim.agents.vendor import Vendor, add_vendors
+from sim.collect import Recorder
 from sim.config import Config
 from sim.domain import Channel, MarketStatus
 from sim.environment.forum import Forum
@@ -175,6 +176,8 @@ class CryptoMarketModel(mesa.Model):
         self.ensure_vendor_capacity()
         self.listings_dirty = True
         self.police = LawEnforcement(self)
+        #: the day's data collection, built with the model as Mesa models build a DataCollector
+        self.recorder = Recorder()
         self.today = DayCounters(self.m_cap, S)
         self._setup_markets()
         self.buyers.schedule_first(self.streams["buyers_init"], self.day)
@@ -454,7 +457,7 @@ class CryptoMarketModel(mesa.Model):
 
     def phase_collect(self) -> None:
         """Record the day (from day 0 on) into the output tables."""
-        if self.day >= 0 and getattr(self, "recorder", None) is not None:
+        if self.day >= 0:
             self.recorder.collect(self)
 
     def phase_close_day(self) -> None:

@@ -84,11 +84,9 @@ def validate_config(cfg: Config) -> None:
 
 def simulate(cfg: Config, progress: bool = False):
     """Build and run the model; return ``(model, tables)``."""
-    from sim.collect import Recorder
     from sim.model import CryptoMarketModel
 
     model = CryptoMarketModel(cfg)
-    model.recorder = Recorder()
     model.run(progress=progress)
     return model, model.recorder.tables(model)
 

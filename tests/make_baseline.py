@@ -8,7 +8,7 @@ Review the diff of tests/baseline/tiny_summary.json before committing it.
 import json
 from pathlib import Path
 
-from sim.output import _clean, summarise
+from sim.summary import json_safe, summarise
 from tests.conftest import tiny_run
 
 BASELINE = Path(__file__).resolve().parent / "baseline" / "tiny_summary.json"
@@ -27,7 +27,7 @@ KEYS = (
 def current() -> dict:
     model, tables = tiny_run("seed=1")
     run = summarise(model, tables)["run"]
-    return _clean({k: run[k] for k in KEYS})
+    return json_safe({k: run[k] for k in KEYS})
 
 
 if __name__ == "__main__":

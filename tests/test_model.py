@@ -96,9 +96,6 @@ def test_scam_lowers_buyer_trust_and_vendor_reputation():
 
 def test_closed_market_gets_no_sales():
     model = _fresh_model()
-    from sim.collect import Recorder
-
-    model.recorder = Recorder()
     for _ in range(40):
         model.step()
     target = max(

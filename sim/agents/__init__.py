@@ -1,0 +1,1 @@
+"""Agents: vendors, marketplaces and law enforcement (Mesa agents), and the buyer population."""
