@@ -84,7 +84,7 @@ class Recorder:
                 "trust": np.array([model.buyers.mean_trust(i) for i in range(k)]),
                 "escrow_eur": model.m_escrow[:k].copy(),
                 "status": np.array([m.status.value for m in model.markets], dtype=object),
-                "listings": np.bincount(model.L_m, minlength=k)[:k] if len(model.L_m) else np.zeros(k, dtype=np.int64),
+                "listings": _listings_per_market(model, k),
                 "vendors": _vendors_per_market(model, k),
             }
         )
@@ -142,10 +142,16 @@ class Recorder:
         return {"daily": daily, "markets": mk, "substances": su, "events": ev}
 
 
+def _listings_per_market(model: CryptoMarketModel, k: int) -> np.ndarray:
+    li = model.listings
+    return np.bincount(li.market, minlength=k)[:k] if len(li) else np.zeros(k, dtype=np.int64)
+
+
 def _vendors_per_market(model: CryptoMarketModel, k: int) -> np.ndarray:
-    if len(model.L_m) == 0:
+    li = model.listings
+    if len(li) == 0:
         return np.zeros(k, dtype=np.int64)
-    pairs = np.unique(model.L_m * (model.vend.n + 1) + model.L_v)
+    pairs = np.unique(li.market * (model.vend.n + 1) + li.vendor)
     return np.bincount(pairs // (model.vend.n + 1), minlength=k)[:k]
 
 

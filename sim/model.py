@@ -19,9 +19,9 @@ from sim.config import Config
 from sim.domain import Channel, MarketStatus
 from sim.environment.forum import Forum
 from sim.environment.offline import StreetMarket
-from sim.market.choice import NEG_INF, grouped_logsumexp
 from sim.market.columns import Columns
 from sim.market.escrow import Ledger, OrderEvent
+from sim.market.listings import ListingIndex
 from sim.market.orders import OrderBook
 from sim.market.records import Purchases
 from sim.market.reputation import reputation_score
@@ -143,8 +143,8 @@ class CryptoMarketModel(mesa.Model):
         self.m_kind = np.zeros(self.m_cap, dtype=np.int64)
         self.m_risk_shock = np.zeros(self.m_cap)
         self.m_ring = np.zeros((self.m_cap, RING_DAYS))
-        self.listing_iv = np.full((self.m_cap, S), NEG_INF)
-        self.log_price_index = np.zeros(S)
+        #: who sells what where, with today's utilities (rebuilt when vendors or markets change)
+        self.listings = ListingIndex(S, self.m_cap)
         # buyers
         mc = cfg.model
         self.buyers = BuyerPopulation(mc.buyers, mc.n_buyers, S, self.subs.demand_p, self.streams["buyers_init"], self.m_cap)
@@ -174,7 +174,6 @@ class CryptoMarketModel(mesa.Model):
         self.fb_count = np.zeros((0, self.m_cap))
         self.fb_sum = np.zeros((0, self.m_cap))
         self.ensure_vendor_capacity()
-        self.listings_dirty = True
         self.police = LawEnforcement(self)
         #: the day's data collection, built with the model as Mesa models build a DataCollector
         self.recorder = Recorder()
@@ -249,7 +248,7 @@ class CryptoMarketModel(mesa.Model):
         if kind == Channel.WEBSHOP:
             add_vendors(self, 1, rng, webshop_market=idx)
         self.log_event("market_opened", market.name, f"kind={kind.name.lower()} aware={len(aware)}")
-        self.listings_dirty = True
+        self.listings.mark_dirty()
         return market
 
     def _ensure_market_capacity(self, need: int) -> None:
@@ -263,11 +262,10 @@ class CryptoMarketModel(mesa.Model):
             new = np.zeros(cap, dtype=old.dtype)
             new[: len(old)] = old
             setattr(self, name, new)
-        for name in ("m_ring", "listing_iv"):
-            old = getattr(self, name)
-            new = np.full((cap, old.shape[1]), NEG_INF if name == "listing_iv" else 0.0)
-            new[: old.shape[0]] = old
-            setattr(self, name, new)
+        old = self.m_ring
+        self.m_ring = np.zeros((cap, old.shape[1]))
+        self.m_ring[: old.shape[0]] = old
+        self.listings.grow_markets(cap)
         for name in ("fb_count", "fb_sum"):
             old = getattr(self, name)
             new = np.zeros((old.shape[0], cap))
@@ -303,7 +301,6 @@ class CryptoMarketModel(mesa.Model):
     # ------------------------------------------------------------------ listings
     def _build_listings(self) -> None:
         """Rebuild the listing index from vendors' markets and substances."""
-        S = len(self.subs)
         rows: list[tuple[int, int, int]] = []
         for ag in self.vendor_agents:
             if not self.vend.active[ag.idx]:
@@ -318,39 +315,27 @@ class CryptoMarketModel(mesa.Model):
                     if (m, s) in self.delisted:
                         continue
                     rows.append((m, ag.idx, s))
-        arr = np.array(rows, dtype=np.int64).reshape(-1, 3)
-        key = arr[:, 0] * S + arr[:, 2]
-        order = np.argsort(key, kind="stable")
-        self.L_m, self.L_v, self.L_s = arr[order, 0], arr[order, 1], arr[order, 2]
-        self.L_key = key[order]
-        vkey = self.L_v * S + self.L_s
-        self.L_vorder = np.argsort(vkey, kind="stable")
-        self.L_vkey = vkey[self.L_vorder]
-        self.listings_dirty = False
+        self.listings.rebuild(rows)
 
     def _listing_utility(self) -> None:
-        """Today's utility of every listing and the inclusive value per (market, substance)."""
-        ch = self.cfg.model.choice
-        S = len(self.subs)
-        v, m, s = self.L_v, self.L_m, self.L_s
+        """Today's utility of every listing: reputation, feedback, price, quality, load."""
+        ch, vc = self.cfg.model.choice, self.cfg.model.vendors
+        li = self.listings
+        v, m, s = li.vendor, li.market, li.substance
         cnt = self.fb_count[v, m]
-        vc = self.cfg.model.vendors
         score = reputation_score(self.fb_sum[v, m], cnt, vc.rating_prior_good, vc.rating_prior_count)
         logp = np.log(self.v_price[v, s] / self.street.price[s])
         load = self.v_ring[v, :7].sum(axis=1) / 7.0 / self.vend.capacity[v]
-        self.L_util = (
-            # centred on a reference listing (score 0.8, 20 feedbacks by default), so that the channel constants
-            # compare a typical market with the street dealer
+        utility = (
+            # centred on a reference listing (score 0.8, 20 feedbacks by default), so that the channel
+            # constants compare a typical market with the street dealer
             ch.beta_reputation * (score - ch.reference_score)
             + ch.beta_feedback * (np.log1p(cnt) - np.log1p(ch.reference_feedback))
             - ch.beta_price * logp
             + ch.beta_quality * (self.v_purity[v, s] / self.subs.purity_off_mean[s] - 1.0)
             - np.maximum(0.0, load - 1.0)
         )
-        self.listing_iv = grouped_logsumexp(self.L_util, self.L_key, self.m_cap * S).reshape(self.m_cap, S)
-        n_s = np.bincount(s, minlength=S)
-        sum_logp = np.bincount(s, weights=logp, minlength=S)
-        self.log_price_index = np.where(n_s > 0, sum_logp / np.maximum(n_s, 1), 0.0)
+        li.set_utility(utility, logp)
 
     def available_markets(self) -> np.ndarray:
         """Indices of markets that are active and up today."""
@@ -364,43 +349,6 @@ class CryptoMarketModel(mesa.Model):
             if allowed is not None:
                 mask &= allowed
         return mask
-
-    def favourite_listing_columns(self, fav: np.ndarray, sub: np.ndarray, act: np.ndarray):
-        """Yield (rows, columns) where a buyer's favourite vendor lists the wanted substance."""
-        col = np.full(self.m_cap, -1)
-        col[act] = np.arange(len(act))
-        has = fav >= 0
-        if not has.any() or len(self.L_vkey) == 0:
-            return
-        rows = np.flatnonzero(has)
-        q = fav[rows].astype(np.int64) * len(self.subs) + sub[rows]
-        lo = np.searchsorted(self.L_vkey, q, "left")
-        hi = np.searchsorted(self.L_vkey, q, "right")
-        for j in range(int((hi - lo).max(initial=0))):
-            r = rows[(hi - lo) > j]
-            pos = lo[(hi - lo) > j] + j
-            mcol = col[self.L_m[self.L_vorder[pos]]]
-            ok = mcol >= 0
-            yield r[ok], mcol[ok]
-
-    def choose_listings(self, rng: np.random.Generator, buyers: np.ndarray, markets: np.ndarray, subs: np.ndarray) -> np.ndarray:
-        """Pick a vendor for each (buyer, market, substance) by a logit over the listings."""
-        S = len(self.subs)
-        ch = self.cfg.model.choice
-        key = markets * S + subs
-        out = np.full(len(buyers), -1, dtype=np.int64)
-        order = np.argsort(key, kind="stable")
-        uk, starts = np.unique(key[order], return_index=True)
-        for k, grp in zip(uk.tolist(), np.split(order, starts[1:])):
-            lo = np.searchsorted(self.L_key, k, "left")
-            hi = np.searchsorted(self.L_key, k, "right")
-            util = np.broadcast_to(self.L_util[lo:hi], (len(grp), hi - lo)).copy()
-            fav = self.buyers.fav_vendor[buyers[grp]]
-            match = self.L_v[lo:hi][None, :] == fav[:, None]
-            util += match * (ch.beta_loyalty * self.buyers.fav_trust[buyers[grp]])[:, None]
-            pick = (util + rng.gumbel(size=util.shape)).argmax(axis=1)
-            out[grp] = self.L_v[lo + pick]
-        return out
 
     # ------------------------------------------------------------------ the day
     def step(self) -> None:
@@ -421,7 +369,7 @@ class CryptoMarketModel(mesa.Model):
 
     def phase_listings(self) -> None:
         """Rebuild the listing index if vendors or markets changed; today's listing utilities."""
-        if self.listings_dirty:
+        if self.listings.dirty:
             self._build_listings()
         self._listing_utility()
 
@@ -619,7 +567,7 @@ class CryptoMarketModel(mesa.Model):
             weight = pull / pull.sum() * max(fc.closure_news_min_weight, float(self.m_ring[market.idx].sum()))
             for d in range(0, mc.migration_news_days, 3):
                 self.forum.add_news(self.day + d, weight / (mc.migration_news_days / 3))
-        self.listings_dirty = True
+        self.listings.mark_dirty()
         self.log_event(f"market_{status.value}", market.name, f"{reason}; escrow taken {taken:.2f} EUR")
 
     def arrest_vendor(self, v: int, reason: str) -> None:

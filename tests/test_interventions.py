@@ -109,8 +109,8 @@ def _nps_shop_listings_after_the_ban(*interventions: tuple) -> int:
     for _ in range(model.burn_in + T0 + 1):
         model.step()
     nps = np.flatnonzero(model.subs.is_nps)
-    shop = np.isin(model.L_m, [m.idx for m in model.markets if m.kind == Channel.WEBSHOP])
-    return int((shop & np.isin(model.L_s, nps)).sum())
+    shop = np.isin(model.listings.market, [m.idx for m in model.markets if m.kind == Channel.WEBSHOP])
+    return int((shop & np.isin(model.listings.substance, nps)).sum())
 
 
 def test_nps_ban_delists_shops_and_raises_prices():
@@ -125,14 +125,14 @@ def test_nps_ban_delists_shops_and_raises_prices():
     base_model, _ = run_with()
     model, _ = run_with(iv("substance_ban", substances=("nps",)))
     nps = np.flatnonzero(model.subs.is_nps)
-    shop = np.isin(model.L_m, [m.idx for m in model.markets if m.kind == Channel.WEBSHOP])
-    bshop = np.isin(base_model.L_m, [m.idx for m in base_model.markets if m.kind == Channel.WEBSHOP])
+    shop = np.isin(model.listings.market, [m.idx for m in model.markets if m.kind == Channel.WEBSHOP])
+    bshop = np.isin(base_model.listings.market, [m.idx for m in base_model.markets if m.kind == Channel.WEBSHOP])
     assert model.subs.controlled[nps].all(), "banned substances are controlled"
-    sel = np.isin(model.L_s, nps) & ~shop
-    bsel = np.isin(base_model.L_s, nps) & ~bshop
+    sel = np.isin(model.listings.substance, nps) & ~shop
+    bsel = np.isin(base_model.listings.substance, nps) & ~bshop
     if sel.any() and bsel.any():
-        p = model.v_price[model.L_v[sel], model.L_s[sel]].mean()
-        bp = base_model.v_price[base_model.L_v[bsel], base_model.L_s[bsel]].mean()
+        p = model.v_price[model.listings.vendor[sel], model.listings.substance[sel]].mean()
+        bp = base_model.v_price[base_model.listings.vendor[bsel], base_model.listings.substance[bsel]].mean()
         assert p > 1.1 * bp, f"cryptomarket NPS prices must rise ({bp:.2f} -> {p:.2f})"
 
 

@@ -229,20 +229,20 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray) -> dict[str, np.
     street_ok = pop.offline[ids] & model.street.available(rng, sub)
     u[street_ok, 0] = conv_kind[0] - ch.beta_risk * risk_b[street_ok] * risk_kind[0]
     if len(act):
-        iv = model.listing_iv[np.ix_(act, np.arange(S))][:, sub].T  # n x markets
+        iv = model.listings.inclusive[np.ix_(act, np.arange(S))][:, sub].T  # n x markets
         perceived = risk_kind[kinds] + model.m_risk_shock[act]
         um = (
             conv_kind[kinds][None, :]
             - ch.beta_risk * risk_b[:, None] * perceived[None, :]
             + ch.beta_trust * (pop.trust[np.ix_(ids, act)] - pop.cfg.initial_trust)  # centred: initial trust = 0
             + iv
-            - ((pop.price_sens[ids] - 1.0) * ch.beta_price * model.log_price_index[sub])[:, None]
+            - ((pop.price_sens[ids] - 1.0) * ch.beta_price * model.listings.log_price_index[sub])[:, None]
         )
         reach = np.where(kinds[None, :] == Channel.WEBSHOP, pop.webshop[ids][:, None], pop.tech[ids][:, None])
         ok = reach & pop.aware[np.ix_(ids, act)] & model.access_mask(ids, act)
         # loyalty: the market where the favourite vendor sells this substance
         fav = pop.fav_vendor[ids]
-        for row, mcol in model.favourite_listing_columns(fav, sub, act):
+        for row, mcol in model.listings.favourite_columns(fav, sub, act, model.m_cap):
             um[row, mcol] += ch.beta_loyalty * pop.fav_trust[ids[row]]
         if model.payment_friction or model.payment_friction_skilled:
             # exchange KYC: paying online costs everyone, and low-skill buyers most
@@ -256,7 +256,9 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray) -> dict[str, np.
     vendor = np.full(n, -1, dtype=np.int64)
     online = np.flatnonzero(alt > 0)
     if len(online):
-        vendor[online] = model.choose_listings(rng, ids[online], market[online], sub[online])
+        buyers = ids[online]
+        loyalty = ch.beta_loyalty * pop.fav_trust[buyers]
+        vendor[online] = model.listings.choose(rng, market[online], sub[online], pop.fav_vendor[buyers], loyalty)
     return {
         "buyer": ids[bought],
         "substance": sub[bought],

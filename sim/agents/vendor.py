@@ -97,7 +97,7 @@ class Vendor(mesa.Agent):
         elif u[0] < cfg.add_market_weekly_prob:
             self.join_markets(rng, 1)
         if self.markets != before:
-            model.listings_dirty = True
+            model.listings.mark_dirty()
         self.set_prices()
         orders_week = model.v_ring[self.idx, :7].sum() if model.v_ring.shape[1] >= 7 else 0
         self.idle_weeks = 0 if orders_week > 0 else self.idle_weeks + 1
@@ -144,7 +144,7 @@ class Vendor(mesa.Agent):
             if model.fb_count[self.idx, m] < carried_c:
                 model.fb_count[self.idx, m] = carried_c
                 model.fb_sum[self.idx, m] = carried_c * score
-        model.listings_dirty = True
+        model.listings.mark_dirty()
 
     def set_prices(self) -> None:
         """Price = street price x cost factor x (1 + risk premium + reputation premium) x noise x load."""
@@ -172,7 +172,7 @@ class Vendor(mesa.Agent):
         self.model.vend.active[self.idx] = False
         self.model.vend.left_day[self.idx] = self.model.day
         self.markets = set()
-        self.model.listings_dirty = True
+        self.model.listings.mark_dirty()
 
 
 def add_vendors(
@@ -249,5 +249,5 @@ def add_vendors(
         agent.set_prices()
         agents.append(agent)
     model.vendor_agents.extend(agents)
-    model.listings_dirty = True
+    model.listings.mark_dirty()
     return agents

@@ -81,7 +81,7 @@ class SubstanceBan(Intervention):
         for a in model.vendor_agents:
             if model.vend.active[a.idx]:
                 a.set_prices()
-        model.listings_dirty = True
+        model.listings.mark_dirty()
         self.record.update(substances=[t.names[i] for i in s], shops_complying=delisting, shops_closed=closed)
 
     def enforce_on_shops(self) -> tuple[int, int]:
@@ -101,7 +101,7 @@ class SubstanceBan(Intervention):
             delisting += 1
             for sid in self.subs.tolist():
                 model.delisted.add((m.idx, sid))
-            model.listings_dirty = True
+            model.listings.mark_dirty()
             if all((m.idx, sid) in model.delisted for sid in sellable):
                 model.close_market(m, MarketStatus.CLOSED, reason="closed after substance ban")
                 closed += 1
@@ -119,4 +119,4 @@ class SubstanceBan(Intervention):
         for a in model.vendor_agents:
             if model.vend.active[a.idx]:
                 a.set_prices()
-        model.listings_dirty = True
+        model.listings.mark_dirty()

@@ -1,0 +1,125 @@
+"""The listing index: who sells which substance on which market, and the choice of a listing.
+
+One row per (market, vendor, substance) listing, sorted by (market, substance) for the purchase
+choice and by (vendor, substance) for loyalty look-ups. The index owns these arrays, today's
+utility of every listing and the inclusive value per (market, substance); the model rebuilds it
+when vendors or markets change (anyone may call :meth:`ListingIndex.mark_dirty`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from sim.market.choice import NEG_INF, grouped_logsumexp
+
+
+class ListingIndex:
+    """Listings sorted for look-ups, with today's utilities.
+
+    Args:
+        n_subs: number of substances.
+        m_cap: market columns allocated (grows with :meth:`grow_markets`).
+    """
+
+    def __init__(self, n_subs: int, m_cap: int) -> None:
+        self.n_subs = n_subs
+        empty = np.zeros(0, dtype=np.int64)
+        #: columns of the listings, sorted by (market, substance)
+        self.market, self.vendor, self.substance, self.key = empty, empty, empty, empty
+        #: order of the listings by (vendor, substance), and those keys sorted
+        self.vendor_order, self.vendor_key = empty, empty
+        #: today's utility of each listing (price, quality, reputation, load)
+        self.utility = np.zeros(0)
+        #: inclusive value (log-sum of listing utilities) per market and substance; -inf: none
+        self.inclusive = np.full((m_cap, n_subs), NEG_INF)
+        #: mean log(online price / street price) per substance over today's listings
+        self.log_price_index = np.zeros(n_subs)
+        self.dirty = True
+
+    def __len__(self) -> int:
+        return len(self.market)
+
+    def mark_dirty(self) -> None:
+        """Vendors or markets changed: rebuild before the next purchases."""
+        self.dirty = True
+
+    def grow_markets(self, cap: int) -> None:
+        """Make room for ``cap`` market columns."""
+        new = np.full((cap, self.n_subs), NEG_INF)
+        new[: self.inclusive.shape[0]] = self.inclusive
+        self.inclusive = new
+
+    def rebuild(self, rows: list[tuple[int, int, int]]) -> None:
+        """Replace the listings by ``rows`` of (market, vendor, substance)."""
+        S = self.n_subs
+        arr = np.array(rows, dtype=np.int64).reshape(-1, 3)
+        key = arr[:, 0] * S + arr[:, 2]
+        order = np.argsort(key, kind="stable")
+        self.market, self.vendor, self.substance = arr[order, 0], arr[order, 1], arr[order, 2]
+        self.key = key[order]
+        vkey = self.vendor * S + self.substance
+        self.vendor_order = np.argsort(vkey, kind="stable")
+        self.vendor_key = vkey[self.vendor_order]
+        self.dirty = False
+
+    def set_utility(self, utility: np.ndarray, log_price: np.ndarray) -> None:
+        """Today's listing utilities and log price ratios; computes inclusive values and the price index."""
+        S = self.n_subs
+        m_cap = self.inclusive.shape[0]
+        self.utility = utility
+        self.inclusive = grouped_logsumexp(utility, self.key, m_cap * S).reshape(m_cap, S)
+        n_s = np.bincount(self.substance, minlength=S)
+        sum_logp = np.bincount(self.substance, weights=log_price, minlength=S)
+        self.log_price_index = np.where(n_s > 0, sum_logp / np.maximum(n_s, 1), 0.0)
+
+    def favourite_columns(
+        self, fav: np.ndarray, sub: np.ndarray, markets: np.ndarray, m_cap: int
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield (rows, columns of ``markets``) where a buyer's favourite vendor lists the wanted substance."""
+        col = np.full(m_cap, -1)
+        col[markets] = np.arange(len(markets))
+        has = fav >= 0
+        if not has.any() or len(self.vendor_key) == 0:
+            return
+        rows = np.flatnonzero(has)
+        q = fav[rows].astype(np.int64) * self.n_subs + sub[rows]
+        lo = np.searchsorted(self.vendor_key, q, "left")
+        hi = np.searchsorted(self.vendor_key, q, "right")
+        for j in range(int((hi - lo).max(initial=0))):
+            r = rows[(hi - lo) > j]
+            pos = lo[(hi - lo) > j] + j
+            mcol = col[self.market[self.vendor_order[pos]]]
+            ok = mcol >= 0
+            yield r[ok], mcol[ok]
+
+    def choose(
+        self,
+        rng: np.random.Generator,
+        markets: np.ndarray,
+        subs: np.ndarray,
+        fav_vendor: np.ndarray,
+        loyalty: np.ndarray,
+    ) -> np.ndarray:
+        """Pick a vendor for each (market, substance) by a logit over its listings.
+
+        Args:
+            rng: the purchase stream.
+            markets, subs: one entry per purchase.
+            fav_vendor: each purchaser's favourite vendor (-1: none).
+            loyalty: utility bonus of the favourite vendor for each purchaser.
+        """
+        key = markets * self.n_subs + subs
+        out = np.full(len(markets), -1, dtype=np.int64)
+        order = np.argsort(key, kind="stable")
+        uk, starts = np.unique(key[order], return_index=True)
+        for k, grp in zip(uk.tolist(), np.split(order, starts[1:])):
+            lo = np.searchsorted(self.key, k, "left")
+            hi = np.searchsorted(self.key, k, "right")
+            util = np.broadcast_to(self.utility[lo:hi], (len(grp), hi - lo)).copy()
+            match = self.vendor[lo:hi][None, :] == fav_vendor[grp][:, None]
+            util += match * loyalty[grp][:, None]
+            pick = (util + rng.gumbel(size=util.shape)).argmax(axis=1)
+            out[grp] = self.vendor[lo + pick]
+        return out
