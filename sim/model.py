@@ -19,6 +19,7 @@ from sim.config import Config
 from sim.domain import Channel, MarketStatus
 from sim.environment.forum import Forum
 from sim.environment.offline import StreetMarket
+from sim.levers import Levers
 from sim.market.columns import Columns
 from sim.market.escrow import Ledger, OrderEvent
 from sim.market.listings import ListingIndex
@@ -57,6 +58,8 @@ PHASES = (
     "collect",
     "close_day",
 )
+#: market columns allocated at the start (arrays double when more markets open)
+MARKET_COLUMNS = 32
 #: days of history kept in the per-vendor and per-market order rings
 RING_DAYS = 30
 
@@ -116,18 +119,17 @@ class CryptoMarketModel(mesa.Model):
         self.burn_in = int(cfg.run.burn_in_days)
         self.streams = {name: np.random.default_rng(stream_seed(cfg.seed, name)) for name in STREAMS}
         self.subs = SubstanceTable.from_config(cfg.substances)
-        self.demand_factor = np.ones(len(self.subs))  # share of intended purchases that go ahead
-        self.ban_price_factor = np.ones(len(self.subs))  # vendors' price multiplier for banned substances
         self.street = StreetMarket(self.subs, cfg.model.street.price_logsd)
         self.units = np.array([cfg.model.buyers.units_per_purchase[c] for c in self.subs.drug_class])
-        # levers that interventions move (each saves and restores what it changes)
-        self.customs_prob = cfg.model.escrow.customs_seizure_prob
-        self.controlled_delivery_prob = cfg.model.enforcement.controlled_delivery_prob
-        self.trace_prob = cfg.model.enforcement.seized_parcel_vendor_arrest_prob
-        self.payment_friction = 0.0  # utility penalty of paying online (exchange KYC), low-skill buyers
-        self.payment_friction_skilled = 0.0  # ... buyers skilled with Tor and cryptocurrency
-        self.cashout_hazard_per_100 = 0.0  # extra vendor arrest hazard per 100 orders (cash-out detection)
-        self.delisted: set[tuple[int, int]] = set()  # (market, substance) pairs a shop no longer sells
+        #: what interventions move (each saves and restores what it changes)
+        self.levers = Levers(
+            customs_prob=cfg.model.escrow.customs_seizure_prob,
+            controlled_delivery_prob=cfg.model.enforcement.controlled_delivery_prob,
+            trace_prob=cfg.model.enforcement.seized_parcel_vendor_arrest_prob,
+            demand_factor=np.ones(len(self.subs)),
+            ban_price_factor=np.ones(len(self.subs)),
+            risk_shock=np.zeros(MARKET_COLUMNS),
+        )
         self.purchase_ring: deque[Purchases] = deque(maxlen=RING_DAYS)  # the purchases of the last 30 days
         self.ledger = Ledger()
         self.orders = OrderBook()
@@ -136,12 +138,11 @@ class CryptoMarketModel(mesa.Model):
         S = len(self.subs)
         # markets: agents plus per-market arrays read by vectorised code
         self.markets: list[Marketplace] = []
-        self.m_cap = 32
+        self.m_cap = MARKET_COLUMNS
         self.m_escrow = np.zeros(self.m_cap)
         self.m_commission = np.zeros(self.m_cap)
         self.m_escrow_kind = np.zeros(self.m_cap, dtype=bool)
         self.m_kind = np.zeros(self.m_cap, dtype=np.int64)
-        self.m_risk_shock = np.zeros(self.m_cap)
         self.m_ring = np.zeros((self.m_cap, RING_DAYS))
         #: who sells what where, with today's utilities (rebuilt when vendors or markets change)
         self.listings = ListingIndex(S, self.m_cap)
@@ -257,7 +258,8 @@ class CryptoMarketModel(mesa.Model):
         cap = self.m_cap
         while cap < need:
             cap *= 2
-        for name in ("m_escrow", "m_commission", "m_escrow_kind", "m_kind", "m_risk_shock"):
+        self.levers.grow_markets(cap)
+        for name in ("m_escrow", "m_commission", "m_escrow_kind", "m_kind"):
             old = getattr(self, name)
             new = np.zeros(cap, dtype=old.dtype)
             new[: len(old)] = old
@@ -312,7 +314,7 @@ class CryptoMarketModel(mesa.Model):
                 for s in ag.substances:
                     if mk.kind == Channel.WEBSHOP and not self.subs.webshop_sellable[s]:
                         continue
-                    if (m, s) in self.delisted:
+                    if (m, s) in self.levers.delisted:
                         continue
                     rows.append((m, ag.idx, s))
         self.listings.rebuild(rows)

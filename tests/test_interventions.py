@@ -208,10 +208,10 @@ def test_revert_at_end_day_restores_levers():
         iv("substance_ban", end_day=T0 + 30, substances=("4-fa",)),
     )
     base_model, _ = run_with()
-    assert model.payment_friction == 0.0 and model.cashout_hazard_per_100 == 0.0, "payment levers restored"
-    assert model.customs_prob == base_model.customs_prob, "customs rate restored"
+    assert model.levers.payment_friction == 0.0 and model.levers.cashout_hazard_per_100 == 0.0, "payment levers restored"
+    assert model.levers.customs_prob == base_model.levers.customs_prob, "customs rate restored"
     s = model.subs.index("4-fa")
-    assert not model.subs.controlled[s] and model.ban_price_factor[s] == 1.0, "ban reverted"
+    assert not model.subs.controlled[s] and model.levers.ban_price_factor[s] == 1.0, "ban reverted"
     assert model.street.availability[s] == base_model.street.availability[s], "street availability restored"
     ev = t["events"]
     assert (ev.event.str.endswith("_end") & (ev.day == T0 + 30)).sum() == 3, "each reverted intervention logs its end"

@@ -219,7 +219,7 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray) -> dict[str, np.
     usual = rng.random(n) < pop.cfg.usual_substance_prob
     sub = np.where(usual, pop.primary[ids], rng.choice(S, size=n, p=model.subs.demand_p)).astype(np.int64)
     # prevention campaigns and red alerts: some intended purchases of a substance do not happen
-    go = rng.random(n) < model.demand_factor[sub]
+    go = rng.random(n) < model.levers.demand_factor[sub]
     act = model.available_markets()  # indices of markets usable today
     kinds = model.m_kind[act]
     risk_kind = np.array([ch.risk_offline, ch.risk_webshop, ch.risk_cryptomarket, ch.risk_decentralised])
@@ -230,7 +230,7 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray) -> dict[str, np.
     u[street_ok, 0] = conv_kind[0] - ch.beta_risk * risk_b[street_ok] * risk_kind[0]
     if len(act):
         iv = model.listings.inclusive[np.ix_(act, np.arange(S))][:, sub].T  # n x markets
-        perceived = risk_kind[kinds] + model.m_risk_shock[act]
+        perceived = risk_kind[kinds] + model.levers.risk_shock[act]
         um = (
             conv_kind[kinds][None, :]
             - ch.beta_risk * risk_b[:, None] * perceived[None, :]
@@ -244,9 +244,10 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray) -> dict[str, np.
         fav = pop.fav_vendor[ids]
         for row, mcol in model.listings.favourite_columns(fav, sub, act, model.m_cap):
             um[row, mcol] += ch.beta_loyalty * pop.fav_trust[ids[row]]
-        if model.payment_friction or model.payment_friction_skilled:
+        lv = model.levers
+        if lv.payment_friction or lv.payment_friction_skilled:
             # exchange KYC: paying online costs everyone, and low-skill buyers most
-            um -= np.where(pop.tech[ids], model.payment_friction_skilled, model.payment_friction)[:, None]
+            um -= np.where(pop.tech[ids], lv.payment_friction_skilled, lv.payment_friction)[:, None]
         u[:, 1:] = np.where(ok, um, NEG_INF)
     u[~go] = NEG_INF
     nest_of = np.concatenate([[0], kinds]).astype(np.int64)

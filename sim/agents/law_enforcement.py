@@ -63,7 +63,7 @@ class LawEnforcement(mesa.Agent):
         hazard = (
             (
                 cfg.vendor_arrest_hazard
-                + (cfg.vendor_arrest_hazard_per_100_orders + model.cashout_hazard_per_100) * orders30 / 100.0
+                + (cfg.vendor_arrest_hazard_per_100_orders + model.levers.cashout_hazard_per_100) * orders30 / 100.0
             )
             * cfg.zero_opsec_hazard_multiplier
             * (1.0 - vend.opsec[idx])

@@ -164,7 +164,7 @@ class Vendor(mesa.Agent):
             * (1 + risk + cfg.reputation_premium * rep)
             * model.v_noise[self.idx, subs]
             * surcharge
-            * model.ban_price_factor[subs]
+            * model.levers.ban_price_factor[subs]
         )
 
     def quit(self, reason: str) -> None:

@@ -35,11 +35,11 @@ class RedAlert(Intervention):
     def apply(self) -> None:
         model = self.model
         self.s = model.subs.index(self.params.substance)
-        self.saved = {"factor": float(model.demand_factor[self.s])}
-        model.demand_factor[self.s] *= 1.0 - self.params.reach * self.params.compliance
+        self.saved = {"factor": float(model.levers.demand_factor[self.s])}
+        model.levers.demand_factor[self.s] *= 1.0 - self.params.reach * self.params.compliance
 
     def revert(self) -> None:
-        self.model.demand_factor[self.s] = self.saved["factor"]
+        self.model.levers.demand_factor[self.s] = self.saved["factor"]
 
 
 class DrugChecking(Intervention):

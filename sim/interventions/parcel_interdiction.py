@@ -35,10 +35,11 @@ class ParcelInterdiction(Intervention):
 
     def apply(self) -> None:
         model, p = self.model, self.params
-        self.saved = {"customs": model.customs_prob, "cd": model.controlled_delivery_prob, "trace": model.trace_prob}
-        model.customs_prob = p.inspection_rate
-        model.controlled_delivery_prob = p.controlled_delivery_prob
-        model.trace_prob = p.vendor_trace_prob
+        lv = model.levers
+        self.saved = {"customs": lv.customs_prob, "cd": lv.controlled_delivery_prob, "trace": lv.trace_prob}
+        lv.customs_prob = p.inspection_rate
+        lv.controlled_delivery_prob = p.controlled_delivery_prob
+        lv.trace_prob = p.vendor_trace_prob
         self.active = True
         self.schedule_daily(self.adapt)
 
@@ -57,8 +58,9 @@ class ParcelInterdiction(Intervention):
 
     def revert(self) -> None:
         model = self.model
-        model.customs_prob = self.saved["customs"]
-        model.controlled_delivery_prob = self.saved["cd"]
-        model.trace_prob = self.saved["trace"]
+        lv = model.levers
+        lv.customs_prob = self.saved["customs"]
+        lv.controlled_delivery_prob = self.saved["cd"]
+        lv.trace_prob = self.saved["trace"]
         self.active = False
         self.stop_daily()

@@ -30,16 +30,18 @@ class PaymentIntervention(Intervention):
 
     def apply(self) -> None:
         model, p = self.model, self.params
+        lv = model.levers
         self.saved = {
-            "friction": model.payment_friction,
-            "friction_skilled": model.payment_friction_skilled,
-            "cashout": model.cashout_hazard_per_100,
+            "friction": lv.payment_friction,
+            "friction_skilled": lv.payment_friction_skilled,
+            "cashout": lv.cashout_hazard_per_100,
         }
-        model.payment_friction += p.friction
-        model.payment_friction_skilled += p.friction * p.skilled_share
-        model.cashout_hazard_per_100 += p.cashout_hazard_per_100_orders
+        lv.payment_friction += p.friction
+        lv.payment_friction_skilled += p.friction * p.skilled_share
+        lv.cashout_hazard_per_100 += p.cashout_hazard_per_100_orders
 
     def revert(self) -> None:
-        self.model.payment_friction = self.saved["friction"]
-        self.model.payment_friction_skilled = self.saved["friction_skilled"]
-        self.model.cashout_hazard_per_100 = self.saved["cashout"]
+        lv = self.model.levers
+        lv.payment_friction = self.saved["friction"]
+        lv.payment_friction_skilled = self.saved["friction_skilled"]
+        lv.cashout_hazard_per_100 = self.saved["cashout"]

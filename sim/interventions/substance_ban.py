@@ -66,13 +66,13 @@ class SubstanceBan(Intervention):
         self.saved = {
             "controlled": t.controlled[s].copy(),
             "availability": model.street.availability[s].copy(),
-            "price_factor": model.ban_price_factor[s].copy(),
+            "price_factor": model.levers.ban_price_factor[s].copy(),
             "harm": t.harm_weight[s].copy(),
-            "delisted": set(model.delisted),
+            "delisted": set(model.levers.delisted),
         }
         t.controlled[s] = True
         model.street.availability[s] *= p.street_availability_factor
-        model.ban_price_factor[s] *= 1.0 + p.risk_premium
+        model.levers.ban_price_factor[s] *= 1.0 + p.risk_premium
         t.harm_weight[s] *= p.analogue_harm_factor
         self.decided: set[int] = set()
         self.active = True
@@ -100,9 +100,9 @@ class SubstanceBan(Intervention):
                 continue
             delisting += 1
             for sid in self.subs.tolist():
-                model.delisted.add((m.idx, sid))
+                model.levers.delisted.add((m.idx, sid))
             model.listings.mark_dirty()
-            if all((m.idx, sid) in model.delisted for sid in sellable):
+            if all((m.idx, sid) in model.levers.delisted for sid in sellable):
                 model.close_market(m, MarketStatus.CLOSED, reason="closed after substance ban")
                 closed += 1
         return delisting, closed
@@ -113,9 +113,9 @@ class SubstanceBan(Intervention):
         self.stop_daily()
         model.subs.controlled[s] = self.saved["controlled"]
         model.street.availability[s] = self.saved["availability"]
-        model.ban_price_factor[s] = self.saved["price_factor"]
+        model.levers.ban_price_factor[s] = self.saved["price_factor"]
         model.subs.harm_weight[s] = self.saved["harm"]
-        model.delisted = self.saved["delisted"]
+        model.levers.delisted = self.saved["delisted"]
         for a in model.vendor_agents:
             if model.vend.active[a.idx]:
                 a.set_prices()

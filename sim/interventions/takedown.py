@@ -65,10 +65,10 @@ def publicity(iv: Intervention, risk: float, days: int) -> None:
         return
     model = iv.model
     hidden = np.flatnonzero(np.isin(model.m_kind, (Channel.CRYPTOMARKET, Channel.DECENTRALISED)))
-    model.m_risk_shock[hidden] += risk
+    model.levers.risk_shock[hidden] += risk
 
     def end() -> None:
-        model.m_risk_shock[hidden] -= risk
+        model.levers.risk_shock[hidden] -= risk
 
     iv._end_publicity = end  # keep a strong reference: Mesa holds callbacks weakly
     model.schedule_event(end, at=model.time + days)

@@ -50,7 +50,7 @@ def place_orders(
     scam_p = np.minimum(1.0, vend.scam_prob[vendors] * np.where(into_escrow, 1.0, 1.5))
     not_shipped = exit_scamming | (u[:, 1] < scam_p)
     cross = ~vend.domestic[vendors]
-    seized = cross & (u[:, 2] < model.customs_prob * (1.0 - vend.stealth[vendors]))
+    seized = cross & (u[:, 2] < model.levers.customs_prob * (1.0 - vend.stealth[vendors]))
     lost = u[:, 3] < cfg.lost_in_post_prob
     nad = u[:, 4] < cfg.not_as_described_prob
     outcome = np.full(n, Outcome.DELIVERED, dtype=np.int8)
@@ -191,9 +191,9 @@ def process_outcomes(model: CryptoMarketModel) -> None:
     seized = out == Outcome.SEIZED
     t.parcels_seized += int(seized.sum())
     # controlled deliveries: seized parcels lead to buyer and sometimes vendor arrests
-    cd = seized & (u[:, 2] < model.controlled_delivery_prob)
+    cd = seized & (u[:, 2] < model.levers.controlled_delivery_prob)
     if cd.any():
         model.arrest_buyers(b[cd])
-    va = seized & (u[:, 3] < model.trace_prob)
+    va = seized & (u[:, 3] < model.levers.trace_prob)
     for vv in np.unique(v[va]).tolist():
         model.arrest_vendor(int(vv), reason="seized parcel traced")

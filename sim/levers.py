@@ -1,0 +1,42 @@
+"""Levers: the state that interventions may move, in one typed object owned by the model.
+
+Interventions change only these (and save what they change, to restore it at their end day);
+agents and market rules read them. Starting values come from the configuration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Levers:
+    """What interventions move; the model holds one as ``model.levers``."""
+
+    #: customs seizure probability of a cross-border parcel at zero stealth
+    customs_prob: float
+    #: probability that a seized parcel leads to a controlled delivery (buyer arrest)
+    controlled_delivery_prob: float
+    #: probability that a seized parcel from a domestic vendor leads to the vendor's arrest
+    trace_prob: float
+    #: per substance: share of intended purchases that go ahead (red alerts, prevention)
+    demand_factor: np.ndarray
+    #: per substance: vendors' price multiplier (risk premium of banned substances)
+    ban_price_factor: np.ndarray
+    #: per market column: extra perceived risk of using the market (publicity after a takedown)
+    risk_shock: np.ndarray
+    #: utility penalty of paying online (exchange KYC), for low-skill and for skilled buyers
+    payment_friction: float = 0.0
+    payment_friction_skilled: float = 0.0
+    #: extra daily vendor arrest hazard per 100 orders in 30 days (cash-out detection)
+    cashout_hazard_per_100: float = 0.0
+    #: (market, substance) pairs that web shops no longer sell (substance bans)
+    delisted: set[tuple[int, int]] = field(default_factory=set)
+
+    def grow_markets(self, cap: int) -> None:
+        """Make room for ``cap`` market columns."""
+        new = np.zeros(cap, dtype=self.risk_shock.dtype)
+        new[: len(self.risk_shock)] = self.risk_shock
+        self.risk_shock = new
