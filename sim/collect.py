@@ -82,7 +82,7 @@ class Recorder:
                 "buyers": t.m_buyers[:k].copy(),
                 "new_buyers": t.m_new_buyers[:k].copy(),
                 "trust": np.array([model.buyers.mean_trust(i) for i in range(k)]),
-                "escrow_eur": model.m_escrow[:k].copy(),
+                "escrow_eur": model.market_table.escrow[:k].copy(),
                 "status": np.array([m.status.value for m in model.markets], dtype=object),
                 "listings": _listings_per_market(model, k),
                 "vendors": _vendors_per_market(model, k),

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim.columns import resized
+
 
 @dataclass
 class Levers:
@@ -37,6 +39,4 @@ class Levers:
 
     def grow_markets(self, cap: int) -> None:
         """Make room for ``cap`` market columns."""
-        new = np.zeros(cap, dtype=self.risk_shock.dtype)
-        new[: len(self.risk_shock)] = self.risk_shock
-        self.risk_shock = new
+        self.risk_shock = resized(self.risk_shock, cap)

@@ -43,14 +43,14 @@ def mean_trust_online(model: CryptoMarketModel) -> float:
 
 def hhi(model: CryptoMarketModel) -> float:
     """Herfindahl-Hirschman index (0-1) of online market shares of orders over the last 7 days."""
-    v = model.m_ring[:, :7].sum(axis=1)
+    v = model.market_table.ring[:, :7].sum(axis=1)
     tot = v.sum()
     return float(((v / tot) ** 2).sum()) if tot > 0 else float("nan")
 
 
 def escrow_held(model: CryptoMarketModel) -> float:
     """Money held in escrow by all markets, EUR."""
-    return float(model.m_escrow.sum())
+    return float(model.market_table.escrow.sum())
 
 
 def money_imbalance(model: CryptoMarketModel) -> float:

@@ -12,15 +12,15 @@ import numpy as np
 
 from sim.agents.buyer import Buyer, BuyerPopulation, choose_purchases
 from sim.agents.law_enforcement import LawEnforcement
-from sim.agents.marketplace import Marketplace
-from sim.agents.vendor import Vendor, add_vendors
+from sim.agents.marketplace import Marketplace, MarketTable
+from sim.agents.vendor import Vendor, VendorTable, add_vendors
 from sim.collect import Recorder
+from sim.columns import doubled, resized
 from sim.config import Config
 from sim.domain import Channel, MarketStatus
 from sim.environment.forum import Forum
 from sim.environment.offline import StreetMarket
 from sim.levers import Levers
-from sim.market.columns import Columns
 from sim.market.escrow import Ledger, OrderEvent
 from sim.market.listings import ListingIndex
 from sim.market.orders import OrderBook
@@ -93,6 +93,12 @@ class DayCounters:
     escrow_lost: float = 0.0
     unmet: int = 0
 
+    def grow_markets(self, cap: int) -> None:
+        """Make room for ``cap`` market columns."""
+        for name in ("m_sales", "m_value", "m_buyers", "m_new_buyers"):
+            setattr(self, name, resized(getattr(self, name), cap))
+        self.n_markets = cap
+
     def __post_init__(self) -> None:
         self.sales = np.zeros(4, dtype=np.int64)
         self.value = np.zeros(4)
@@ -139,11 +145,7 @@ class CryptoMarketModel(mesa.Model):
         # markets: agents plus per-market arrays read by vectorised code
         self.markets: list[Marketplace] = []
         self.m_cap = MARKET_COLUMNS
-        self.m_escrow = np.zeros(self.m_cap)
-        self.m_commission = np.zeros(self.m_cap)
-        self.m_escrow_kind = np.zeros(self.m_cap, dtype=bool)
-        self.m_kind = np.zeros(self.m_cap, dtype=np.int64)
-        self.m_ring = np.zeros((self.m_cap, RING_DAYS))
+        self.market_table = MarketTable(capacity=self.m_cap)
         #: who sells what where, with today's utilities (rebuilt when vendors or markets change)
         self.listings = ListingIndex(S, self.m_cap)
         # buyers
@@ -152,29 +154,7 @@ class CryptoMarketModel(mesa.Model):
         self.forum = Forum(mc.forum, self.m_cap)
         # vendors
         self.vendor_agents: list[Vendor] = []
-        self.vend = Columns(
-            {
-                "active": (bool, False),
-                "domestic": (bool, False),
-                "stealth": (np.float64, 0.0),
-                "opsec": (np.float64, 0.0),
-                "scam_prob": (np.float64, 0.0),
-                "capacity": (np.float64, 1.0),  # orders per day
-                "webshop": (bool, False),
-                "joined_day": (np.int64, 0),
-                "left_day": (np.int64, -(10**9)),
-                "exit_until": (np.int64, -(10**9)),
-                "arrested": (bool, False),
-            },
-            capacity=256,
-        )
-        self.v_price = np.zeros((0, S))
-        self.v_purity = np.zeros((0, S))
-        self.v_noise = np.zeros((0, S))
-        self.v_ring = np.zeros((0, RING_DAYS))
-        self.fb_count = np.zeros((0, self.m_cap))
-        self.fb_sum = np.zeros((0, self.m_cap))
-        self.ensure_vendor_capacity()
+        self.vend = VendorTable(capacity=256, widths={"substances": S, "markets": self.m_cap})
         self.police = LawEnforcement(self)
         #: the day's data collection, built with the model as Mesa models build a DataCollector
         self.recorder = Recorder()
@@ -229,17 +209,14 @@ class CryptoMarketModel(mesa.Model):
         self, kind: Channel, seed_share: float | None = None, initial: bool = False, name: str | None = None
     ) -> Marketplace:
         """Open a new marketplace; a share of the buyers who could use it learn of it."""
-        idx = len(self.markets)
-        self._ensure_market_capacity(idx + 1)
+        self._ensure_market_capacity(len(self.markets) + 1)
         count = 1 + sum(1 for m in self.markets if m.kind == kind)
         prefix = {Channel.CRYPTOMARKET: "crypto", Channel.DECENTRALISED: "dec", Channel.WEBSHOP: "shop"}[kind]
         rng = self.streams["vendors_init" if initial else "markets"]
         domestic = kind == Channel.WEBSHOP and rng.random() < self.cfg.model.markets.webshop_domestic_share
-        market = Marketplace(self, idx, name or f"{prefix}_{count}", kind, domestic=domestic)
+        market = Marketplace(self, name or f"{prefix}_{count}", kind, domestic=domestic)
+        idx = market.idx
         self.markets.append(market)
-        self.m_commission[idx] = market.commission
-        self.m_escrow_kind[idx] = market.escrow
-        self.m_kind[idx] = int(kind)
         mc = self.cfg.model
         share = mc.markets.new_market_seed_awareness if seed_share is None else seed_share
         pool = np.flatnonzero(self.buyers.webshop if kind == Channel.WEBSHOP else self.buyers.tech)
@@ -253,52 +230,18 @@ class CryptoMarketModel(mesa.Model):
         return market
 
     def _ensure_market_capacity(self, need: int) -> None:
+        """Make room for ``need`` market columns in every owner of per-market state."""
         if need <= self.m_cap:
             return
-        cap = self.m_cap
-        while cap < need:
-            cap *= 2
+        cap = doubled(self.m_cap, need)
+        self.market_table.reserve(cap)
+        self.vend.grow_axis("markets", cap)
         self.levers.grow_markets(cap)
-        for name in ("m_escrow", "m_commission", "m_escrow_kind", "m_kind"):
-            old = getattr(self, name)
-            new = np.zeros(cap, dtype=old.dtype)
-            new[: len(old)] = old
-            setattr(self, name, new)
-        old = self.m_ring
-        self.m_ring = np.zeros((cap, old.shape[1]))
-        self.m_ring[: old.shape[0]] = old
         self.listings.grow_markets(cap)
-        for name in ("fb_count", "fb_sum"):
-            old = getattr(self, name)
-            new = np.zeros((old.shape[0], cap))
-            new[:, : old.shape[1]] = old
-            setattr(self, name, new)
         self.buyers.grow_markets(cap)
         self.forum.grow(cap)
-        t = self.today
-        for name in ("m_sales", "m_value", "m_buyers", "m_new_buyers"):
-            old = getattr(t, name)
-            new = np.zeros(cap, dtype=old.dtype)
-            new[: len(old)] = old
-            setattr(t, name, new)
-        t.n_markets = cap
+        self.today.grow_markets(cap)
         self.m_cap = cap
-
-    def ensure_vendor_capacity(self) -> None:
-        """Grow the per-vendor matrices to the vendor table's capacity."""
-        cap = self.vend.allocated
-        if self.v_price.shape[0] >= cap:
-            return
-        for name in ("v_price", "v_purity", "v_noise", "v_ring", "fb_count", "fb_sum"):
-            old = getattr(self, name)
-            new = np.zeros((cap, old.shape[1]))
-            new[: old.shape[0]] = old
-            setattr(self, name, new)
-
-    @property
-    def m_sales30(self) -> np.ndarray:
-        """Orders per market over the last 30 days."""
-        return self.m_ring.sum(axis=1)
 
     # ------------------------------------------------------------------ listings
     def _build_listings(self) -> None:
@@ -324,17 +267,17 @@ class CryptoMarketModel(mesa.Model):
         ch, vc = self.cfg.model.choice, self.cfg.model.vendors
         li = self.listings
         v, m, s = li.vendor, li.market, li.substance
-        cnt = self.fb_count[v, m]
-        score = reputation_score(self.fb_sum[v, m], cnt, vc.rating_prior_good, vc.rating_prior_count)
-        logp = np.log(self.v_price[v, s] / self.street.price[s])
-        load = self.v_ring[v, :7].sum(axis=1) / 7.0 / self.vend.capacity[v]
+        cnt = self.vend.fb_count[v, m]
+        score = reputation_score(self.vend.fb_sum[v, m], cnt, vc.rating_prior_good, vc.rating_prior_count)
+        logp = np.log(self.vend.price[v, s] / self.street.price[s])
+        load = self.vend.ring[v, :7].sum(axis=1) / 7.0 / self.vend.capacity[v]
         utility = (
             # centred on a reference listing (score 0.8, 20 feedbacks by default), so that the channel
             # constants compare a typical market with the street dealer
             ch.beta_reputation * (score - ch.reference_score)
             + ch.beta_feedback * (np.log1p(cnt) - np.log1p(ch.reference_feedback))
             - ch.beta_price * logp
-            + ch.beta_quality * (self.v_purity[v, s] / self.subs.purity_off_mean[s] - 1.0)
+            + ch.beta_quality * (self.vend.purity[v, s] / self.subs.purity_off_mean[s] - 1.0)
             - np.maximum(0.0, load - 1.0)
         )
         li.set_utility(utility, logp)
@@ -425,10 +368,10 @@ class CryptoMarketModel(mesa.Model):
         # today's counters were opened at the end of yesterday, so that what interventions do at
         # dawn (arrests, frozen escrow) is counted on their day
         self.forum.clear_day(self.day)
-        self.v_ring[:, 1:] = self.v_ring[:, :-1]
-        self.v_ring[:, 0] = 0.0
-        self.m_ring[:, 1:] = self.m_ring[:, :-1]
-        self.m_ring[:, 0] = 0.0
+        self.vend.ring[:, 1:] = self.vend.ring[:, :-1]
+        self.vend.ring[:, 0] = 0.0
+        self.market_table.ring[:, 1:] = self.market_table.ring[:, :-1]
+        self.market_table.ring[:, 0] = 0.0
 
     def _market_life(self) -> None:
         mc = self.cfg.model.markets
@@ -472,13 +415,13 @@ class CryptoMarketModel(mesa.Model):
         if len(ids_o) == 0:
             return
         price = self.orders.price[ids_o]
-        chan = self.m_kind[m]
+        chan = self.market_table.kind[m]
         np.add.at(t.sales, chan, 1)
         np.add.at(t.value, chan, price)
         np.add.at(t.m_sales, m, 1)
         np.add.at(t.m_value, m, price)
-        np.add.at(self.m_ring[:, 0], m, 1.0)
-        np.add.at(self.v_ring[:, 0], v, 1.0)
+        np.add.at(self.market_table.ring[:, 0], m, 1.0)
+        np.add.at(self.vend.ring[:, 0], v, 1.0)
         pairs = np.unique(b.astype(np.int64) * self.m_cap + m)
         pm = pairs % self.m_cap
         np.add.at(t.m_buyers, pm, 1)
@@ -486,7 +429,7 @@ class CryptoMarketModel(mesa.Model):
         new = ~self.buyers.bought[pb, pm]
         np.add.at(t.m_new_buyers, pm[new], 1)
         self.buyers.bought[pb, pm] = True
-        t.purchases.append(Purchases(b, s, chan, m, self.v_price[v, s], self.orders.purity[ids_o], price))
+        t.purchases.append(Purchases(b, s, chan, m, self.vend.price[v, s], self.orders.purity[ids_o], price))
         self.buyers.last_online_day[b] = self.day
         mig = self.buyers.migrant_from[b] >= 0
         for bb, mm in zip(b[mig].tolist(), m[mig].tolist()):
@@ -530,7 +473,7 @@ class CryptoMarketModel(mesa.Model):
         for j, m in enumerate(act.tolist()):
             if p_learn[j] <= 0:
                 continue
-            can = tech if self.m_kind[m] != Channel.WEBSHOP else np.ones(len(readers), bool)
+            can = tech if self.market_table.kind[m] != Channel.WEBSHOP else np.ones(len(readers), bool)
             learners = readers[(u[:, j] < p_learn[j]) & can]
             if len(learners):
                 self.buyers.make_aware(learners, m, self.cfg.model.buyers.new_market_trust)
@@ -540,7 +483,7 @@ class CryptoMarketModel(mesa.Model):
         rng = self.streams["vendors"]
         n = self.vend.n
         act = self.vend.active[:n] & ~self.vend.webshop[:n]
-        unserved = np.maximum(0.0, self.v_ring[:n, :7].sum(axis=1) - 7 * self.vend.capacity[:n])[act].sum()
+        unserved = np.maximum(0.0, self.vend.ring[:n, :7].sum(axis=1) - 7 * self.vend.capacity[:n])[act].sum()
         n_tech = float(self.buyers.tech.sum())
         lam = vc.entry_base_weekly_per_1000 * n_tech / 1000.0 + vc.entry_per_100_unserved * unserved / 100.0
         add_vendors(self, int(rng.poisson(lam)), rng)
@@ -560,13 +503,13 @@ class CryptoMarketModel(mesa.Model):
         self.buyers.migrant_from[users] = market.idx
         # closure news: the forum recommends surviving markets, most of all the largest
         mc, fc = self.cfg.model.markets, self.cfg.model.forum
-        sales = self.m_sales30 * np.array(
+        sales = self.market_table.sales30 * np.array(
             [m.active and m.kind == market.kind for m in self.markets] + [False] * (self.m_cap - len(self.markets))
         )
         if sales.sum() > 0:
             share = sales / sales.sum()
             pull = share**fc.closure_news_share_exponent
-            weight = pull / pull.sum() * max(fc.closure_news_min_weight, float(self.m_ring[market.idx].sum()))
+            weight = pull / pull.sum() * max(fc.closure_news_min_weight, float(self.market_table.ring[market.idx].sum()))
             for d in range(0, mc.migration_news_days, 3):
                 self.forum.add_news(self.day + d, weight / (mc.migration_news_days / 3))
         self.listings.mark_dirty()

@@ -32,7 +32,7 @@ def test_idle_days_count_days_without_a_sale_once_a_market_has_sold():
     for m in model.markets:
         if not m.active:
             continue
-        recent = model.m_ring[m.idx]  # orders per day, today first
+        recent = model.market_table.ring[m.idx]  # orders per day, today first
         if m.has_sold and m.idle_days < 25:
             # idle_days was set at today's market-life phase from yesterday's orders and the days before
             assert recent[1 : 1 + m.idle_days].sum() == 0, f"{m.name}: orders during its idle days"

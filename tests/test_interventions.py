@@ -131,8 +131,8 @@ def test_nps_ban_delists_shops_and_raises_prices():
     sel = np.isin(model.listings.substance, nps) & ~shop
     bsel = np.isin(base_model.listings.substance, nps) & ~bshop
     if sel.any() and bsel.any():
-        p = model.v_price[model.listings.vendor[sel], model.listings.substance[sel]].mean()
-        bp = base_model.v_price[base_model.listings.vendor[bsel], base_model.listings.substance[bsel]].mean()
+        p = model.vend.price[model.listings.vendor[sel], model.listings.substance[sel]].mean()
+        bp = base_model.vend.price[base_model.listings.vendor[bsel], base_model.listings.substance[bsel]].mean()
         assert p > 1.1 * bp, f"cryptomarket NPS prices must rise ({bp:.2f} -> {p:.2f})"
 
 

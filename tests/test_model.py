@@ -38,7 +38,7 @@ def test_money_is_conserved_every_day(tiny):
     ob = model.orders
     held = np.isin(ob.column("state"), HELD)
     by_market = np.bincount(ob.column("market")[held], weights=ob.column("price")[held], minlength=model.m_cap)
-    assert np.allclose(by_market, model.m_escrow), "each market's escrow balance must equal its held orders"
+    assert np.allclose(by_market, model.market_table.escrow), "each market's escrow balance must equal its held orders"
 
 
 def test_trust_stays_in_unit_interval(tiny):
@@ -52,7 +52,7 @@ def test_trust_stays_in_unit_interval(tiny):
 def test_buyers_without_tor_never_use_cryptomarkets(tiny):
     model, _ = tiny
     ob = model.orders
-    kinds = model.m_kind[ob.column("market")]
+    kinds = model.market_table.kind[ob.column("market")]
     hidden = np.isin(kinds, (Channel.CRYPTOMARKET, Channel.DECENTRALISED))
     assert hidden.sum() > 50, "the test needs cryptomarket orders"
     assert model.buyers.tech[ob.column("buyer")[hidden]].all(), "only Tor-skilled buyers may order on hidden markets"
@@ -83,13 +83,13 @@ def test_scam_lowers_buyer_trust_and_vendor_reputation():
     model.buyers.make_aware(np.array([buyer]), m.idx, 0.6)
     trust0 = float(model.buyers.trust[buyer, m.idx])
     prior = (model.cfg.model.vendors.rating_prior_good, model.cfg.model.vendors.rating_prior_count)
-    score0 = reputation_score(model.fb_sum[v.idx, m.idx], model.fb_count[v.idx, m.idx], *prior)
+    score0 = reputation_score(model.vend.fb_sum[v.idx, m.idx], model.vend.fb_count[v.idx, m.idx], *prior)
     ids = place_orders(model, np.array([buyer]), np.array([m.idx]), np.array([v.idx]), np.array([v.substances[0]]))
     assert model.orders.outcome[ids[0]] == Outcome.NOT_SHIPPED, "a vendor with scam probability 1 ships nothing"
     for _ in range(int(model.orders.outcome_day[ids[0]]) - model.day):
         model.step()
     trust1 = float(model.buyers.trust[buyer, m.idx])
-    score1 = reputation_score(model.fb_sum[v.idx, m.idx], model.fb_count[v.idx, m.idx], *prior)
+    score1 = reputation_score(model.vend.fb_sum[v.idx, m.idx], model.vend.fb_count[v.idx, m.idx], *prior)
     assert trust1 < trust0 - 0.05, f"scammed buyer's trust must fall ({trust0:.3f} -> {trust1:.3f})"
     assert score1 < score0, f"scamming vendor's reputation must fall ({score0:.3f} -> {score1:.3f})"
 
@@ -99,9 +99,10 @@ def test_closed_market_gets_no_sales():
     for _ in range(40):
         model.step()
     target = max(
-        (mk for mk in model.markets if mk.active and mk.kind == Channel.CRYPTOMARKET), key=lambda mk: model.m_sales30[mk.idx]
+        (mk for mk in model.markets if mk.active and mk.kind == Channel.CRYPTOMARKET),
+        key=lambda mk: model.market_table.sales30[mk.idx],
     )
-    assert model.m_sales30[target.idx] > 0, "the largest market must have been trading"
+    assert model.market_table.sales30[target.idx] > 0, "the largest market must have been trading"
     model.close_market(target, MarketStatus.CLOSED, reason="test")
     closed_day = model.day
     for _ in range(30):
@@ -116,13 +117,13 @@ def test_exit_scam_takes_exactly_the_escrow():
     model = _fresh_model()
     for _ in range(30):
         model.step()
-    target = max((mk for mk in model.markets if mk.active and mk.escrow), key=lambda mk: model.m_escrow[mk.idx])
-    held = float(model.m_escrow[target.idx])
+    target = max((mk for mk in model.markets if mk.active and mk.escrow), key=lambda mk: model.market_table.escrow[mk.idx])
+    held = float(model.market_table.escrow[target.idx])
     assert held > 0, "the market must hold escrow"
     before = model.ledger.exit_scammed
     model.close_market(target, MarketStatus.EXIT_SCAMMED, reason="test")
     assert model.ledger.exit_scammed - before == pytest.approx(held), "an exit scam steals exactly the escrow held"
-    assert model.m_escrow[target.idx] == 0.0, "nothing is left in escrow"
+    assert model.market_table.escrow[target.idx] == 0.0, "nothing is left in escrow"
     ob = model.orders
     mine = ob.column("market") == target.idx
     assert not np.isin(ob.column("state")[mine], HELD).any(), "no order of the market is still held"

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.columns import resized
 from sim.config import BuyerConfig
 from sim.market.orders import bucket, pop_day
 
@@ -108,19 +109,12 @@ class BuyerPopulation:
     # ----------------------------------------------------------------- capacity
     def grow_markets(self, cap: int) -> None:
         """Make room for ``cap`` market columns."""
-        old = self.trust.shape[1]
-        if cap <= old:
+        if cap <= self.trust.shape[1]:
             return
-        for name, dtype in (("trust", np.float32), ("aware", bool), ("bought", bool)):
-            a = getattr(self, name)
-            new = np.zeros((self.n, cap), dtype=dtype)
-            new[:, :old] = a
-            setattr(self, name, new)
+        for name in ("trust", "aware", "bought"):
+            setattr(self, name, resized(getattr(self, name), cap, axis=1))
         for name in ("trust_sum", "aware_count"):
-            a = getattr(self, name)
-            new = np.zeros(cap)
-            new[:old] = a
-            setattr(self, name, new)
+            setattr(self, name, resized(getattr(self, name), cap))
 
     # ----------------------------------------------------------------- trust store
     def make_aware(self, buyers: np.ndarray, market: int, trust: float) -> None:
@@ -221,7 +215,7 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray) -> dict[str, np.
     # prevention campaigns and red alerts: some intended purchases of a substance do not happen
     go = rng.random(n) < model.levers.demand_factor[sub]
     act = model.available_markets()  # indices of markets usable today
-    kinds = model.m_kind[act]
+    kinds = model.market_table.kind[act]
     risk_kind = np.array([ch.risk_offline, ch.risk_webshop, ch.risk_cryptomarket, ch.risk_decentralised])
     conv_kind = np.array([ch.conv_offline, ch.conv_webshop, ch.conv_cryptomarket, ch.conv_decentralised])
     risk_b = pop.risk[ids]

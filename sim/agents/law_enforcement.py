@@ -59,7 +59,7 @@ class LawEnforcement(mesa.Agent):
         idx = np.flatnonzero(vend.active[: vend.n] & ~vend.webshop[: vend.n])
         if len(idx) == 0:
             return
-        orders30 = model.v_ring[idx].sum(axis=1)
+        orders30 = model.vend.ring[idx].sum(axis=1)
         hazard = (
             (
                 cfg.vendor_arrest_hazard

@@ -12,11 +12,42 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import mesa
+import numpy as np
 
+from sim.columns import Col, Table
 from sim.domain import Channel, MarketStatus
 
 if TYPE_CHECKING:
     from sim.model import CryptoMarketModel
+
+
+#: days of history in a market's order ring (30-day sales)
+RING_DAYS = 30
+
+
+class MarketTable(Table):
+    """The state of every market that vectorised code reads, one row per market column.
+
+    A :class:`Marketplace` agent creates its row and reads its kind, commission and escrow from it.
+    """
+
+    SPEC = {
+        "kind": Col(np.int64, 0),  # Channel value
+        "commission": Col(np.float64, 0.0),  # share of each sale kept by the market
+        "has_escrow": Col(bool, False),  # centralised escrow market
+        "escrow": Col(np.float64, 0.0),  # money held in escrow, EUR
+        "ring": Col(np.float64, 0.0, RING_DAYS),  # orders per day over the last 30 days, today first
+    }
+    kind: np.ndarray
+    commission: np.ndarray
+    has_escrow: np.ndarray
+    escrow: np.ndarray
+    ring: np.ndarray
+
+    @property
+    def sales30(self) -> np.ndarray:
+        """Orders per market column over the last 30 days."""
+        return self.ring.sum(axis=1)
 
 
 class Marketplace(mesa.Agent):
@@ -36,22 +67,22 @@ class Marketplace(mesa.Agent):
         down_today: unavailable today (DDoS, maintenance).
     """
 
-    def __init__(self, model: CryptoMarketModel, idx: int, name: str, kind: Channel, domestic: bool = False):
+    def __init__(self, model: CryptoMarketModel, name: str, kind: Channel, domestic: bool = False):
         super().__init__(model)
         cfg = model.cfg.model.markets
         rng = model.streams["markets"]
-        self.idx = idx
-        self.name = name
-        self.kind = Channel(kind)
-        self.status = MarketStatus.ACTIVE
-        self.opened_day = model.day
-        self.closed_day: int | None = None
-        self.escrow = self.kind == Channel.CRYPTOMARKET
-        self.commission = {
+        kind = Channel(kind)
+        commission = {
             Channel.CRYPTOMARKET: cfg.commission_cryptomarket,
             Channel.DECENTRALISED: cfg.commission_decentralised,
             Channel.WEBSHOP: 0.0,
-        }[self.kind]
+        }[kind]
+        (idx,) = model.market_table.append(1, kind=int(kind), commission=commission, has_escrow=kind == Channel.CRYPTOMARKET)
+        self.idx = int(idx)
+        self.name = name
+        self.status = MarketStatus.ACTIVE
+        self.opened_day = model.day
+        self.closed_day: int | None = None
         self.security = float(rng.beta(cfg.security_a, cfg.security_b))
         self.domestic = bool(domestic)
         self.idle_days = 0
@@ -61,13 +92,28 @@ class Marketplace(mesa.Agent):
         self.greed = float(rng.lognormal(0.0, cfg.operator_greed_logsd)) if self.escrow else 0.0
 
     @property
+    def kind(self) -> Channel:
+        """Web shop, cryptomarket or decentralised market."""
+        return Channel(int(self.model.market_table.kind[self.idx]))
+
+    @property
+    def escrow(self) -> bool:
+        """Whether it is a centralised escrow market."""
+        return bool(self.model.market_table.has_escrow[self.idx])
+
+    @property
+    def commission(self) -> float:
+        """Share of each sale kept by the market."""
+        return float(self.model.market_table.commission[self.idx])
+
+    @property
     def active(self) -> bool:
         return self.status == MarketStatus.ACTIVE
 
     @property
     def escrow_eur(self) -> float:
         """Money currently held in escrow by this market, EUR."""
-        return float(self.model.m_escrow[self.idx])
+        return float(self.model.market_table.escrow[self.idx])
 
     def exit_scam_hazard(self) -> float:
         """Daily probability that the operator runs off with the escrow."""
@@ -84,7 +130,7 @@ class Marketplace(mesa.Agent):
         cfg = model.cfg.model.markets
         # yesterday's orders (the order ring was aged in this day's first phase); a market that never
         # sold is not idle but new: it closes only once it has lost the trade it had
-        if model.m_ring[self.idx, 1] > 0:
+        if model.market_table.ring[self.idx, 1] > 0:
             self.idle_days, self.has_sold = 0, True
         elif self.has_sold:
             self.idle_days += 1

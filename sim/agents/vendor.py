@@ -15,11 +15,60 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
+from sim.columns import Col, Table
 from sim.domain import Channel
 from sim.market.reputation import reputation_score
 
 if TYPE_CHECKING:
     from sim.model import CryptoMarketModel
+
+
+#: days of history in a vendor's order ring (30-day sales)
+RING_DAYS = 30
+
+
+class VendorTable(Table):
+    """The state of every vendor, one row each (a :class:`Vendor` agent acts on its row).
+
+    Per-substance columns have one entry per substance; the feedback columns one per market column.
+    """
+
+    SPEC = {
+        "active": Col(bool, False),
+        "domestic": Col(bool, False),
+        "stealth": Col(np.float64, 0.0),
+        "opsec": Col(np.float64, 0.0),
+        "scam_prob": Col(np.float64, 0.0),
+        "capacity": Col(np.float64, 1.0),  # orders per day
+        "webshop": Col(bool, False),
+        "joined_day": Col(np.int64, 0),
+        "left_day": Col(np.int64, -(10**9)),
+        "exit_until": Col(np.int64, -(10**9)),
+        "arrested": Col(bool, False),
+        "price": Col(np.float64, 0.0, "substances"),  # EUR per unit
+        "purity": Col(np.float64, 0.0, "substances"),
+        "noise": Col(np.float64, 0.0, "substances"),  # vendor-specific price multiplier
+        "ring": Col(np.float64, 0.0, RING_DAYS),  # orders per day over the last 30 days, today first
+        "fb_count": Col(np.float64, 0.0, "markets"),  # feedbacks received per market
+        "fb_sum": Col(np.float64, 0.0, "markets"),  # good feedbacks per market
+    }
+    active: np.ndarray
+    domestic: np.ndarray
+    stealth: np.ndarray
+    opsec: np.ndarray
+    scam_prob: np.ndarray
+    capacity: np.ndarray
+    webshop: np.ndarray
+    joined_day: np.ndarray
+    left_day: np.ndarray
+    exit_until: np.ndarray
+    arrested: np.ndarray
+    price: np.ndarray
+    purity: np.ndarray
+    noise: np.ndarray
+    ring: np.ndarray
+    fb_count: np.ndarray
+    fb_sum: np.ndarray
 
 
 class Vendor(mesa.Agent):
@@ -59,15 +108,15 @@ class Vendor(mesa.Agent):
 
     def reputation(self, market: int) -> tuple[int, float]:
         """(feedback count, Bayesian score) on ``market``."""
-        c = float(self.model.fb_count[self.idx, market])
-        s = float(self.model.fb_sum[self.idx, market])
+        c = float(self.model.vend.fb_count[self.idx, market])
+        s = float(self.model.vend.fb_sum[self.idx, market])
         vc = self.model.cfg.model.vendors
         return int(c), float(reputation_score(s, c, vc.rating_prior_good, vc.rating_prior_count))
 
     def overall_score(self) -> float:
         """Score over all markets (what a PGP-signed history shows)."""
         vc = self.model.cfg.model.vendors
-        fb_sum, fb_count = self.model.fb_sum[self.idx].sum(), self.model.fb_count[self.idx].sum()
+        fb_sum, fb_count = self.model.vend.fb_sum[self.idx].sum(), self.model.vend.fb_count[self.idx].sum()
         return float(reputation_score(fb_sum, fb_count, vc.rating_prior_good, vc.rating_prior_count))
 
     # ------------------------------------------------------------------ weekly decision
@@ -99,7 +148,7 @@ class Vendor(mesa.Agent):
         if self.markets != before:
             model.listings.mark_dirty()
         self.set_prices()
-        orders_week = model.v_ring[self.idx, :7].sum() if model.v_ring.shape[1] >= 7 else 0
+        orders_week = model.vend.ring[self.idx, :7].sum() if model.vend.ring.shape[1] >= 7 else 0
         self.idle_weeks = 0 if orders_week > 0 else self.idle_weeks + 1
         quit_p = cfg.quit_weekly_prob + (cfg.quit_idle_weekly_prob if self.idle_weeks >= 4 else 0.0)
         if u[1] < quit_p:
@@ -134,16 +183,16 @@ class Vendor(mesa.Agent):
         cand = [m.idx for m in model.markets if m.active and m.kind != Channel.WEBSHOP and m.idx not in self.markets]
         if not cand:
             return
-        w = model.m_sales30[cand] + 1.0
+        w = model.market_table.sales30[cand] + 1.0
         k = min(k, len(cand))
         chosen = rng.choice(cand, size=k, replace=False, p=w / w.sum())
-        carried_c = model.fb_count[self.idx].sum() * model.cfg.model.vendors.reputation_portability
+        carried_c = model.vend.fb_count[self.idx].sum() * model.cfg.model.vendors.reputation_portability
         score = self.overall_score()
         for m in np.atleast_1d(chosen).tolist():
             self.markets.add(int(m))
-            if model.fb_count[self.idx, m] < carried_c:
-                model.fb_count[self.idx, m] = carried_c
-                model.fb_sum[self.idx, m] = carried_c * score
+            if model.vend.fb_count[self.idx, m] < carried_c:
+                model.vend.fb_count[self.idx, m] = carried_c
+                model.vend.fb_sum[self.idx, m] = carried_c * score
         model.listings.mark_dirty()
 
     def set_prices(self) -> None:
@@ -156,13 +205,13 @@ class Vendor(mesa.Agent):
         rep = max(0.0, (self.overall_score() - prior) / (1 - prior))
         risk = np.where(t.controlled[subs], cfg.risk_premium, cfg.risk_premium * cfg.uncontrolled_risk_factor)
         cap = model.vend.capacity[self.idx]
-        load = model.v_ring[self.idx, :7].sum() / 7.0 / cap
+        load = model.vend.ring[self.idx, :7].sum() / 7.0 / cap
         surcharge = 1.0 + cfg.load_surcharge * max(0.0, load - 1.0)
-        model.v_price[self.idx, subs] = (
+        model.vend.price[self.idx, subs] = (
             t.street_price[subs]
             * t.online_cost_factor[subs]
             * (1 + risk + cfg.reputation_premium * rep)
-            * model.v_noise[self.idx, subs]
+            * model.vend.noise[self.idx, subs]
             * surcharge
             * model.levers.ban_price_factor[subs]
         )
@@ -220,12 +269,11 @@ def add_vendors(
         webshop=webshop_market is not None,
         joined_day=model.day,
     )
-    model.ensure_vendor_capacity()
-    model.v_noise[idx] = rng.lognormal(0.0, cfg.price_logsd, (n, S))
+    model.vend.noise[idx] = rng.lognormal(0.0, cfg.price_logsd, (n, S))
     purity = np.empty((n, S))
     for s in range(S):
         purity[:, s] = t.draw_purity(rng, np.full(n, s), online=True)
-    model.v_purity[idx] = purity
+    model.vend.purity[idx] = purity
     agents = []
     sellable = np.flatnonzero(t.webshop_sellable)
     for v in idx.tolist():

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.columns import resized
+
 
 class Forum:
     """Counts of posts per (day slot, market) with delayed, partial reading."""
@@ -26,10 +28,7 @@ class Forum:
     def grow(self, n_market_cap: int) -> None:
         """Make room for more markets."""
         for name in ("good", "bad", "news"):
-            old = getattr(self, name)
-            new = np.zeros((self.slots, n_market_cap))
-            new[:, : old.shape[1]] = old
-            setattr(self, name, new)
+            setattr(self, name, resized(getattr(self, name), n_market_cap, axis=1))
 
     def post(self, day: int, markets: np.ndarray, good: np.ndarray) -> None:
         """Record posts written on ``day`` about ``markets`` (``good`` True = good report)."""

@@ -163,7 +163,7 @@ class Intervention:
                 raise InterventionTargetError(f"{self.where}: target {spec!r}: no open {kind.name.lower()} on day {model.day}")
             if head == "all":
                 return pool
-            ranked = sorted(pool, key=lambda m: (-model.m_sales30[m.idx], m.idx))
+            ranked = sorted(pool, key=lambda m: (-model.market_table.sales30[m.idx], m.idx))
             if head == "largest":
                 return ranked[:1]
             if head == "second":

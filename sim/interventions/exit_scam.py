@@ -21,7 +21,7 @@ class ExitScam(Intervention):
     def apply(self) -> None:
         model = self.model
         before = model.ledger.exit_scammed
-        held = {m.name: float(model.m_escrow[m.idx]) for m in self.targets}
+        held = {m.name: float(model.market_table.escrow[m.idx]) for m in self.targets}
         for m in self.targets:
             model.close_market(m, MarketStatus.EXIT_SCAMMED, reason="exit scam (scenario)")
         self.record.update(escrow_held_eur=sum(held.values()), escrow_stolen_eur=model.ledger.exit_scammed - before)

@@ -64,7 +64,7 @@ def publicity(iv: Intervention, risk: float, days: int) -> None:
     if risk == 0 or days <= 0:
         return
     model = iv.model
-    hidden = np.flatnonzero(np.isin(model.m_kind, (Channel.CRYPTOMARKET, Channel.DECENTRALISED)))
+    hidden = np.flatnonzero(np.isin(model.market_table.kind, (Channel.CRYPTOMARKET, Channel.DECENTRALISED)))
     model.levers.risk_shock[hidden] += risk
 
     def end() -> None:

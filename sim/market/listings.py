@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from sim.columns import resized
 from sim.market.choice import NEG_INF, grouped_logsumexp
 
 
@@ -47,9 +48,7 @@ class ListingIndex:
 
     def grow_markets(self, cap: int) -> None:
         """Make room for ``cap`` market columns."""
-        new = np.full((cap, self.n_subs), NEG_INF)
-        new[: self.inclusive.shape[0]] = self.inclusive
-        self.inclusive = new
+        self.inclusive = resized(self.inclusive, cap, fill=NEG_INF)
 
     def rebuild(self, rows: list[tuple[int, int, int]]) -> None:
         """Replace the listings by ``rows`` of (market, vendor, substance)."""

@@ -12,6 +12,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from sim.columns import doubled, resized
 from sim.market.escrow import OrderEvent
 
 _COLUMNS: dict[str, type] = {
@@ -43,15 +44,11 @@ class OrderBook:
         self._settle_cal: dict[int, list[np.ndarray]] = defaultdict(list)
 
     def _grow(self, need: int) -> None:
-        cap = self._cap
-        while cap < need:
-            cap *= 2
+        cap = doubled(self._cap, need)
         if cap == self._cap:
             return
-        for name, dtype in _COLUMNS.items():
-            new = np.zeros(cap, dtype=dtype)
-            new[: self.n] = getattr(self, name)[: self.n]
-            setattr(self, name, new)
+        for name in _COLUMNS:
+            setattr(self, name, resized(getattr(self, name), cap))
         self._cap = cap
 
     def add(self, **cols: np.ndarray) -> np.ndarray:

@@ -30,12 +30,12 @@ def place_orders(
     day = model.day
     vend = model.vend
     units = model.units[subs]
-    price = model.v_price[vendors, subs] * units
-    commission = model.m_commission[markets]
-    escrow_market = model.m_escrow_kind[markets]
-    cnt = model.fb_count[vendors, markets]
+    price = model.vend.price[vendors, subs] * units
+    commission = model.market_table.commission[markets]
+    escrow_market = model.market_table.has_escrow[markets]
+    cnt = model.vend.fb_count[vendors, markets]
     vc = model.cfg.model.vendors
-    score = reputation_score(model.fb_sum[vendors, markets], cnt, vc.rating_prior_good, vc.rating_prior_count)
+    score = reputation_score(model.vend.fb_sum[vendors, markets], cnt, vc.rating_prior_good, vc.rating_prior_count)
     u = rng.random((n, 7))
     scammer = vend.scam_prob[vendors] >= model.cfg.model.vendors.scam_prob_scammer
     fe = (
@@ -62,7 +62,7 @@ def place_orders(
     delay = 1 + rng.poisson(np.maximum(mean_delay - 1.0, 0.0))
     arrived = (outcome == Outcome.DELIVERED) | (outcome == Outcome.NOT_AS_DESCRIBED)
     outcome_day = day + delay + np.where(arrived, 0, model.cfg.model.escrow.patience_days)
-    purity = model.v_purity[vendors, subs] * np.where(
+    purity = model.vend.purity[vendors, subs] * np.where(
         outcome == Outcome.NOT_AS_DESCRIBED, model.cfg.model.escrow.not_as_described_purity_factor, 1.0
     )
     state = np.where(into_escrow, OrderState.ESCROW, OrderState.PAID_OUT).astype(np.int8)
@@ -83,7 +83,7 @@ def place_orders(
     # money in
     paid = float(price.sum())
     held = price * into_escrow
-    np.add.at(model.m_escrow, markets, held)
+    np.add.at(model.market_table.escrow, markets, held)
     direct = ~into_escrow
     com = float((price * commission * direct).sum())
     model.ledger.paid += paid
@@ -133,7 +133,7 @@ def process_settlements(model: CryptoMarketModel) -> None:
         flows = flows_sum(price, ob.commission[sel], event)
         model.ledger.add(flows)
         if flows.escrow:
-            np.add.at(model.m_escrow, ob.market[sel], -price)
+            np.add.at(model.market_table.escrow, ob.market[sel], -price)
         if event == OrderEvent.DISPUTE:
             refund = rng.random(len(sel)) < cfg.refund_prob
             ev = np.where(refund, OrderEvent.REFUND, OrderEvent.REJECT_DISPUTE).astype(np.int8)
@@ -156,7 +156,7 @@ def seize_escrow(model: CryptoMarketModel, market: int, event: OrderEvent) -> fl
         ob.state[ids] = transition_array(ob.state[ids], event)
         model.ledger.add(flows_sum(ob.price[ids], ob.commission[ids], event))
     taken = float(ob.price[ids].sum())
-    model.m_escrow[market] = 0.0
+    model.market_table.escrow[market] = 0.0
     return taken
 
 
@@ -174,8 +174,8 @@ def process_outcomes(model: CryptoMarketModel) -> None:
     model.buyers.learn(b, m, v, good)
     u = rng.random((len(ids), 4))
     fb = u[:, 0] < cfg.escrow.feedback_prob
-    np.add.at(model.fb_count, (v[fb], m[fb]), 1.0)
-    np.add.at(model.fb_sum, (v[fb], m[fb]), good[fb].astype(float))
+    np.add.at(model.vend.fb_count, (v[fb], m[fb]), 1.0)
+    np.add.at(model.vend.fb_sum, (v[fb], m[fb]), good[fb].astype(float))
     post = u[:, 1] < np.where(good, cfg.forum.post_prob_good, cfg.forum.post_prob_bad)
     model.forum.post(model.day, m[post], good[post])
     # consumption and harm
