@@ -63,7 +63,7 @@ def test_an_arrested_vendors_open_orders_run_their_course():
     assert open_.any(), "some orders are in the post"
     v = int(np.bincount(orders.vendor[:n][open_]).argmax())
     mine = np.flatnonzero(open_ & (orders.vendor[:n] == v))
-    model.arrest_vendor(v, reason="test")
+    model.police.arrest_vendor(v, reason="test")
     assert not model.vend.active[v] and model.vend.arrested[v]
     for _ in range(40):
         model.step()

@@ -103,7 +103,7 @@ def test_closed_market_gets_no_sales():
         key=lambda mk: model.market_table.sales30[mk.idx],
     )
     assert model.market_table.sales30[target.idx] > 0, "the largest market must have been trading"
-    model.close_market(target, MarketStatus.CLOSED, reason="test")
+    target.close(MarketStatus.CLOSED, reason="test")
     closed_day = model.day
     for _ in range(30):
         model.step()
@@ -121,7 +121,7 @@ def test_exit_scam_takes_exactly_the_escrow():
     held = float(model.market_table.escrow[target.idx])
     assert held > 0, "the market must hold escrow"
     before = model.ledger.exit_scammed
-    model.close_market(target, MarketStatus.EXIT_SCAMMED, reason="test")
+    target.close(MarketStatus.EXIT_SCAMMED, reason="test")
     assert model.ledger.exit_scammed - before == pytest.approx(held), "an exit scam steals exactly the escrow held"
     assert model.market_table.escrow[target.idx] == 0.0, "nothing is left in escrow"
     ob = model.orders

@@ -22,7 +22,10 @@ import numpy as np
 
 from sim.columns import resized
 from sim.config import BuyerConfig
+from sim.domain import Channel
 from sim.market.orders import bucket, pop_day
+from sim.market.records import Purchases
+from sim.market.trade import place_orders
 
 if TYPE_CHECKING:
     from sim.model import CryptoMarketModel
@@ -201,7 +204,6 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray) -> dict[str, np.
     and, for online purchases, ``market`` and ``vendor`` (``-1`` offline). Buyers with no
     available option buy nothing this time.
     """
-    from sim.domain import Channel
     from sim.market.choice import NEG_INF, nested_choice
 
     rng = model.streams["purchase"]
@@ -261,3 +263,56 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray) -> dict[str, np.
         "market": market[bought],
         "vendor": vendor[bought],
     }
+
+
+def make_purchases(model: CryptoMarketModel) -> None:
+    """The purchase phase: buyers due today decide; street deals complete, online orders are placed."""
+    ids = model.buyers.pop_due(model.day)
+    if len(ids) == 0:
+        return
+    model.buyers.schedule_next(model.streams["purchase"], ids, model.day)
+    p = choose_purchases(model, ids)
+    t = model.today
+    t.unmet += len(ids) - len(p["buyer"])
+    off = p["channel"] == Channel.OFFLINE
+    # street purchases complete at once
+    rng = model.streams["purchase"]
+    sb, ss = p["buyer"][off], p["substance"][off]
+    price, purity = model.street.deal(rng, ss)
+    value = price * model.units[ss]
+    t.sales[0] += len(sb)
+    t.value[0] += float(value.sum())
+    street = np.zeros(len(sb), dtype=np.int64)
+    t.purchases.append(Purchases(sb, ss, street, np.full(len(sb), -1), price, purity, value))
+    t.harm += float((model.subs.harm_weight[ss] * purity / model.subs.purity_off_mean[ss]).sum())
+    caught = sb[rng.random(len(sb)) < model.cfg.model.enforcement.street_buyer_arrest_prob]
+    if len(caught):
+        model.police.arrest_buyers(caught)
+    # online orders
+    on = ~off
+    b, m, v, s = p["buyer"][on], p["market"][on], p["vendor"][on], p["substance"][on]
+    ids_o = place_orders(model, b, m, v, s)
+    if len(ids_o) == 0:
+        return
+    price = model.orders.price[ids_o]
+    chan = model.market_table.kind[m]
+    np.add.at(t.sales, chan, 1)
+    np.add.at(t.value, chan, price)
+    np.add.at(t.m_sales, m, 1)
+    np.add.at(t.m_value, m, price)
+    np.add.at(model.market_table.ring[:, 0], m, 1.0)
+    np.add.at(model.vend.ring[:, 0], v, 1.0)
+    pairs = np.unique(b.astype(np.int64) * model.m_cap + m)
+    pm = pairs % model.m_cap
+    np.add.at(t.m_buyers, pm, 1)
+    pb = pairs // model.m_cap
+    new = ~model.buyers.bought[pb, pm]
+    np.add.at(t.m_new_buyers, pm[new], 1)
+    model.buyers.bought[pb, pm] = True
+    t.purchases.append(Purchases(b, s, chan, m, model.vend.price[v, s], model.orders.purity[ids_o], price))
+    model.buyers.last_online_day[b] = model.day
+    mig = model.buyers.migrant_from[b] >= 0
+    for bb, mm in zip(b[mig].tolist(), m[mig].tolist()):
+        if model.buyers.migrant_from[bb] >= 0:
+            model.migrations.append((int(model.buyers.migrant_from[bb]), mm, model.day))
+            model.buyers.migrant_from[bb] = -1

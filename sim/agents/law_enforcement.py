@@ -70,4 +70,23 @@ class LawEnforcement(mesa.Agent):
         )
         hit = idx[model.streams["enforcement"].random(len(idx)) < hazard]
         for v in hit.tolist():
-            model.arrest_vendor(v, reason="background enforcement")
+            self.arrest_vendor(v, reason="background enforcement")
+
+    def arrest_vendor(self, v: int, reason: str) -> None:
+        """Arrest vendor ``v``: it stops trading and takes no new orders.
+
+        Its open orders run their course: a vendor ships on the day an order is paid (the outcome
+        and arrival day are drawn then, ``sim.market.trade.place_orders``), so every open order of
+        an arrested vendor is already in the post and arrives, or is seized or lost, as drawn.
+        """
+        if not self.model.vend.active[v]:
+            return
+        self.model.vend.arrested[v] = True
+        self.model.vendor_agents[v].quit(f"arrested: {reason}")  # agents are stored in idx order
+        self.model.today.arrests_vendors += 1
+
+    def arrest_buyers(self, buyers: np.ndarray) -> None:
+        """Arrested buyers keep buying but become maximally risk averse."""
+        self.model.buyers.arrested[buyers] = True
+        self.model.buyers.risk[buyers] = 1.0
+        self.model.today.arrests_buyers += len(np.unique(buyers))

@@ -14,8 +14,11 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
+from sim.agents.vendor import add_vendors
 from sim.columns import Col, Table
 from sim.domain import Channel, MarketStatus
+from sim.market.escrow import OrderEvent
+from sim.market.trade import seize_escrow
 
 if TYPE_CHECKING:
     from sim.model import CryptoMarketModel
@@ -138,11 +141,88 @@ class Marketplace(mesa.Agent):
         self.down_today = bool(u[0] < cfg.downtime_prob)
         age = model.day - self.opened_day
         if u[1] < self.exit_scam_hazard():
-            model.close_market(self, MarketStatus.EXIT_SCAMMED, reason="operator exit scam")
+            self.close(MarketStatus.EXIT_SCAMMED, reason="operator exit scam")
         elif u[2] < cfg.voluntary_close_hazard and self.kind != Channel.DECENTRALISED:
             # decentralised markets have no operator who could retire (DESIGN.md section 2)
-            model.close_market(self, MarketStatus.CLOSED, reason="voluntary closure")
+            self.close(MarketStatus.CLOSED, reason="voluntary closure")
         elif self.idle_days >= cfg.close_after_idle_days:
-            model.close_market(self, MarketStatus.CLOSED, reason=f"no sale for {self.idle_days} days")
+            self.close(MarketStatus.CLOSED, reason=f"no sale for {self.idle_days} days")
         elif not self.has_sold and age >= cfg.close_if_never_sold_days:
-            model.close_market(self, MarketStatus.CLOSED, reason=f"no sale in the {age} days since it opened")
+            self.close(MarketStatus.CLOSED, reason=f"no sale in the {age} days since it opened")
+
+    def close(self, status: MarketStatus, reason: str) -> None:
+        """Close: escrow taken (exit scam) or frozen (seizure); users become migrants; the forum recommends others."""
+        model, market = self.model, self
+        market.status = status
+        market.closed_day = model.day
+        taken = 0.0
+        if status == MarketStatus.EXIT_SCAMMED:
+            taken = seize_escrow(model, market.idx, OrderEvent.EXIT_SCAM)
+        elif status == MarketStatus.SEIZED:
+            taken = seize_escrow(model, market.idx, OrderEvent.FREEZE)
+        model.today.escrow_lost += taken
+        users = np.flatnonzero(model.buyers.bought[:, market.idx])
+        model.buyers.migrant_from[users] = market.idx
+        # closure news: the forum recommends surviving markets, most of all the largest
+        mc, fc = model.cfg.model.markets, model.cfg.model.forum
+        sales = model.market_table.sales30 * np.array(
+            [m.active and m.kind == market.kind for m in model.markets] + [False] * (model.m_cap - len(model.markets))
+        )
+        if sales.sum() > 0:
+            share = sales / sales.sum()
+            pull = share**fc.closure_news_share_exponent
+            weight = pull / pull.sum() * max(fc.closure_news_min_weight, float(model.market_table.ring[market.idx].sum()))
+            for d in range(0, mc.migration_news_days, 3):
+                model.forum.add_news(model.day + d, weight / (mc.migration_news_days / 3))
+        model.listings.mark_dirty()
+        model.log_event(f"market_{status.value}", market.name, f"{reason}; escrow taken {taken:.2f} EUR")
+
+
+def setup_markets(model: CryptoMarketModel) -> None:
+    """Open the initial markets and list the initial vendors on them (Zipf weights)."""
+    mc = model.cfg.model
+    rng = model.streams["vendors_init"]
+    k = mc.markets.initial_cryptomarkets
+    zipf = 1.0 / np.arange(1, k + 1) ** mc.markets.zipf_exponent
+    for i in range(k):
+        open_market(
+            model, Channel.CRYPTOMARKET, seed_share=mc.markets.initial_awareness_largest * zipf[i] / zipf[0], initial=True
+        )
+    for _ in range(mc.markets.initial_decentralised):
+        open_market(model, Channel.DECENTRALISED, seed_share=mc.markets.initial_awareness_decentralised, initial=True)
+    for _ in range(mc.markets.initial_webshops):
+        open_market(model, Channel.WEBSHOP, seed_share=mc.markets.initial_awareness_webshop, initial=True)
+    n_tech = int(model.buyers.tech.sum())
+    n_v = max(3, int(round(mc.vendors.vendors_per_1000_online_buyers * n_tech / 1000)))
+    w = np.zeros(model.m_cap)
+    for m in model.markets:
+        if m.kind == Channel.CRYPTOMARKET:
+            w[m.idx] = zipf[len([x for x in model.markets[: m.idx] if x.kind == Channel.CRYPTOMARKET])]
+        elif m.kind == Channel.DECENTRALISED:
+            w[m.idx] = mc.markets.decentralised_vendor_weight  # relative to the largest cryptomarket (zipf[0] = 1)
+    add_vendors(model, n_v, rng, market_weights=w)
+
+
+def open_market(
+    model: CryptoMarketModel, kind: Channel, seed_share: float | None = None, initial: bool = False, name: str | None = None
+) -> Marketplace:
+    """Open a new marketplace; a share of the buyers who could use it learn of it."""
+    model.ensure_market_capacity(len(model.markets) + 1)
+    count = 1 + sum(1 for m in model.markets if m.kind == kind)
+    prefix = {Channel.CRYPTOMARKET: "crypto", Channel.DECENTRALISED: "dec", Channel.WEBSHOP: "shop"}[kind]
+    rng = model.streams["vendors_init" if initial else "markets"]
+    domestic = kind == Channel.WEBSHOP and rng.random() < model.cfg.model.markets.webshop_domestic_share
+    market = Marketplace(model, name or f"{prefix}_{count}", kind, domestic=domestic)
+    idx = market.idx
+    model.markets.append(market)
+    mc = model.cfg.model
+    share = mc.markets.new_market_seed_awareness if seed_share is None else seed_share
+    pool = np.flatnonzero(model.buyers.webshop if kind == Channel.WEBSHOP else model.buyers.tech)
+    aware = pool[rng.random(len(pool)) < share]
+    trust = mc.buyers.initial_trust if initial else mc.buyers.new_market_trust
+    model.buyers.make_aware(aware, idx, trust)
+    if kind == Channel.WEBSHOP:
+        add_vendors(model, 1, rng, webshop_market=idx)
+    model.log_event("market_opened", market.name, f"kind={kind.name.lower()} aware={len(aware)}")
+    model.listings.mark_dirty()
+    return market

@@ -299,3 +299,15 @@ def add_vendors(
     model.vendor_agents.extend(agents)
     model.listings.mark_dirty()
     return agents
+
+
+def vendor_entry(model: CryptoMarketModel) -> None:
+    """Weekly entry: new vendors in proportion to Tor-skilled buyers and to unserved orders."""
+    vc = model.cfg.model.vendors
+    rng = model.streams["vendors"]
+    n = model.vend.n
+    act = model.vend.active[:n] & ~model.vend.webshop[:n]
+    unserved = np.maximum(0.0, model.vend.ring[:n, :7].sum(axis=1) - 7 * model.vend.capacity[:n])[act].sum()
+    n_tech = float(model.buyers.tech.sum())
+    lam = vc.entry_base_weekly_per_1000 * n_tech / 1000.0 + vc.entry_per_100_unserved * unserved / 100.0
+    add_vendors(model, int(rng.poisson(lam)), rng)

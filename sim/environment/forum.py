@@ -10,9 +10,15 @@ surviving market, which is what makes migration concentrate (ElBahrawy et al. 20
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from sim.columns import resized
+from sim.domain import Channel
+
+if TYPE_CHECKING:
+    from sim.model import CryptoMarketModel
 
 
 class Forum:
@@ -53,3 +59,45 @@ class Forum:
         ages = np.arange(d, d + self.cfg.window_days)
         slots = (day - ages) % self.slots
         return self.good[slots].sum(0), self.bad[slots].sum(0), self.news[slots].sum(0)
+
+
+def read_forum(model: CryptoMarketModel) -> None:
+    """Readers move trust towards the share of good reports and learn of talked-about markets."""
+    fc = model.cfg.model.forum
+    rng = model.streams["forum"]
+    pool = model.buyers.online_capable
+    k = int(rng.binomial(len(pool), fc.daily_read_share))
+    if k == 0:
+        return
+    readers = np.unique(pool[rng.integers(0, len(pool), k)])
+    good, bad, news = model.forum.readable(model.day)
+    act = np.array([m.idx for m in model.markets if m.active], dtype=np.int64)
+    if len(act) == 0:
+        return
+    g, bd = good[act], bad[act]
+    n_posts = g + bd
+    talked = n_posts > 0
+    if talked.any():
+        mk = act[talked]
+        target = (g[talked] + 1.0) / (n_posts[talked] + 2.0)
+        weight = fc.trust_weight * np.minimum(1.0, n_posts[talked] / fc.full_weight_posts)
+        aw = model.buyers.aware[np.ix_(readers, mk)]
+        rr, cc = np.nonzero(aw)
+        if len(rr):
+            bsel, msel = readers[rr], mk[cc]
+            t = model.buyers.trust[bsel, msel].astype(np.float64)
+            model.buyers.set_trust(bsel, msel, t + weight[cc] * (target[cc] - t))
+    buzz = n_posts + news[act]
+    total = buzz.sum()
+    if total <= 0:
+        return
+    p_learn = fc.awareness_prob * buzz / total
+    tech = model.buyers.tech[readers]
+    u = rng.random((len(readers), len(act)))
+    for j, m in enumerate(act.tolist()):
+        if p_learn[j] <= 0:
+            continue
+        can = tech if model.market_table.kind[m] != Channel.WEBSHOP else np.ones(len(readers), bool)
+        learners = readers[(u[:, j] < p_learn[j]) & can]
+        if len(learners):
+            model.buyers.make_aware(learners, m, model.cfg.model.buyers.new_market_trust)

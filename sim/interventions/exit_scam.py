@@ -23,5 +23,5 @@ class ExitScam(Intervention):
         before = model.ledger.exit_scammed
         held = {m.name: float(model.market_table.escrow[m.idx]) for m in self.targets}
         for m in self.targets:
-            model.close_market(m, MarketStatus.EXIT_SCAMMED, reason="exit scam (scenario)")
+            m.close(MarketStatus.EXIT_SCAMMED, reason="exit scam (scenario)")
         self.record.update(escrow_held_eur=sum(held.values()), escrow_stolen_eur=model.ledger.exit_scammed - before)

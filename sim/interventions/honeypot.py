@@ -56,16 +56,16 @@ class Honeypot(Intervention):
         ob = model.orders
         ids = np.arange(self.first_order, ob.n)
         vendors = np.unique(ob.vendor[ids][ob.market[ids] == self.market.idx])
-        model.close_market(self.market, MarketStatus.SEIZED, reason="honeypot shut down")
+        self.market.close(MarketStatus.SEIZED, reason="honeypot shut down")
         arrested_v = 0
         for v in vendors.tolist():
             if rng.random() < p.vendor_arrest_scale * (1.0 - model.vend.opsec[v]):
-                model.arrest_vendor(v, reason="honeypot records")
+                model.police.arrest_vendor(v, reason="honeypot records")
                 arrested_v += 1
         buyers = np.flatnonzero(self.buyers_seen)
         hit = buyers[rng.random(len(buyers)) < p.buyer_arrest_prob]
         if len(hit):
-            model.arrest_buyers(hit)
+            model.police.arrest_buyers(hit)
         self.record.update(
             shutdown_day=model.day,
             vendors_logged=len(vendors),

@@ -103,7 +103,7 @@ class SubstanceBan(Intervention):
                 model.levers.delisted.add((m.idx, sid))
             model.listings.mark_dirty()
             if all((m.idx, sid) in model.levers.delisted for sid in sellable):
-                model.close_market(m, MarketStatus.CLOSED, reason="closed after substance ban")
+                m.close(MarketStatus.CLOSED, reason="closed after substance ban")
                 closed += 1
         return delisting, closed
 

@@ -44,16 +44,16 @@ class Takedown(Intervention):
         lost = model.ledger.seized
         for m in self.targets:
             vendors = [a for a in model.vendor_agents if m.idx in a.markets and model.vend.active[a.idx]]
-            model.close_market(m, MarketStatus.SEIZED, reason="takedown")
+            m.close(MarketStatus.SEIZED, reason="takedown")
             if rng.random() < p.backend_seizure_prob * (1.0 - p.security_effect * m.security):
                 for a in vendors:
                     if rng.random() < p.vendor_arrest_scale * (1.0 - model.vend.opsec[a.idx]):
-                        model.arrest_vendor(a.idx, reason=f"records of {m.name}")
+                        model.police.arrest_vendor(a.idx, reason=f"records of {m.name}")
                         arrested_v += 1
                 buyers = np.flatnonzero(model.buyers.bought[:, m.idx])
                 hit = buyers[rng.random(len(buyers)) < p.buyer_arrest_prob]
                 if len(hit):
-                    model.arrest_buyers(hit)
+                    model.police.arrest_buyers(hit)
                     arrested_b += len(hit)
         self.record.update(escrow_frozen_eur=model.ledger.seized - lost, arrests_vendors=arrested_v, arrests_buyers=arrested_b)
         publicity(self, p.publicity_risk, p.publicity_days)

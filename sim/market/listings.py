@@ -9,10 +9,16 @@ when vendors or markets change (anyone may call :meth:`ListingIndex.mark_dirty`)
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sim.columns import resized
+from sim.domain import Channel
+from sim.market.reputation import reputation_score
+
+if TYPE_CHECKING:
+    from sim.model import CryptoMarketModel
 from sim.market.choice import NEG_INF, grouped_logsumexp
 
 
@@ -122,3 +128,43 @@ class ListingIndex:
             pick = (util + rng.gumbel(size=util.shape)).argmax(axis=1)
             out[grp] = self.vendor[lo + pick]
         return out
+
+
+def rebuild_listings(model: CryptoMarketModel) -> None:
+    """Rebuild the listing index from vendors' markets and substances."""
+    rows: list[tuple[int, int, int]] = []
+    for ag in model.vendor_agents:
+        if not model.vend.active[ag.idx]:
+            continue
+        for m in ag.markets:
+            mk = model.markets[m]
+            if not mk.active:
+                continue
+            for s in ag.substances:
+                if mk.kind == Channel.WEBSHOP and not model.subs.webshop_sellable[s]:
+                    continue
+                if (m, s) in model.levers.delisted:
+                    continue
+                rows.append((m, ag.idx, s))
+    model.listings.rebuild(rows)
+
+
+def update_listing_utility(model: CryptoMarketModel) -> None:
+    """Today's utility of every listing: reputation, feedback, price, quality, load."""
+    ch, vc = model.cfg.model.choice, model.cfg.model.vendors
+    li = model.listings
+    v, m, s = li.vendor, li.market, li.substance
+    cnt = model.vend.fb_count[v, m]
+    score = reputation_score(model.vend.fb_sum[v, m], cnt, vc.rating_prior_good, vc.rating_prior_count)
+    logp = np.log(model.vend.price[v, s] / model.street.price[s])
+    load = model.vend.ring[v, :7].sum(axis=1) / 7.0 / model.vend.capacity[v]
+    utility = (
+        # centred on a reference listing (score 0.8, 20 feedbacks by default), so that the channel
+        # constants compare a typical market with the street dealer
+        ch.beta_reputation * (score - ch.reference_score)
+        + ch.beta_feedback * (np.log1p(cnt) - np.log1p(ch.reference_feedback))
+        - ch.beta_price * logp
+        + ch.beta_quality * (model.vend.purity[v, s] / model.subs.purity_off_mean[s] - 1.0)
+        - np.maximum(0.0, load - 1.0)
+    )
+    li.set_utility(utility, logp)

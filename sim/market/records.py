@@ -6,9 +6,11 @@ collector, the 30-day purchase ring and the interventions' observers, always by 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import numpy as np
+
+from sim.columns import resized
 
 
 @dataclass(frozen=True)
@@ -48,3 +50,42 @@ class Purchases:
         if not batches:
             return cls.empty()
         return cls(**{f.name: np.concatenate([getattr(b, f.name) for b in batches]) for f in fields(cls)})
+
+
+@dataclass
+class DayCounters:
+    """What happened today; reset at the start of each day and read by the collector."""
+
+    n_markets: int
+    n_subs: int
+    sales: np.ndarray = field(init=False)
+    value: np.ndarray = field(init=False)
+    m_sales: np.ndarray = field(init=False)
+    m_value: np.ndarray = field(init=False)
+    m_buyers: np.ndarray = field(init=False)
+    m_new_buyers: np.ndarray = field(init=False)
+    #: the day's purchases, in batches (street deals, online orders)
+    purchases: list[Purchases] = field(default_factory=list)
+    harm: float = 0.0
+    delivered_ok: int = 0
+    outcomes: int = 0
+    parcels_seized: int = 0
+    arrests_vendors: int = 0
+    arrests_buyers: int = 0
+    refunds: int = 0
+    escrow_lost: float = 0.0
+    unmet: int = 0
+
+    def grow_markets(self, cap: int) -> None:
+        """Make room for ``cap`` market columns."""
+        for name in ("m_sales", "m_value", "m_buyers", "m_new_buyers"):
+            setattr(self, name, resized(getattr(self, name), cap))
+        self.n_markets = cap
+
+    def __post_init__(self) -> None:
+        self.sales = np.zeros(4, dtype=np.int64)
+        self.value = np.zeros(4)
+        self.m_sales = np.zeros(self.n_markets, dtype=np.int64)
+        self.m_value = np.zeros(self.n_markets)
+        self.m_buyers = np.zeros(self.n_markets, dtype=np.int64)
+        self.m_new_buyers = np.zeros(self.n_markets, dtype=np.int64)

@@ -193,7 +193,7 @@ def process_outcomes(model: CryptoMarketModel) -> None:
     # controlled deliveries: seized parcels lead to buyer and sometimes vendor arrests
     cd = seized & (u[:, 2] < model.levers.controlled_delivery_prob)
     if cd.any():
-        model.arrest_buyers(b[cd])
+        model.police.arrest_buyers(b[cd])
     va = seized & (u[:, 3] < model.levers.trace_prob)
     for vv in np.unique(v[va]).tolist():
-        model.arrest_vendor(int(vv), reason="seized parcel traced")
+        model.police.arrest_vendor(int(vv), reason="seized parcel traced")
