@@ -1,4 +1,4 @@
-"""Daily data collection into the four tables of the output contract (DESIGN.md section 6).
+"""Daily data collection into the four tables of the output contract (docs/outputs.md).
 
 The collector reads the day's counters and the named metrics of :mod:`sim.metrics`; it never
 passes over all orders. Tables are built once at the end from per-day column chunks.

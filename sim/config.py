@@ -28,7 +28,7 @@ from sim.tables import DAILY_REPORTABLE, SUMMARY_REPORTABLE
 # --------------------------------------------------------------------------- substances
 @dataclass
 class SubstanceConfig:
-    """One row of the substance table (DESIGN.md section 4).
+    """One row of the substance table (docs/ODD.md, substances).
 
     Purity is in the substance's ``purity_unit``: ``fraction`` (share of the
     active compound by weight) for powders and herbs, ``mg`` (mg of active
@@ -65,7 +65,7 @@ class SubstanceConfig:
 # --------------------------------------------------------------------------- model parts
 @dataclass
 class BuyerConfig:
-    """Buyers: drug users in the modelled population (DESIGN.md section 2)."""
+    """Buyers: drug users in the modelled population (docs/ODD.md, entities)."""
 
     #: mean purchases per month (any channel); lognormal across buyers. Modelling judgement
     #: for recreational users who buy for themselves and friends.
@@ -95,7 +95,7 @@ class BuyerConfig:
     trust_loss: float = prob(0.35)
     #: trust in the favourite vendor below which the buyer forgets that vendor
     vendor_forget_threshold: float = prob(0.3)
-    #: initial trust in a newly known market (unknown and untrusted, DESIGN.md section 2)
+    #: initial trust in a newly known market (unknown and untrusted, docs/ODD.md, entities)
     new_market_trust: float = prob(0.3)
     #: probability that a purchase is of the buyer's usual substance (else drawn from the population's
     #: mix); assumption: most users have a main drug
@@ -112,7 +112,7 @@ class BuyerConfig:
 
 @dataclass
 class ChoiceConfig:
-    """Random-utility (logit) coefficients of the purchase choice (DESIGN.md section 2).
+    """Random-utility (logit) coefficients of the purchase choice (docs/ODD.md, entities).
 
     Utilities are in logit units. Channel -> market -> listing is a nested logit;
     ``nest_lambda`` is the dissimilarity parameter of the channel nests (1 = plain MNL).
@@ -197,7 +197,7 @@ class MarketConfig:
 
 @dataclass
 class EscrowConfig:
-    """Orders and escrow (DESIGN.md section 2, centralised markets)."""
+    """Orders and escrow (docs/ODD.md, entities, centralised markets)."""
 
     shipping_days_domestic: float = nonneg(3.0)  #: mean shipping delay, days (Poisson around it)
     shipping_days_cross_border: float = nonneg(7.0)
@@ -234,7 +234,7 @@ class EscrowConfig:
 
 @dataclass
 class VendorConfig:
-    """Vendors (DESIGN.md section 2)."""
+    """Vendors (docs/ODD.md, entities)."""
 
     #: initial cryptomarket/decentralised vendors per 1,000 buyers with Tor skill.
     #: Modelling judgement: a few hundred buyers per vendor, as in Soska & Christin 2015.
@@ -296,7 +296,7 @@ class VendorConfig:
 
 @dataclass
 class ForumConfig:
-    """The forum where reports spread with a delay (DESIGN.md section 2)."""
+    """The forum where reports spread with a delay (docs/ODD.md, entities)."""
 
     delay_days: int = nonneg(2)  #: days before a post is read
     post_prob_bad: float = nonneg(0.3)  #: probability a buyer posts after a bad outcome
@@ -382,7 +382,7 @@ class ScenarioConfig:
 class RunConfig:
     """How to run: horizon, progress bar, figures."""
 
-    days: int = at_least(730, 1, why="the horizon")  #: horizon in days (default two years, DESIGN.md section 3)
+    days: int = at_least(730, 1, why="the horizon")  #: horizon in days (default two years, docs/ODD.md, scales)
     progress: bool = True  #: progress bar (only shown on a terminal)
     figures: bool = True  #: write the figures/ folder
     #: refuse a run whose estimated memory need exceeds what the machine has (sim/preflight.py)

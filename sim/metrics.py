@@ -2,7 +2,7 @@
 
 Daily metrics read the model's incremental counters (no pass over all buyers). Run-level
 metrics (``summary_*``) read the finished tables. Definitions are in docs/outputs.md and
-DESIGN.md section 7.
+docs/outputs.md (metric definitions).
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ DAILY_METRICS = {
 
 # ----------------------------------------------------------------------------- run level
 def online_value(daily: pd.DataFrame) -> pd.Series:
-    """Online volume per day: value of completed sales in web shops and markets, EUR (DESIGN 7)."""
+    """Online volume per day: value of completed sales in web shops and markets, EUR (docs/outputs.md)."""
     return daily[[f"value_{c}_eur" for c in CHANNEL_NAMES if c != "offline"]].sum(axis=1)
 
 
@@ -158,7 +158,7 @@ PRE_DAYS, POST_DAYS, RECOVERY_WINDOW, RECOVERY_LEVEL = 30, 7, 7, 0.9
 
 
 def drop(series: pd.Series, t0: int) -> float:
-    """1 - (mean over the 7 days from t0) / (mean over the 30 days before t0) (DESIGN.md section 7)."""
+    """1 - (mean over the 7 days from t0) / (mean over the 30 days before t0) (docs/outputs.md, metric definitions)."""
     pre = series.loc[t0 - PRE_DAYS : t0 - 1].mean()
     post = series.loc[t0 : t0 + POST_DAYS - 1].mean()
     return float(1.0 - post / pre) if pre > 0 else float("nan")

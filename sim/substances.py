@@ -1,4 +1,4 @@
-"""The substance table as arrays (DESIGN.md section 4).
+"""The substance table as arrays (docs/ODD.md, substances).
 
 The table itself is configuration (``configs/substances/default.yaml``); this module turns
 it into numpy arrays indexed by substance id so that choices and aggregates are vectorised.

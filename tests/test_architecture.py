@@ -101,3 +101,17 @@ def test_behavioural_numbers_are_parameters_not_constants_in_code():
         f"{p.relative_to(ROOT)}: {why} ({pat})" for pat, why in banned.items() for p, text in code.items() if re.search(pat, text)
     ]
     assert not found, f"behavioural numbers still hard-coded: {found}"
+
+
+def test_output_names_match_what_a_run_writes(tiny):
+    """sim/tables.py names the columns the collection may report: they are the columns a run writes."""
+    from sim.metrics import DAILY_METRICS
+    from sim.summary import summarise
+    from sim.tables import DAILY_COLUMNS, HEADLINE_SCALARS
+
+    model, tables = tiny
+    assert tuple(tables["daily"].columns) == DAILY_COLUMNS, "daily.parquet columns, in order"
+    assert set(DAILY_METRICS) <= set(DAILY_COLUMNS)
+    headline = summarise(model, tables)["run"]
+    scalars = {k for k, v in headline.items() if not isinstance(v, dict)}
+    assert scalars == set(HEADLINE_SCALARS), f"headline scalars differ: {scalars ^ set(HEADLINE_SCALARS)}"

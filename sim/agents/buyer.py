@@ -1,4 +1,4 @@
-"""Buyers: the drug users of the modelled population (DESIGN.md section 2).
+"""Buyers: the drug users of the modelled population (docs/ODD.md, entities).
 
 Buyers are a vectorised population, not one Mesa agent each: their state lives in the columns of
 a :class:`BuyerPopulation` (owned by the model as ``model.buyers``), so that the day's purchases

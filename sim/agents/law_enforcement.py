@@ -1,6 +1,6 @@
 """Law enforcement: background enforcement and the scenario's scheduled actions.
 
-Most arrests come from the physical world (DESIGN.md section 2): controlled deliveries after
+Most arrests come from the physical world (docs/ODD.md, entities): controlled deliveries after
 customs seizures, cash-out and informants. Background vendor arrests follow a daily hazard that
 grows with recent sales and falls with operational security. Interventions (site blocking,
 takedowns ...) are objects held in :attr:`LawEnforcement.actions`; each is scheduled with

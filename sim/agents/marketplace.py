@@ -143,7 +143,7 @@ class Marketplace(mesa.Agent):
         if u[1] < self.exit_scam_hazard():
             self.close(MarketStatus.EXIT_SCAMMED, reason="operator exit scam")
         elif u[2] < cfg.voluntary_close_hazard and self.kind != Channel.DECENTRALISED:
-            # decentralised markets have no operator who could retire (DESIGN.md section 2)
+            # decentralised markets have no operator who could retire (docs/ODD.md, entities)
             self.close(MarketStatus.CLOSED, reason="voluntary closure")
         elif self.idle_days >= cfg.close_after_idle_days:
             self.close(MarketStatus.CLOSED, reason=f"no sale for {self.idle_days} days")

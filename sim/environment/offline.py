@@ -1,4 +1,4 @@
-"""The offline street market: the outside option for buyers with a dealer (DESIGN.md section 2).
+"""The offline street market: the outside option for buyers with a dealer (docs/ODD.md, entities).
 
 Per substance: a street price (EUR per unit, lognormal spread around the table value), purity
 drawn from the offline distribution, and availability (the share of purchase attempts for which

@@ -1,4 +1,4 @@
-"""Interventions: a registry from config names to classes (DESIGN.md section 5).
+"""Interventions: a registry from config names to classes (README, interventions).
 
 Each intervention is a small class with ``start_day`` (and optionally ``end_day``) whose
 ``fire`` runs at the dawn of its start day. The concrete interventions (takedown, blocking,

@@ -216,7 +216,7 @@ class CohortTracker:
     """Follows the buyers who bought on the target markets in the 30 days before the start.
 
     Their spending per channel before (from the model's 30-day purchase ring) and in each day
-    after gives the displacement of the target's volume (DESIGN.md section 7).
+    after gives the displacement of the target's volume (docs/outputs.md, metric definitions).
     """
 
     def __init__(self, model: CryptoMarketModel, targets: list[int]) -> None:

@@ -1,4 +1,4 @@
-"""Substance ban: individual substances or a blanket NPS ban (DESIGN.md section 4).
+"""Substance ban: individual substances or a blanket NPS ban (docs/ODD.md, substances).
 
 The substances become controlled. Web shops comply (delist; a shop left with nothing closes) with
 probability ``domestic_compliance`` if domestic, ``foreign_compliance`` if foreign (Wadsworth et al.

@@ -1,4 +1,4 @@
-"""Takedown: police seize a market (DESIGN.md section 5).
+"""Takedown: police seize a market (README, interventions).
 
 Escrow is frozen (buyers' pending orders lost), with probability ``backend_seizure_prob`` the
 backend is seized and its vendors are arrested with probability ``vendor_arrest_scale x (1 - opsec)``

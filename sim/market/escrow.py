@@ -3,7 +3,7 @@
 Nothing here needs a model, so the state machine and the money rules are tested directly
 (``tests/test_escrow.py``). The order book applies these rules to arrays of orders.
 
-Money paths (DESIGN.md section 2, centralised escrow cryptomarket):
+Money paths (docs/ODD.md, entities, centralised escrow cryptomarket):
 
 - pay into escrow -> held by the market until finalise, auto-finalise or dispute;
 - finalise / auto-finalise / dispute lost by the buyer -> released: vendor gets the price
