@@ -64,12 +64,15 @@ class GuardRuns(Callback):
     """Validate, claim folders and record sweeps; see the module docstring."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Validate the run and claim its folder before Hydra writes into it."""
         _guarded(lambda: start_run(config))
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Check every job, the sweep folder and its record; lock it."""
         _guarded(lambda: start_sweep(config))
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
+        """Print progress as jobs of this sweep done of its total."""
         from hydra.types import RunMode
 
         if config.hydra.mode != RunMode.MULTIRUN:
@@ -82,6 +85,7 @@ class GuardRuns(Callback):
         print(f"[sweep] {done} of {len(record['jobs'])} jobs done (last: {config.hydra.job.override_dirname})", file=sys.stderr)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        """Release the lock; list jobs that did not finish and exit 1 if any."""
         sweep = Path(config.hydra.sweep.dir)
         record = read_sweep(sweep)
         unlock_sweep(sweep, record.get("token", ""))

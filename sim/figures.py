@@ -215,8 +215,11 @@ def distribution_figure(runs_summary: pd.DataFrame, group: list[str], metric: st
 def sweep_figures(
     runs_daily: pd.DataFrame, runs_summary: pd.DataFrame, keys: list[str], rc: dict, folder: Path, events: list[int] | None = None
 ) -> list[Path]:
-    """Comparison figures of a sweep: time series with 95% bands, displacement bars, effect
-    distributions and, for a two-parameter sweep, a heat map. PNG and PDF."""
+    """Comparison figures of a sweep, as PNG and PDF.
+
+    Time series with 95% bands, displacement bars, effect distributions and, for a two-parameter
+    sweep, a heat map.
+    """
     plt = _plt()
     folder.mkdir(parents=True, exist_ok=True)
     group = _group_label(keys)

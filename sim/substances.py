@@ -73,6 +73,7 @@ class SubstanceTable:
 
     @property
     def is_nps(self) -> np.ndarray:
+        """Whether each substance is of class ``nps``."""
         return np.array([c == NPS_CLASS for c in self.drug_class])
 
     def draw_purity(self, rng: np.random.Generator, sub: np.ndarray, online: bool) -> np.ndarray:

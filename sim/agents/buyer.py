@@ -56,10 +56,12 @@ class Buyer:
 
     @property
     def offline_access(self) -> bool:
+        """Has access to a street dealer."""
         return bool(self._pop.offline[self.idx])
 
     @property
     def purchases_per_month(self) -> float:
+        """Mean purchases per month (any channel)."""
         return float(self._pop.rate[self.idx])
 
     def trust_in(self, market: int) -> float | None:

@@ -30,12 +30,15 @@ class ScheduledAction(Protocol):
     fired: bool
 
     def fire(self) -> None:  # pragma: no cover - protocol
+        """Run at the dawn of the start day."""
         ...
 
     def restrict_access(self, buyers: np.ndarray, markets: np.ndarray) -> np.ndarray | None:  # pragma: no cover
+        """Which buyers can reach which markets (None: no restriction)."""
         ...
 
     def observe(self, log) -> None:  # pragma: no cover - protocol
+        """See the day's purchases."""
         ...
 
 

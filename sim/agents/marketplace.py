@@ -111,6 +111,7 @@ class Marketplace(mesa.Agent):
 
     @property
     def active(self) -> bool:
+        """Open for trade (not seized, exit-scammed or closed)."""
         return self.status == MarketStatus.ACTIVE
 
     @property

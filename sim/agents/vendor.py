@@ -104,6 +104,7 @@ class Vendor(mesa.Agent):
 
     @property
     def active(self) -> bool:
+        """Trading (not quit or arrested)."""
         return bool(self.model.vend.active[self.idx])
 
     def reputation(self, market: int) -> tuple[int, float]:

@@ -47,6 +47,8 @@ class Intervention:
 
     @dataclass
     class Params:
+        """The intervention's parameters, each with its declared range (none here)."""
+
         pass
 
     def __init__(self, model: CryptoMarketModel, cfg, index: int = 0) -> None:
@@ -135,6 +137,7 @@ class Intervention:
         """Restore what ``apply`` saved (subclasses with state to restore override this)."""
 
     def describe(self) -> str:
+        """The parameters as ``name=value`` text (for the events table)."""
         return ", ".join(f"{f.name}={getattr(self.params, f.name)}" for f in fields(self.params))
 
     def restrict_access(self, buyers: np.ndarray, markets: np.ndarray) -> np.ndarray | None:
@@ -191,6 +194,7 @@ class Intervention:
         self._daily = self.model.schedule_recurring(fn, Schedule(interval=1.0, start=self.model.time + 1.0))
 
     def stop_daily(self) -> None:
+        """Stop the daily callback started by :meth:`schedule_daily`."""
         gen = getattr(self, "_daily", None)
         if gen is not None:
             gen.stop()

@@ -16,9 +16,12 @@ class ExitScam(Intervention):
 
     @dataclass
     class Params:
+        """No parameters: the operator takes the escrow."""
+
         pass
 
     def apply(self) -> None:
+        """The operator of each target market takes the escrow and closes it."""
         model = self.model
         before = model.ledger.exit_scammed
         held = {m.name: float(model.market_table.escrow[m.idx]) for m in self.targets}

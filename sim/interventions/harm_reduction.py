@@ -23,22 +23,27 @@ class RedAlert(Intervention):
 
     @dataclass
     class Params:
+        """Parameters of the alert (ranges declared per field)."""
+
         substance: str = ""  #: substance name the alert is about
         reach: float = prob(0.5)  #: share of buyers reached by the alert
         compliance: float = prob(0.6)  #: share of reached buyers who then do not buy it
 
     @classmethod
     def check(cls, params, where: str) -> None:
+        """Refuse an alert that names no substance."""
         if not params.substance:
             raise ConfigError(f"{where}.params.substance: name the substance of the alert")
 
     def apply(self) -> None:
+        """Cut the purchases of the substance by reach x compliance while the alert runs."""
         model = self.model
         self.s = model.subs.index(self.params.substance)
         self.saved = {"factor": float(model.levers.demand_factor[self.s])}
         model.levers.demand_factor[self.s] *= 1.0 - self.params.reach * self.params.compliance
 
     def revert(self) -> None:
+        """Restore the substance's demand."""
         self.model.levers.demand_factor[self.s] = self.saved["factor"]
 
 
@@ -50,9 +55,12 @@ class DrugChecking(Intervention):
 
     @dataclass
     class Params:
+        """Parameters of the alert (ranges declared per field)."""
+
         share: float = prob(0.5)  #: share of online-capable buyers given drug checking
 
     def apply(self) -> None:
+        """Cut the purchases of the substance by reach x compliance while the alert runs."""
         model = self.model
         pop = model.buyers
         cand = pop.online_capable[~pop.checking[pop.online_capable]]
@@ -62,4 +70,5 @@ class DrugChecking(Intervention):
         self.record["buyers_given_checking"] = int(len(new))
 
     def revert(self) -> None:
+        """Restore the substance's demand."""
         self.model.buyers.checking[self.saved["new"]] = False

@@ -28,6 +28,8 @@ class Honeypot(Intervention):
 
     @dataclass
     class Params:
+        """Parameters of the covert operation (ranges declared per field)."""
+
         operate_days: int = at_least(30, 1)  #: days the police run the market covertly
         vendor_arrest_scale: float = prob(0.6)  #: arrest probability of a logged vendor with zero opsec
         buyer_arrest_prob: float = prob(0.01)  #: arrest probability of a logged buyer
@@ -37,6 +39,7 @@ class Honeypot(Intervention):
         publicity_days: int = nonneg(60)
 
     def apply(self) -> None:
+        """Take over the target covertly and start logging its users; schedule the shutdown."""
         model = self.model
         self.vendors_seen = np.zeros(0, dtype=np.int64)
         self.buyers_seen = np.zeros(model.buyers.n, dtype=bool)
@@ -51,6 +54,7 @@ class Honeypot(Intervention):
             self.buyers_seen[log.buyer[log.market == self.market.idx]] = True
 
     def shutdown(self) -> None:
+        """Shut the market down: seizure, arrests from the logs, publicity."""
         model, p = self.model, self.params
         rng = model.streams["interventions"]
         ob = model.orders

@@ -27,6 +27,8 @@ class ParcelInterdiction(Intervention):
 
     @dataclass
     class Params:
+        """Parameters of the interdiction (ranges declared per field)."""
+
         inspection_rate: float = prob(0.3)  #: seizure probability of a cross-border parcel at zero stealth
         controlled_delivery_prob: float = prob(0.3)  #: chance a seized parcel leads to a buyer arrest
         vendor_trace_prob: float = prob(0.1)  #: chance a seized parcel leads to the vendor's arrest
@@ -34,6 +36,7 @@ class ParcelInterdiction(Intervention):
         stealth_gain_weekly: float = prob(0.05)  #: weekly stealth improvement, share of the gap to 1
 
     def apply(self) -> None:
+        """Raise customs inspection, controlled deliveries and tracing; vendors start adapting."""
         model, p = self.model, self.params
         lv = model.levers
         self.saved = {"customs": lv.customs_prob, "cd": lv.controlled_delivery_prob, "trace": lv.trace_prob}
@@ -57,6 +60,7 @@ class ParcelInterdiction(Intervention):
         v.stealth[cross] += p.stealth_gain_weekly * (1.0 - v.stealth[cross])
 
     def revert(self) -> None:
+        """Restore the customs, controlled-delivery and tracing levers."""
         model = self.model
         lv = model.levers
         lv.customs_prob = self.saved["customs"]

@@ -22,6 +22,8 @@ class PaymentIntervention(Intervention):
 
     @dataclass
     class Params:
+        """Parameters of the payment intervention (ranges declared per field)."""
+
         friction: float = nonneg(1.0)  #: utility penalty (logit units) of paying online, low-skill buyers
         #: the penalty for buyers skilled with Tor and cryptocurrency, as a share of ``friction``
         #: (assumption: they use non-KYC exchanges or privacy coins)
@@ -29,6 +31,7 @@ class PaymentIntervention(Intervention):
         cashout_hazard_per_100_orders: float = nonneg(0.002)  #: extra daily vendor arrest hazard per 100 orders
 
     def apply(self) -> None:
+        """Add payment friction for buyers and a cash-out arrest hazard for vendors."""
         model, p = self.model, self.params
         lv = model.levers
         self.saved = {
@@ -41,6 +44,7 @@ class PaymentIntervention(Intervention):
         lv.cashout_hazard_per_100 += p.cashout_hazard_per_100_orders
 
     def revert(self) -> None:
+        """Restore the payment levers."""
         lv = self.model.levers
         lv.payment_friction = self.saved["friction"]
         lv.payment_friction_skilled = self.saved["friction_skilled"]

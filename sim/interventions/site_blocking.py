@@ -26,12 +26,15 @@ class SiteBlocking(Intervention):
 
     @dataclass
     class Params:
+        """Parameters of the block (ranges declared per field)."""
+
         block_share: float = prob(0.9)  #: share of buyers who lose access at first
         mirror_rate: float = prob(0.02)  #: new mirrors per day per blocked market (0 = no mirrors)
         workaround_rate: float = prob(0.01)  #: share of blocked buyers learning a workaround per day
         tor_bypass: bool = True  #: Tor users are not affected by blocks of clearnet shops
 
     def apply(self) -> None:
+        """Block the target domains for a share of buyers; mirrors and workarounds follow."""
         model = self.model
         rng = model.streams["interventions"]
         self.u = rng.random(model.buyers.n)  # who the block reaches (fixed per buyer)
@@ -42,6 +45,7 @@ class SiteBlocking(Intervention):
         self.schedule_daily(self.add_mirrors)
 
     def add_mirrors(self) -> None:
+        """Daily: new mirrors of the blocked markets."""
         if self.active and self.params.mirror_rate > 0:
             self.mirrors += self.model.streams["interventions"].poisson(self.params.mirror_rate, len(self.blocked))
             for m, k in zip(self.blocked, self.mirrors, strict=True):
@@ -69,5 +73,6 @@ class SiteBlocking(Intervention):
         return mask
 
     def revert(self) -> None:
+        """Lift the block."""
         self.active = False
         self.stop_daily()

@@ -29,6 +29,8 @@ class SubstanceBan(Intervention):
 
     @dataclass
     class Params:
+        """Parameters of the ban (ranges declared per field)."""
+
         substances: list[str] = field(default_factory=lambda: ["nps"])  #: names, or "nps" for all NPS
         domestic_compliance: float = prob(0.8)  #: share of domestic web shops that delist
         foreign_compliance: float = prob(0.3)  #: share of foreign web shops that delist
@@ -45,10 +47,12 @@ class SubstanceBan(Intervention):
 
     @classmethod
     def check(cls, params, where: str) -> None:
+        """Refuse a ban that names no substance."""
         if not params.substances:
             raise ConfigError(f"{where}.params.substances: name at least one substance or 'nps'")
 
     def ban_ids(self) -> np.ndarray:
+        """Indices of the banned substances (``nps`` expands to every NPS)."""
         t = self.model.subs
         ids: set[int] = set()
         for name in self.params.substances:
@@ -59,6 +63,7 @@ class SubstanceBan(Intervention):
         return np.array(sorted(ids), dtype=np.int64)
 
     def apply(self) -> None:
+        """Control the substances: shops delist or close, prices and harm rise, the street has less."""
         model, p = self.model, self.params
         t = model.subs
         s = self.ban_ids()
@@ -108,6 +113,7 @@ class SubstanceBan(Intervention):
         return delisting, closed
 
     def revert(self) -> None:
+        """Lift the ban: restore what apply changed."""
         model, s = self.model, self.subs
         self.active = False
         self.stop_daily()

@@ -27,6 +27,8 @@ class Takedown(Intervention):
 
     @dataclass
     class Params:
+        """Parameters of the takedown (ranges declared per field)."""
+
         backend_seizure_prob: float = prob(0.5)  #: chance the seizure yields usable records
         vendor_arrest_scale: float = prob(0.3)  #: arrest probability of a vendor with zero opsec, given records
         buyer_arrest_prob: float = prob(0.002)  #: arrest probability of a recent buyer, given records
@@ -38,6 +40,7 @@ class Takedown(Intervention):
         security_effect: float = prob(0.5)
 
     def apply(self) -> None:
+        """Seize each target: frozen escrow, records, arrests, publicity."""
         model, p = self.model, self.params
         rng = model.streams["interventions"]
         arrested_v = arrested_b = 0

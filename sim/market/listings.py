@@ -111,7 +111,8 @@ class ListingIndex:
 
         Args:
             rng: the purchase stream.
-            markets, subs: one entry per purchase.
+            markets: market column of each purchase.
+            subs: substance of each purchase.
             fav_vendor: each purchaser's favourite vendor (-1: none).
             loyalty: utility bonus of the favourite vendor for each purchaser.
         """
