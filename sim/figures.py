@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from sim.domain import CHANNEL_NAMES
@@ -149,7 +150,7 @@ def distribution_figure(runs_summary: pd.DataFrame, group: list[str], metric: st
     for k, g in runs_summary.groupby(group):
         v = pd.to_numeric(g[metric], errors="coerce")
         has = v.notna().to_numpy()
-        c = censoring_flags(g[flag])[has] if censored else None
+        c = censoring_flags(g[flag])[has] if censored else np.zeros(int(has.sum()), dtype=bool)
         data.append((_label(k), v[has].astype(float).to_numpy(), c))
     data = [d for d in data if len(d[1])]
     fig, ax = plt.subplots(figsize=(6, 4))

@@ -68,7 +68,7 @@ def prob(default: float, why: str = "a probability or share") -> Any:
     return ranged(default, lo=0.0, hi=1.0, why=why)
 
 
-def nonneg(default: float, why: str = "") -> Any:
+def nonneg(default: float | None, why: str = "") -> Any:
     """A rate, count or duration that may be zero: >= 0."""
     return ranged(default, lo=0.0, why=why)
 

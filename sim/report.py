@@ -277,7 +277,7 @@ def write_report(sweep: Path, report_cfg: dict | None = None, *, own_lock: str |
     final = sweep / "collected"
     if final.exists() and not (final / COLLECTION_MARK).exists():
         raise ReportError(f"{final}: exists and was not written by this program; move it away first")
-    rc = {
+    rc: dict[str, Any] = {
         "metrics": ["online_value_eur", "mean_trust_online", "harm"],
         "summary": ["online_volume_eur_per_day", "harm_per_day", "online_drop", "online_days_to_recovery"],
         "baseline": "baseline",

@@ -63,6 +63,7 @@ def to_config(dcfg: DictConfig) -> Config:
     try:
         d = task_container(dcfg)
         cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), d))
+        assert isinstance(cfg, Config)
     except OmegaConfBaseException as err:
         key = err.full_key or "?"
         raise ConfigError(f"{key}: {str(err).splitlines()[0]}") from None
@@ -184,7 +185,7 @@ def run_job(dcfg: DictConfig, out_dir: Path, token: str, skip_finished: bool = F
 
 def manifest(cfg: Config, wall_s: float) -> dict:
     """Seed, versions, git revision, wall time."""
-    versions = {}
+    versions: dict[str, str | None] = {}
     for pkg in ("mesa", "numpy", "pandas", "pyarrow", "hydra-core", "omegaconf", "matplotlib"):
         try:
             versions[pkg] = metadata.version(pkg)

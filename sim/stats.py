@@ -196,7 +196,7 @@ def summarise_paired(diff, censored, censored_base) -> pd.Series:
     if either == 0:
         return summarise_metric(pd.DataFrame({"x": d}), "x")
     if cb.any():
-        row = dict.fromkeys(SUMMARY_COLUMNS, np.nan)
+        row: dict[str, object] = dict.fromkeys(SUMMARY_COLUMNS, np.nan)
         row.update(estimator="not estimable (baseline censored)", n=len(d), n_censored=either)
         return pd.Series(row)[SUMMARY_COLUMNS]
     km = km_summary(d, cs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,15 @@ def test_output_names_match_what_a_run_writes(tiny):
     headline = summarise(model, tables)["run"]
     scalars = {k for k, v in headline.items() if not isinstance(v, dict)}
     assert scalars == set(HEADLINE_SCALARS), f"headline scalars differ: {scalars ^ set(HEADLINE_SCALARS)}"
+
+
+def test_type_checker_is_clean_on_sim():
+    """mypy at its default level finds nothing in sim/ (configuration in pyproject.toml)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-incremental" if os.environ.get("CI") else "--incremental", "sim"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.returncode == 0, f"mypy:\n{proc.stdout[-3000:]}{proc.stderr[-1000:]}"

@@ -8,7 +8,7 @@ before the run starts.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sim.errors import ConfigError
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from sim.model import CryptoMarketModel
 
 #: config name -> intervention class (filled at the end of this module)
-REGISTRY: dict[str, type] = {}
+REGISTRY: dict[str, Any] = {}  # name -> Intervention subclass
 
 
 def check_names(interventions) -> None:

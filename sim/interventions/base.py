@@ -62,6 +62,8 @@ class Intervention:
         self.saved: dict[str, Any] = {}
         #: whether it has started (its dawn has come); only fired interventions are reported
         self.fired = False
+        #: callbacks scheduled with Mesa, kept referenced here (Mesa holds them weakly)
+        self.keep_alive: list = []
         self.targets: list[Marketplace] = []
         self.cohort: CohortTracker | None = None
         self.record: dict[str, Any] = {

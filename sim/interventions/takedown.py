@@ -73,5 +73,5 @@ def publicity(iv: Intervention, risk: float, days: int) -> None:
     def end() -> None:
         model.levers.risk_shock[hidden] -= risk
 
-    iv._end_publicity = end  # keep a strong reference: Mesa holds callbacks weakly
+    iv.keep_alive.append(end)  # keep a strong reference: Mesa holds callbacks weakly
     model.schedule_event(end, at=model.time + days)

@@ -12,54 +12,50 @@ from collections import defaultdict
 
 import numpy as np
 
-from sim.columns import doubled, resized
+from sim.columns import Col, Table
 from sim.market.escrow import OrderEvent
 
-_COLUMNS: dict[str, type] = {
-    "buyer": np.int32,
-    "vendor": np.int32,
-    "market": np.int32,
-    "substance": np.int16,
-    "day": np.int32,
-    "price": np.float64,
-    "commission": np.float64,
-    "purity": np.float32,
-    "state": np.int8,
-    "outcome": np.int8,
-    "outcome_day": np.int32,
-    "settle_event": np.int8,
-    "cross_border": np.bool_,
-}
 
+class OrderBook(Table):
+    """Columnar store of orders (a :class:`~sim.columns.Table`) with day calendars for outcomes and settlements."""
 
-class OrderBook:
-    """Columnar store of orders with day calendars for outcomes and settlements."""
+    SPEC = {
+        "buyer": Col(np.int32, 0),
+        "vendor": Col(np.int32, 0),
+        "market": Col(np.int32, 0),
+        "substance": Col(np.int16, 0),
+        "day": Col(np.int32, 0),
+        "price": Col(np.float64, 0),
+        "commission": Col(np.float64, 0),
+        "purity": Col(np.float32, 0),
+        "state": Col(np.int8, 0),
+        "outcome": Col(np.int8, 0),
+        "outcome_day": Col(np.int32, 0),
+        "settle_event": Col(np.int8, 0),
+        "cross_border": Col(np.bool_, 0),
+    }
+    buyer: np.ndarray
+    vendor: np.ndarray
+    market: np.ndarray
+    substance: np.ndarray
+    day: np.ndarray
+    price: np.ndarray
+    commission: np.ndarray
+    purity: np.ndarray
+    state: np.ndarray
+    outcome: np.ndarray
+    outcome_day: np.ndarray
+    settle_event: np.ndarray
+    cross_border: np.ndarray
 
     def __init__(self, capacity: int = 4096) -> None:
-        self.n = 0
-        self._cap = capacity
-        for name, dtype in _COLUMNS.items():
-            setattr(self, name, np.zeros(capacity, dtype=dtype))
+        super().__init__(capacity)
         self._outcome_cal: dict[int, list[np.ndarray]] = defaultdict(list)
         self._settle_cal: dict[int, list[np.ndarray]] = defaultdict(list)
 
-    def _grow(self, need: int) -> None:
-        cap = doubled(self._cap, need)
-        if cap == self._cap:
-            return
-        for name in _COLUMNS:
-            setattr(self, name, resized(getattr(self, name), cap))
-        self._cap = cap
-
     def add(self, **cols: np.ndarray) -> np.ndarray:
         """Append a batch of orders (one array per column); return their ids."""
-        k = len(cols["buyer"])
-        self._grow(self.n + k)
-        ids = np.arange(self.n, self.n + k)
-        for name, values in cols.items():
-            getattr(self, name)[ids] = values
-        self.n += k
-        return ids
+        return self.append(len(cols["buyer"]), **cols)
 
     def schedule_outcome(self, ids: np.ndarray, days: np.ndarray) -> None:
         """Put orders ``ids`` on the outcome calendar at ``days``."""

@@ -100,7 +100,7 @@ def place_orders(
     when = np.where(finalise, outcome_day, np.where(dispute, np.minimum(outcome_day, auto_day - 1), auto_day))
     e = into_escrow
     model.orders.schedule_settle(ids[e], when[e], ev[e].astype(np.int8))
-    model.orders.schedule_settle(ids[~e], outcome_day[~e], np.int8(OrderEvent.COMPLETE))
+    model.orders.schedule_settle(ids[~e], outcome_day[~e], np.full(int((~e).sum()), OrderEvent.COMPLETE, dtype=np.int8))
     return ids
 
 
