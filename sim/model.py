@@ -101,7 +101,8 @@ class CryptoMarketModel(mesa.Model):
         self.recorder = Recorder()
         self.today = DayCounters(self.m_cap, S)
         setup_markets(self)
-        self.buyers.schedule_first(self.streams["buyers_init"], self.day)
+        # the first day the model processes is the one after set-up (set-up runs at Mesa time 0)
+        self.buyers.schedule_first(self.streams["buyers_init"], self.day + 1)
         rebuild_listings(self)
         from sim.interventions import build_interventions
 

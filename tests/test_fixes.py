@@ -73,3 +73,28 @@ def test_an_arrested_vendors_open_orders_run_their_course():
     )
     assert (orders.outcome_day[mine] <= model.day).all()
     assert abs(model.ledger.imbalance()) < 1e-6, "money is conserved"
+
+
+def test_every_buyer_buys_and_no_purchase_is_filed_on_a_day_never_run():
+    """First purchases used to be filed on the set-up day, which is never run: ~5% of buyers never bought."""
+    cfg = compose([*SMALL, "run.days=90", "run.burn_in_days=10", "seed=5"])
+    model = CryptoMarketModel(cfg)
+    first_day = model.day + 1
+    assert min(model.buyers._due) >= first_day, "no purchase is due before the first day the model runs"
+    model.run()
+    due = model.buyers._due
+    on_calendar = np.concatenate([np.concatenate(due[d]) for d in due if due[d]])
+    assert min(d for d in due if due[d]) > model.day, "every pending purchase is on a day still to come"
+    assert np.array_equal(np.sort(on_calendar), np.arange(model.buyers.n)), "every buyer has exactly one next purchase"
+
+
+def test_purchases_rise_with_the_purchase_rate():
+    """More purchases per month means more purchases, up to one a day (no rate silences the market)."""
+    totals = []
+    for mean in (1.5, 30.0, 1e6):
+        cfg = compose([*SMALL, "run.days=20", "seed=5", f"model.buyers.purchases_per_month_mean={mean}"])
+        model = CryptoMarketModel(cfg)
+        model.run()
+        totals.append(sum(len(d) for d in model.purchase_ring))
+    assert totals[0] < totals[1] <= totals[2], f"purchases by rate: {totals}"
+    assert totals[2] > 0.9 * 2500 * 20, "at a huge rate every buyer buys about once a day"

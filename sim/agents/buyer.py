@@ -154,7 +154,7 @@ class BuyerPopulation:
         bucket(self._due, buyers, day + np.maximum(1, np.rint(gap)).astype(np.int64))
 
     def schedule_first(self, rng: np.random.Generator, day: int) -> None:
-        """Spread first purchases uniformly over each buyer's first interval."""
+        """Spread first purchases uniformly over each buyer's first interval, from ``day`` (the first day run)."""
         gap = np.minimum(rng.random(self.n) * 30.0 / self.rate, NEVER_DAYS)
         bucket(self._due, np.arange(self.n), day + np.floor(gap).astype(np.int64))
 
