@@ -45,7 +45,7 @@ def main(cfg: DictConfig) -> None:
     except KeyboardInterrupt as err:
         record_failure(err, out_dir, token, status="interrupted")
         print(f"\n{out_dir}: interrupted; marked 'interrupted' in status.json, no tables written", file=sys.stderr)
-        sys.exit(130)
+        raise  # cli() ends the sweep or run cleanly
     except UserError as err:
         if sweep:
             record_failure(err, out_dir, token)
@@ -88,6 +88,11 @@ def cli() -> None:
     from sim.preflight import check_command_line, trial_overrides
     from sim.runner import compose
 
+    # -m may stand anywhere among the overrides (Hydra's parser wants it before them)
+    sys.argv[1:] = [a for a in sys.argv[1:] if a in ("-m", "--multirun")] + [
+        a for a in sys.argv[1:] if a not in ("-m", "--multirun")
+    ]
+
     try:
         check_command_line(sys.argv[1:])
         trial = trial_overrides(sys.argv[1:])
@@ -96,7 +101,15 @@ def cli() -> None:
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
-    main()
+    if trial is not None and any(a.lstrip("+").startswith("experiment=") for a in trial) and "-m" not in sys.argv:
+        print("note: an experiment is a sweep; without -m only one run of its base settings is made", file=sys.stderr)
+    try:
+        main()
+    except KeyboardInterrupt:
+        from sim.callbacks import end_interrupted_sweep
+
+        end_interrupted_sweep()
+        sys.exit(130)
 
 
 if __name__ == "__main__":

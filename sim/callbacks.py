@@ -32,7 +32,6 @@ from sim.errors import ConfigError, FolderError, UserError
 from sim.rundir import (
     STATUS_FILE,
     SWEEP_FILE,
-    TERMINAL,
     Created,
     claim_run_folder,
     lock_sweep,
@@ -45,6 +44,25 @@ from sim.rundir import (
 
 #: run folders claimed by this process (single runs): what a failure may remove
 CLAIMS: dict[Path, Created] = {}
+#: the sweep this process runs (folder, token), so that an interrupt can release and collect it
+CURRENT_SWEEP: list[tuple[Path, str]] = []
+
+
+def end_interrupted_sweep() -> None:
+    """After Ctrl-C: release the sweep's lock and collect what finished (jobs.csv lists the rest)."""
+    if not CURRENT_SWEEP:
+        print("interrupted", file=sys.stderr)
+        return
+    sweep, token = CURRENT_SWEEP[-1]
+    try:
+        from sim.report import ReportError, write_report
+
+        out = write_report(sweep, own_lock=token)
+        print(f"interrupted: what finished is collected into {out}; jobs.csv lists every job's status", file=sys.stderr)
+    except ReportError as err:
+        print(f"interrupted: {err}", file=sys.stderr)
+    finally:
+        unlock_sweep(sweep, token)
 
 
 def refuse(err: UserError) -> None:
@@ -81,7 +99,10 @@ class GuardRuns(Callback):
         record = read_sweep(sweep)
         if not record:
             return
-        done = len(jobs_done(sweep, record))
+        progress = sweep / f".progress-{record['token']}"
+        with progress.open("a") as f:  # one short line per job: appends from parallel workers do not mix
+            f.write(str(config.hydra.job.override_dirname) + "\n")
+        done = len(set(progress.read_text().splitlines()))
         print(f"[sweep] {done} of {len(record['jobs'])} jobs done (last: {config.hydra.job.override_dirname})", file=sys.stderr)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
@@ -91,6 +112,7 @@ class GuardRuns(Callback):
         unlock_sweep(sweep, record.get("token", ""))
         if not record:
             return
+        (sweep / f".progress-{record['token']}").unlink(missing_ok=True)  # this invocation's own counter
         bad = [(job, read_status(sweep / job)) for job in record["jobs"] if job not in jobs_finished(sweep, record)]
         if bad:
             print(f"[sweep] {len(bad)} of {len(record['jobs'])} jobs did not finish:", file=sys.stderr)
@@ -157,7 +179,23 @@ def start_sweep(config: DictConfig) -> None:
         except ConfigError as err:
             raise ConfigError(f"job {subdir}: {err}") from None
         data = task_container(job_cfg)
-        jobs.append({"subdir": subdir, "result_hash": result_hash(data), "settings": result_settings(data)})
+        jobs.append(
+            {
+                "subdir": subdir,
+                "result_hash": result_hash(data),
+                "settings": result_settings(data),
+                "scenario": str(job_cfg.scenario.name),
+                "baseline": str(job_cfg.report.baseline),
+            }
+        )
+    if not jobs:
+        raise ConfigError("the sweep has no jobs (an empty range?)")
+    scenarios = sorted({j["scenario"] for j in jobs})
+    if len(scenarios) > 1 and jobs[0]["baseline"] not in scenarios:
+        raise ConfigError(
+            f"report.baseline={jobs[0]['baseline']}: not among the sweep's scenarios {scenarios}; "
+            "paired differences are computed against it"
+        )
     if len(jobs) > 20:
         print(f"[sweep] checked {len(jobs)} jobs in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     dupes = {j["subdir"] for j in jobs if sum(k["subdir"] == j["subdir"] for k in jobs) > 1}
@@ -186,6 +224,7 @@ def start_sweep(config: DictConfig) -> None:
         "all_jobs": sorted(set(previous.get("all_jobs", [])) | {j["subdir"] for j in jobs}),
     }
     write_json_atomic(sweep / SWEEP_FILE, record)
+    CURRENT_SWEEP.append((sweep, token))
     note = f" ({len(before)} finished before with the same settings and code: skipped)" if before else ""
     print(f"[sweep] {len(jobs)} jobs into {sweep}{note}", file=sys.stderr)
 
@@ -257,16 +296,6 @@ def _finished_with(folder: Path, digest: str) -> bool:
 def jobs_finished(sweep: Path, record: dict) -> set[str]:
     """Jobs of the recorded sweep that hold a finished run (now or from before)."""
     return {job for job in record["jobs"] if read_status(sweep / job)["status"] == "finished"}
-
-
-def jobs_done(sweep: Path, record: dict) -> set[str]:
-    """Jobs of this sweep invocation that ended (finished, failed, interrupted) or were skipped."""
-    done = set(record.get("finished_before", []))
-    for job in record["jobs"]:
-        status = read_status(sweep / job)
-        if status.get("token") == record["token"] and status["status"] in TERMINAL:
-            done.add(job)
-    return done
 
 
 __all__ = ["CLAIMS", "GuardRuns", "STATUS_FILE", "read_sweep", "refuse"]

@@ -519,6 +519,15 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"{where}.end_day={iv.end_day}: must be after start_day={iv.start_day}")
 
 
+def check_scenario_name(cfg: Config) -> None:
+    """Refuse a scenario with interventions named like the baseline (sweeps compare against that name)."""
+    if cfg.scenario.name == cfg.report.baseline and cfg.scenario.interventions:
+        raise ConfigError(
+            f"scenario.name={cfg.scenario.name}: the baseline's name, but the scenario has interventions; "
+            "give it a name of its own (scenario.name=...)"
+        )
+
+
 def _validate_report(rc: ReportConfig) -> None:
     """Refuse metrics a sweep's collection does not know (they would silently be left out)."""
     for key, allowed in (("metrics", DAILY_REPORTABLE), ("summary", SUMMARY_REPORTABLE)):

@@ -25,7 +25,10 @@ def write_outputs(model: CryptoMarketModel, tables: dict[str, pd.DataFrame], fol
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
     if summary["interventions"]:
         # the same per-intervention effects as a flat table (displacement shares as columns)
-        pd.json_normalize(json_safe(summary["interventions"]), sep="_").to_csv(folder / "interventions.csv", index=False)
+        flat = pd.json_normalize(json_safe(summary["interventions"]), sep="_")
+        for col in flat.columns:  # lists (targets, substances) as comma-separated names
+            flat[col] = flat[col].map(lambda v: ",".join(map(str, v)) if isinstance(v, list) else v)
+        flat.to_csv(folder / "interventions.csv", index=False)
     if cfg.run.figures:
         from sim.figures import run_figures
 

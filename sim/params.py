@@ -48,6 +48,7 @@ class Range:
             text = f"a number {'<' if self.hi_open else '<='} {_fmt(self.hi)}"
         else:
             text = "a finite number"
+        text = text.replace("a number", "a finite number", 1) if "finite" not in text else text
         return f"{text} ({self.why})" if self.why else text
 
 

@@ -38,27 +38,94 @@ PRESENTATION_KEYS = ("run.progress", "run.figures", "run.check_memory", "report"
 
 
 # ----------------------------------------------------------------------------- command line
-def check_command_line(args: list[str]) -> None:
+#: Hydra's command-line flags that take the next argument as their value
+VALUE_FLAGS = {
+    "-cp",
+    "--config-path",
+    "-cn",
+    "--config-name",
+    "-cd",
+    "--config-dir",
+    "-p",
+    "--package",
+    "-c",
+    "--cfg",
+    "--experimental-rerun",
+}
+INFO_VALUES = {"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"}
+
+
+def override_args(args: list[str]) -> list[str]:
+    """The overrides among command-line arguments (not flags or their values).
+
+    Raises:
+        ConfigError: an argument that is neither a flag nor ``key=value``.
+    """
+    out = []
+    for i, arg in enumerate(args):
+        prev = args[i - 1] if i else ""
+        if arg.startswith("-") or prev in VALUE_FLAGS or (prev in ("-i", "--info") and arg in INFO_VALUES):
+            continue
+        if "=" not in arg and not arg.startswith("~"):
+            raise ConfigError(f"{arg!r}: not an override; write key=value (python run.py --help lists the keys)")
+        out.append(arg)
+    return out
+
+
+def check_command_line(args: list[str], multirun: bool | None = None) -> None:
     """Check the override arguments of ``run.py`` (or :func:`sim.runner.compose`) before Hydra runs.
+
+    Args:
+        args: the command-line arguments (flags are recognised and skipped).
+        multirun: whether sweeps are allowed; None: read ``-m``/``--multirun`` from ``args``.
 
     Raises:
         ConfigError: an unknown key (with the keys allowed there), an unknown or unsafe option of a
-            config group, or a config file that is malformed or names code.
+            config group, a sweep without ``-m``, a deleted key, or a config file that is
+            malformed or names code.
     """
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import OverrideParseException
 
-    candidates = [a for a in args if "=" in a and not a.startswith("-")]
+    modes = {
+        "-m": "-m",
+        "--multirun": "-m",
+        "-c": "--cfg",
+        "--cfg": "--cfg",
+        "-i": "--info",
+        "--info": "--info",
+        "-sc": "--shell-completion",
+        "--shell-completion": "--shell-completion",
+    }
+    chosen = sorted({modes[a.split("=")[0]] for a in args if a.split("=")[0] in modes})
+    if len(chosen) > 1:
+        raise ConfigError(f"{' and '.join(chosen)}: give only one of -m, --cfg, --info and --shell-completion")
+    if multirun is None:
+        multirun = "-m" in args or "--multirun" in args
     parser = OverridesParser.create()
-    for arg in candidates:
+    for arg in override_args(args):
         try:
             (override,) = parser.parse_overrides([arg])
         except OverrideParseException as err:
             raise ConfigError(f"{arg}: cannot be read as key=value: {str(err).splitlines()[0]}") from None
         key = override.key_or_group
-        if key.startswith("hydra") or override.is_delete():
+        if override.is_sweep_override() and not multirun:
+            raise ConfigError(f"{arg}: sweeps several values; run a sweep with -m (python run.py -m {arg} ...)")
+        if override.is_delete():
+            raise ConfigError(f"{arg}: deleting a key is not supported; set it to a value instead")
+        if key.startswith("hydra/"):
+            _check_hydra_group(key, _override_values(override))
+            continue
+        if key == "hydra.launcher.n_jobs":
+            for v in _override_values(override):
+                if not v.lstrip("-").isdigit() or int(v) == 0:
+                    raise ConfigError(f"{arg}: must be a whole number of parallel jobs, not 0 (negative: all cores but n-1)")
+            continue
+        if key.startswith("hydra"):
             continue
         values = _override_values(override)
+        if not values and override.is_sweep_override():
+            raise ConfigError(f"{arg}: sweeps no value (an empty range?)")
         if key in GROUPS:
             for v in values:
                 check_config_file(_group_file(key, v), key)
@@ -87,7 +154,7 @@ def trial_overrides(args: list[str]) -> list[str] | None:
         return None
     out = []
     parser = OverridesParser.create()
-    for arg in [a for a in args if "=" in a and not a.startswith("-")]:
+    for arg in override_args(args):
         (o,) = parser.parse_overrides([arg])
         if o.key_or_group.startswith("hydra"):
             continue
@@ -111,6 +178,29 @@ def composition_error(err: Exception) -> ConfigError:
     if key and detail:
         return ConfigError(f"{text}: {detail} (key {key})")
     return ConfigError(f"{text}{': ' + detail if detail else ''}")
+
+
+def _check_hydra_group(group: str, options: list[str]) -> None:
+    """Refuse an unknown option of one of Hydra's own config groups (``hydra/launcher=...``)."""
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from sim.config import register_configs
+
+    register_configs()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+            loader = GlobalHydra.instance().config_loader()
+            allowed = sorted(loader.get_group_options(group))
+    finally:
+        GlobalHydra.instance().clear()
+    if not allowed:
+        raise ConfigError(f"{group}: no such Hydra config group")
+    for option in options:
+        if option not in allowed:
+            hint = " (install its extra, see the README's launchers table)" if group == "hydra/launcher" else ""
+            raise ConfigError(f"{group}={option}: no such option{hint}; allowed: {allowed}")
 
 
 def _override_values(override) -> list[str]:
@@ -354,9 +444,28 @@ ESTIMATE_DAYS = 790
 
 
 def memory_estimate(cfg) -> float:
-    """Estimated peak memory of a run, bytes (orders grow with the horizon beyond two years)."""
+    """Estimated peak memory of a run, bytes.
+
+    Buyers (measured per buyer, growing with the horizon beyond two years through orders), plus the
+    terms that grow with other settings: buyers' trust, awareness and purchase flags per market
+    column (6 bytes each), and vendors' rows (prices, purity, 30-day ring, feedback per market).
+    """
+    mc = cfg.model
     horizon = cfg.run.days + cfg.run.burn_in_days
-    return BASE_BYTES + cfg.model.n_buyers * BYTES_PER_BUYER * max(1.0, horizon / ESTIMATE_DAYS)
+    years = horizon / 365.0
+    markets = (
+        mc.markets.initial_cryptomarkets
+        + mc.markets.initial_decentralised
+        + mc.markets.initial_webshops
+        + years
+        * (mc.markets.new_cryptomarkets_per_year + mc.markets.new_decentralised_per_year + mc.markets.new_webshops_per_year)
+    )
+    market_columns = max(32.0, 2.0 * markets)  # capacity doubles
+    tech_buyers = mc.n_buyers * mc.buyers.tech_skill_share
+    vendors = max(3.0, mc.vendors.vendors_per_1000_online_buyers * tech_buyers / 1000.0) * (1.0 + years)
+    vendor_bytes = vendors * 8.0 * (3 * len(cfg.substances) + 30 + 2 * market_columns)
+    buyer_market_bytes = mc.n_buyers * market_columns * 6.0
+    return BASE_BYTES + mc.n_buyers * BYTES_PER_BUYER * max(1.0, horizon / ESTIMATE_DAYS) + vendor_bytes + buyer_market_bytes
 
 
 def memory_available() -> tuple[float, str]:
@@ -398,7 +507,7 @@ def check_memory(cfg) -> None:
     have, source = memory_available()
     if need > have:
         raise ConfigError(
-            f"model.n_buyers={cfg.model.n_buyers}: a run of {cfg.run.days} days needs about {need / 1e9:.1f} GB of memory, "
-            f"more than {max(have, 0) / 1e9:.1f} GB ({source}); lower model.n_buyers or run.days, "
-            "or set run.check_memory=false if you know better"
+            f"model.n_buyers={cfg.model.n_buyers}: a run of {cfg.run.days} days with these settings needs about "
+            f"{need / 1e9:.1f} GB of memory, more than {max(have, 0) / 1e9:.1f} GB ({source}); lower model.n_buyers, "
+            "run.days, the number of markets or vendors, or set run.check_memory=false if you know better"
         )

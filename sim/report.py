@@ -59,6 +59,12 @@ def find_jobs(sweep: Path) -> pd.DataFrame:
         elif state == "running":
             state = "incomplete"
         rows.append({"job": job.name, "status": state, "error": status.get("error", "")})
+    from sim.callbacks import read_sweep
+
+    present = {r["job"] for r in rows}
+    for job in read_sweep(sweep).get("all_jobs", []):  # jobs of the sweep that never started (interrupted sweep)
+        if job not in present:
+            rows.append({"job": job, "status": "not started", "error": ""})
     if not rows:
         raise ReportError(f"{sweep}: holds no runs (no job folder with .hydra/config.yaml in it); give the folder of a sweep")
     return pd.DataFrame(rows)
@@ -160,10 +166,11 @@ def collect(sweep: Path) -> dict[str, Any]:
     record = read_sweep(sweep)
     swept = record.get("swept_keys")
     finished = jobs[jobs.status == "finished"]
-    every = {job: job_settings(sweep / job) for job in jobs["job"]}
+    every = {job: job_settings(sweep / job) if (sweep / job / ".hydra").is_dir() else {} for job in jobs["job"]}
     settings = {job: every[job] for job in finished["job"]}
     if not settings:
-        raise ReportError(f"{sweep}: no run finished; failed jobs: {jobs[jobs.status == 'failed']['job'].tolist()}")
+        counts = ", ".join(f"{n} {s}" for s, n in jobs["status"].value_counts().sort_index().items())
+        raise ReportError(f"{sweep}: no run finished ({counts}); the errors are in each job's error.txt")
     in_swept, other = compare_settings(settings, swept)
     notes = []
     if swept is None:
@@ -228,10 +235,15 @@ def scenario_means(runs_summary: pd.DataFrame, keys: list[str], metrics: list[st
 
 
 def paired_differences(runs_summary: pd.DataFrame, keys: list[str], metrics: list[str], baseline: str) -> pd.DataFrame:
-    """Each scenario minus the baseline at the same seed (and same other settings)."""
-    if "scenario" not in runs_summary or "seed" not in runs_summary or baseline not in set(runs_summary["scenario"]):
-        return pd.DataFrame()
+    """Each scenario minus the baseline at the same seed (and same other settings).
+
+    Without a swept scenario, seeds or the baseline scenario there is nothing to pair: the table
+    then has its columns and no row.
+    """
     other = [k for k in keys if k not in ("scenario", "seed")]
+    columns = ["scenario", "versus", *other, "metric", *SUMMARY_COLUMNS]
+    if "scenario" not in runs_summary or "seed" not in runs_summary or baseline not in set(runs_summary["scenario"]):
+        return pd.DataFrame(columns=columns)
     base = runs_summary[runs_summary.scenario == baseline]
     out = []
     for scen, g in runs_summary[runs_summary.scenario != baseline].groupby("scenario"):
@@ -253,7 +265,7 @@ def paired_differences(runs_summary: pd.DataFrame, keys: list[str], metrics: lis
     df = pd.DataFrame(out)
     if len(df):
         df = df[df["n"] > 0]
-    return df[["scenario", "versus", *other, "metric", *SUMMARY_COLUMNS]] if len(df) else df
+    return df[columns] if len(df) else pd.DataFrame(columns=columns)
 
 
 # ----------------------------------------------------------------------------- writing
@@ -269,6 +281,8 @@ def write_report(sweep: Path, report_cfg: dict | None = None, *, own_lock: str |
     from sim.rundir import lock_holder
 
     sweep = Path(sweep)
+    if sweep.is_file():
+        raise ReportError(f"{sweep}: is a file; give the folder of a sweep")
     if not sweep.is_dir():
         raise ReportError(f"{sweep}: no such folder")
     holder = lock_holder(sweep)
@@ -289,6 +303,11 @@ def write_report(sweep: Path, report_cfg: dict | None = None, *, own_lock: str |
     summary_metrics = list(dict.fromkeys([*rc["summary"], *[f"displacement_30d_{k}" for k in DISPLACEMENT_KEYS]]))
     means = scenario_means(rs, keys, summary_metrics)
     paired = paired_differences(rs, keys, rc["summary"], rc["baseline"])
+    if "scenario" in rs and rs["scenario"].nunique() > 1 and rc["baseline"] not in set(rs["scenario"]):
+        c["notes"].append(
+            f"report.baseline={rc['baseline']!r} is not among the scenarios {sorted(set(rs['scenario']))}: "
+            "paired_differences.csv has no rows"
+        )
     token = new_token()
     stage = sweep / f".collected-{token}"
     stage.mkdir()
@@ -368,7 +387,12 @@ def main(argv: list[str] | None = None) -> int:
     except ReportError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print_status(find_jobs(args.sweep), out)
+    jobs = find_jobs(args.sweep)
+    print_status(jobs, out)
+    unfinished = int((jobs.status != "finished").sum())
+    if unfinished:
+        print(f"{unfinished} of {len(jobs)} jobs did not finish (see jobs.csv)", file=sys.stderr)
+        return 1
     return 0
 
 

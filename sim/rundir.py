@@ -30,7 +30,6 @@ SWEEP_FILE = "sweep.json"
 LOCK_FILE = ".sweep.lock"
 #: files Hydra and this program write into a run folder (what a failed invocation may remove)
 OWN_NAMES = (".hydra", "run.log", STATUS_FILE, "error.txt")
-TERMINAL = ("finished", "failed", "interrupted")
 
 
 def new_token() -> str:

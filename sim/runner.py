@@ -20,7 +20,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from sim.config import Config, register_configs, validate
+from sim.config import Config, check_scenario_name, register_configs, validate
 from sim.errors import FolderError
 from sim.rundir import OWN_NAMES, mark, publish, read_status
 
@@ -37,7 +37,7 @@ def compose(overrides: list[str] | None = None) -> Config:
 
     from sim.preflight import check_command_line, composition_error
 
-    check_command_line(list(overrides or []))
+    check_command_line(list(overrides or []), multirun=False)
     register_configs()
     GlobalHydra.instance().clear()
     try:
@@ -81,6 +81,7 @@ def validate_config(cfg: Config) -> None:
 
     validate(cfg)
     check_scenario(cfg)
+    check_scenario_name(cfg)
 
 
 def simulate(cfg: Config, progress: bool = False):

@@ -236,7 +236,8 @@ def test_report_replaces_only_its_own_collection(tmp_path, capsys):
 
 def test_report_prints_no_warnings(tmp_path):
     """Promise 11: collecting a sweep prints its result, not library warnings."""
-    assert sweep_cli(tmp_path, "scenario=baseline,takedown", "seed=0,1", "run.days=370").returncode == 0
+    proc = sweep_cli(tmp_path, "scenario=baseline,takedown", "seed=0,1", "run.days=370", "model.n_buyers=2000")
+    assert proc.returncode == 0, proc.stderr[-1500:]
     proc = subprocess.run([sys.executable, "-m", "sim.report", str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Warning" not in proc.stderr, f"no warnings: {proc.stderr[-2000:]}"
@@ -317,15 +318,29 @@ def test_a_bad_value_in_one_job_refuses_the_whole_sweep_before_anything_runs(tmp
         (["scenario=nope"], ["no such scenario", "takedown"]),
         (["experiment=takedown_recovery"], ["+experiment="]),
         (["scenario.name=../x"], ["scenario.name"]),
+        (["model.n_buyers=1000,2000"], ["-m"]),
+        (["seed=range(3)"], ["-m"]),
+        (["model"], ["not an override"]),
+        (["~model.n_buyers"], ["deleting"]),
+        (["-m", "hydra/launcher=nope", "seed=1,2"], ["hydra/launcher=nope", "joblib"]),
+        (["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=0", "seed=1,2"], ["n_jobs"]),
+        (["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=abc", "seed=1,2"], ["n_jobs"]),
+        (["-m", "seed=range(0)"], ["empty range"]),
+        (["-m", "--info", "seed=1"], ["only one of"]),
+        (["-m", "scenario=baseline,takedown", "report.baseline=nope"], ["report.baseline=nope"]),
+        (["model.vendors.vendors_per_1000_online_buyers=1e12"], ["GB"]),
+        (["model.markets.initial_cryptomarkets=10000000"], ["GB"]),
+        (["scenario.interventions=[{name: takedown, start_day: 3}]"], ["scenario.name=baseline"]),
+        (["model.choice.beta_price=inf"], ["finite"]),
     ],
 )
 def test_bad_input_is_refused_with_one_line_and_nothing_on_disk(tmp_path, args, words):
     """Promise 6: every class of bad input ends in a one-line message, status 2, nothing written."""
     out = tmp_path / "run"
     t0 = time.perf_counter()
-    proc = run_cli(*TINY, *args, f"hydra.run.dir={out}")
+    proc = run_cli(*TINY, *args, f"hydra.run.dir={out}", f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
     assert_refused(proc, *words)
-    assert not out.exists(), "nothing is left on disk"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [], "nothing is left on disk"
     assert time.perf_counter() - t0 < 60, "refused before anything runs"
 
 
@@ -463,4 +478,37 @@ def test_an_interrupted_sweep_job_shows_in_jobs_csv(tmp_path):
     proc = _interrupt_when_running(cmd, tmp_path, "*/status.json")
     assert proc.returncode == 130, f"{proc.returncode}: {proc.stderr[-1500:]}"
     jobs = find_jobs(tmp_path)
-    assert jobs.status.tolist() == ["interrupted"], jobs.to_string()
+    assert jobs.status.tolist() == ["interrupted", "not started"], jobs.to_string()
+    assert not (tmp_path / ".sweep.lock").exists(), "the interrupted sweep released its lock"
+    assert "interrupted" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-1500:]
+
+
+def test_report_exits_non_zero_when_jobs_did_not_finish(tmp_path):
+    """Promise 8: collecting a sweep with failed jobs again says so and exits 1."""
+    proc = sweep_cli(
+        tmp_path,
+        "scenario=exit_scam",
+        "seed=0",
+        "run.days=30",
+        "model.n_buyers=1500",
+        "scenario.interventions.0.start_day=20",
+        "scenario.interventions.0.target=crypto_1,crypto_40",
+    )
+    assert proc.returncode == 1, proc.stderr[-1500:]
+    again = subprocess.run([sys.executable, "-m", "sim.report", str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
+    assert again.returncode == 1 and "1 of 2 jobs did not finish" in again.stderr, again.stderr[-1500:]
+
+
+def test_progress_counts_jobs_as_they_end_even_when_skipped(tmp_path):
+    """Promise 3: a rerun that skips finished jobs counts them one by one, not all at once."""
+    assert sweep_cli(tmp_path, "seed=0,1,2", "run.days=5").returncode == 0
+    proc = sweep_cli(tmp_path, "seed=0,1,2", "run.days=5")
+    counts = [line.split(" of ")[0] for line in proc.stderr.splitlines() if "jobs done" in line]
+    assert counts == ["[sweep] 1", "[sweep] 2", "[sweep] 3"], counts
+    assert not list(tmp_path.glob(".progress-*")), "the progress counter is removed at the end"
+
+
+def test_an_experiment_without_m_says_it_makes_one_run(tmp_path):
+    """Promise 11: +experiment without -m is not silently a single run."""
+    proc = run_cli(*TINY, "+experiment=takedown_recovery", "run.days=5", f"hydra.run.dir={tmp_path / 'r'}")
+    assert proc.returncode == 0 and "an experiment is a sweep" in proc.stderr, proc.stderr[-1500:]

@@ -183,7 +183,7 @@ class Intervention:
         missing = [n for n in names if n not in by_name]
         if missing:
             raise InterventionTargetError(
-                f"{self.where}: target {missing} is not an open market on day {model.day}; open markets: {sorted(by_name)}"
+                f"{self.where}: target {missing} is not an open market on day {model.day}; open markets: {sorted(by_name, key=_natural)}"
             )
         return [by_name[n] for n in names]
 
@@ -200,6 +200,12 @@ class Intervention:
         gen = getattr(self, "_daily", None)
         if gen is not None:
             gen.stop()
+
+
+def _natural(name: str) -> tuple:
+    """Sort key putting crypto_2 before crypto_10."""
+    prefix, _, num = name.rpartition("_")
+    return (prefix, int(num)) if num.isdigit() else (name, 0)
 
 
 def check_target_syntax(target: str, where: str) -> None:
