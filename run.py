@@ -106,7 +106,7 @@ def cli() -> None:
     try:
         main()
     except KeyboardInterrupt:
-        from sim.callbacks import end_interrupted_sweep
+        from sim.report import end_interrupted_sweep
 
         end_interrupted_sweep()
         sys.exit(130)

@@ -20,9 +20,14 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# The child runs with -S (no site processing), so that an editable install of another checkout
+# cannot shadow the code under test; site-packages are added without their .pth hooks.
 CHILD = """
-import json, resource, sys, time
+import json, resource, site, sys, time
 sys.path.insert(0, {root!r})
+sys.path.extend(site.getsitepackages())
+import sim
+assert sim.__path__[0].startswith({root!r}), f"imported sim from {{list(sim.__path__)}}, not {root!r}"
 from sim.runner import compose, simulate
 cfg = compose({overrides!r})
 t = time.perf_counter()
@@ -36,7 +41,7 @@ def measure(root: Path, overrides: list[str], repeat: int) -> dict:
     runs = []
     for _ in range(repeat):
         code = CHILD.format(root=str(root), overrides=["run.progress=false", "run.figures=false", *overrides])
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
+        out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True, cwd=root)
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     return {
         "wall_s_median": statistics.median(r["wall_s"] for r in runs),

@@ -48,23 +48,6 @@ CLAIMS: dict[Path, Created] = {}
 CURRENT_SWEEP: list[tuple[Path, str]] = []
 
 
-def end_interrupted_sweep() -> None:
-    """After Ctrl-C: release the sweep's lock and collect what finished (jobs.csv lists the rest)."""
-    if not CURRENT_SWEEP:
-        print("interrupted", file=sys.stderr)
-        return
-    sweep, token = CURRENT_SWEEP[-1]
-    try:
-        from sim.report import ReportError, write_report
-
-        out = write_report(sweep, own_lock=token)
-        print(f"interrupted: what finished is collected into {out}; jobs.csv lists every job's status", file=sys.stderr)
-    except ReportError as err:
-        print(f"interrupted: {err}", file=sys.stderr)
-    finally:
-        unlock_sweep(sweep, token)
-
-
 def refuse(err: UserError) -> None:
     """Print a one-line error and exit with status 2 (bad input: nothing ran)."""
     print(f"error: {err}", file=sys.stderr)

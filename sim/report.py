@@ -375,6 +375,24 @@ class CollectRuns(Callback):
             print(f"collection: {err}", file=sys.stderr)
 
 
+def end_interrupted_sweep() -> None:
+    """After Ctrl-C: release the sweep's lock and collect what finished (jobs.csv lists the rest)."""
+    from sim.callbacks import CURRENT_SWEEP
+    from sim.rundir import unlock_sweep
+
+    if not CURRENT_SWEEP:
+        print("interrupted", file=sys.stderr)
+        return
+    sweep, token = CURRENT_SWEEP[-1]
+    try:
+        out = write_report(sweep, own_lock=token)
+        print(f"interrupted: what finished is collected into {out}; jobs.csv lists every job's status", file=sys.stderr)
+    except ReportError as err:
+        print(f"interrupted: {err}", file=sys.stderr)
+    finally:
+        unlock_sweep(sweep, token)
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m sim.report SWEEP``: collect a sweep folder again; exit 2 with a message if it cannot."""
     parser = argparse.ArgumentParser(
