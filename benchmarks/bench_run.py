@@ -3,6 +3,7 @@
     python benchmarks/bench_run.py                       # default run (20,000 buyers, 730 days)
     python benchmarks/bench_run.py --repeat 3 model.n_buyers=100000
     python benchmarks/bench_run.py --baseline REV        # the same, side by side with git revision REV
+    python benchmarks/bench_run.py --revision A --baseline B   # two revisions side by side
 
 Each repetition runs ``sim.runner.simulate`` in a new interpreter (imports included in neither
 figure), so numbers compare like with like; the median is reported. With ``--baseline`` the same
@@ -50,21 +51,30 @@ def measure(root: Path, overrides: list[str], repeat: int) -> dict:
     }
 
 
+def measure_revision(rev: str, overrides: list[str], repeat: int) -> dict:
+    """Measure git revision ``rev`` in a temporary worktree (removed afterwards)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        wt = Path(tmp) / "rev"
+        subprocess.run(["git", "worktree", "add", "--detach", str(wt), rev], cwd=ROOT, check=True, capture_output=True)
+        try:
+            return measure(wt, overrides, repeat)
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(wt)], cwd=ROOT, check=False)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. model.n_buyers=100000")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--baseline", help="git revision to measure side by side")
+    p.add_argument("--revision", help="measure this git revision instead of the working tree")
     a = p.parse_args()
-    result = {"overrides": a.overrides, "current": measure(ROOT, a.overrides, a.repeat)}
-    if a.baseline:
-        with tempfile.TemporaryDirectory() as tmp:
-            wt = Path(tmp) / "baseline"
-            subprocess.run(["git", "worktree", "add", "--detach", str(wt), a.baseline], cwd=ROOT, check=True, capture_output=True)
-            try:
-                result["baseline"] = {"revision": a.baseline, **measure(wt, a.overrides, a.repeat)}
-            finally:
-                subprocess.run(["git", "worktree", "remove", "--force", str(wt)], cwd=ROOT, check=False)
+    result = {"overrides": a.overrides}
+    for label, rev in (("current", a.revision), ("baseline", a.baseline)):
+        if label == "current" and rev is None:
+            result["current"] = {"revision": "working tree", **measure(ROOT, a.overrides, a.repeat)}
+        elif rev is not None:
+            result[label] = {"revision": rev, **measure_revision(rev, a.overrides, a.repeat)}
     print(json.dumps(result, indent=2))
 
 
