@@ -225,10 +225,8 @@ class CryptoMarketModel(mesa.Model):
         # today's counters were opened at the end of yesterday, so that what interventions do at
         # dawn (arrests, frozen escrow) is counted on their day
         self.forum.clear_day(self.day)
-        self.vend.ring[:, 1:] = self.vend.ring[:, :-1]
-        self.vend.ring[:, 0] = 0.0
-        self.market_table.ring[:, 1:] = self.market_table.ring[:, :-1]
-        self.market_table.ring[:, 0] = 0.0
+        self.vend.age_ring()
+        self.market_table.age_ring()
 
     def _market_life(self) -> None:
         mc = self.cfg.model.markets

@@ -121,6 +121,22 @@ class BuyerPopulation:
         for name in ("trust_sum", "aware_count"):
             setattr(self, name, resized(getattr(self, name), cap))
 
+    # ----------------------------------------------------------------- events others report
+    def arrest(self, buyers: np.ndarray) -> None:
+        """Arrested buyers keep buying but become maximally risk averse."""
+        self.arrested[buyers] = True
+        self.risk[buyers] = 1.0
+
+    def mark_migrants(self, market: int) -> np.ndarray:
+        """Buyers who ever bought on ``market`` (now closed) look for another; returns them."""
+        users = np.flatnonzero(self.bought[:, market])
+        self.migrant_from[users] = market
+        return users
+
+    def set_drug_checking(self, buyers: np.ndarray, on: bool) -> None:
+        """Give (or take back) drug checking to ``buyers``."""
+        self.checking[buyers] = on
+
     # ----------------------------------------------------------------- trust store
     def make_aware(self, buyers: np.ndarray, market: int, trust: float) -> None:
         """Buyers learn of ``market`` with initial ``trust`` (already aware ones are left alone)."""

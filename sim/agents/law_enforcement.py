@@ -84,12 +84,10 @@ class LawEnforcement(mesa.Agent):
         """
         if not self.model.vend.active[v]:
             return
-        self.model.vend.arrested[v] = True
-        self.model.vendor_agents[v].quit(f"arrested: {reason}")  # agents are stored in idx order
+        self.model.vendor_agents[v].arrest(reason)  # agents are stored in idx order
         self.model.today.arrests_vendors += 1
 
     def arrest_buyers(self, buyers: np.ndarray) -> None:
         """Arrested buyers keep buying but become maximally risk averse."""
-        self.model.buyers.arrested[buyers] = True
-        self.model.buyers.risk[buyers] = 1.0
+        self.model.buyers.arrest(buyers)
         self.model.today.arrests_buyers += len(np.unique(buyers))

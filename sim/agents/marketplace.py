@@ -47,6 +47,11 @@ class MarketTable(Table):
     escrow: np.ndarray
     ring: np.ndarray
 
+    def age_ring(self) -> None:
+        """A new day: the 30-day order ring moves by one day."""
+        self.ring[:, 1:] = self.ring[:, :-1]
+        self.ring[:, 0] = 0.0
+
     @property
     def sales30(self) -> np.ndarray:
         """Orders per market column over the last 30 days."""
@@ -162,8 +167,7 @@ class Marketplace(mesa.Agent):
         elif status == MarketStatus.SEIZED:
             taken = seize_escrow(model, market.idx, OrderEvent.FREEZE)
         model.today.escrow_lost += taken
-        users = np.flatnonzero(model.buyers.bought[:, market.idx])
-        model.buyers.migrant_from[users] = market.idx
+        model.buyers.mark_migrants(market.idx)
         # closure news: the forum recommends surviving markets, most of all the largest
         mc, fc = model.cfg.model.markets, model.cfg.model.forum
         sales = model.market_table.sales30 * np.array(

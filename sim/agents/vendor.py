@@ -70,6 +70,19 @@ class VendorTable(Table):
     fb_count: np.ndarray
     fb_sum: np.ndarray
 
+    def adapt_to_interdiction(self, rng: np.random.Generator, shift_prob: float, stealth_gain: float) -> None:
+        """Weekly under parcel interdiction: cross-border vendors may ship domestically and improve stealth."""
+        n = self.n
+        cross = np.flatnonzero(self.active[:n] & ~self.domestic[:n] & ~self.webshop[:n])
+        shift = cross[rng.random(len(cross)) < shift_prob]
+        self.domestic[shift] = True
+        self.stealth[cross] += stealth_gain * (1.0 - self.stealth[cross])
+
+    def age_ring(self) -> None:
+        """A new day: the 30-day order ring moves by one day."""
+        self.ring[:, 1:] = self.ring[:, :-1]
+        self.ring[:, 0] = 0.0
+
 
 class Vendor(mesa.Agent):
     """One vendor.
@@ -216,6 +229,11 @@ class Vendor(mesa.Agent):
             * surcharge
             * model.levers.ban_price_factor[subs]
         )
+
+    def arrest(self, reason: str) -> None:
+        """Arrested: it stops trading for good (its posted orders run their course)."""
+        self.model.vend.arrested[self.idx] = True
+        self.quit(f"arrested: {reason}")
 
     def quit(self, reason: str) -> None:
         """Leave the market for good (its open orders still run their course)."""

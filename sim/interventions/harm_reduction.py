@@ -55,20 +55,20 @@ class DrugChecking(Intervention):
 
     @dataclass
     class Params:
-        """Parameters of the alert (ranges declared per field)."""
+        """Parameters of drug checking (ranges declared per field)."""
 
         share: float = prob(0.5)  #: share of online-capable buyers given drug checking
 
     def apply(self) -> None:
-        """Cut the purchases of the substance by reach x compliance while the alert runs."""
+        """Give drug checking to a share of the online-capable buyers who do not use it yet."""
         model = self.model
         pop = model.buyers
         cand = pop.online_capable[~pop.checking[pop.online_capable]]
         new = cand[model.streams["interventions"].random(len(cand)) < self.params.share]
         self.saved = {"new": new}
-        pop.checking[new] = True
+        pop.set_drug_checking(new, True)
         self.record["buyers_given_checking"] = int(len(new))
 
     def revert(self) -> None:
-        """Restore the substance's demand."""
-        self.model.buyers.checking[self.saved["new"]] = False
+        """Take drug checking back from the buyers who were given it."""
+        self.model.buyers.set_drug_checking(self.saved["new"], False)

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from sim.interventions.base import Intervention
 from sim.params import prob
 
@@ -51,13 +49,7 @@ class ParcelInterdiction(Intervention):
         model, p = self.model, self.params
         if not self.active or (model.day - self.start_day) % 7 != 6:
             return
-        n = model.vend.n
-        v = model.vend
-        rng = model.streams["interventions"]
-        cross = np.flatnonzero(v.active[:n] & ~v.domestic[:n] & ~v.webshop[:n])
-        shift = cross[rng.random(len(cross)) < p.domestic_shift_weekly_prob]
-        v.domestic[shift] = True
-        v.stealth[cross] += p.stealth_gain_weekly * (1.0 - v.stealth[cross])
+        model.vend.adapt_to_interdiction(model.streams["interventions"], p.domestic_shift_weekly_prob, p.stealth_gain_weekly)
 
     def revert(self) -> None:
         """Restore the customs, controlled-delivery and tracing levers."""
