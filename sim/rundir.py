@@ -47,9 +47,22 @@ class Created:
     files: list[Path] = field(default_factory=list)
 
     def remove(self) -> None:
-        """Remove what this invocation created: its topmost new folder, or its own files in an old one."""
-        if self.top is not None:
-            shutil.rmtree(self.top, ignore_errors=True)
+        """Remove what this invocation created: its new folder, or its own files in an old one.
+
+        Parent folders it created are removed only while empty: another invocation may have put a
+        folder of its own there in the meantime (``outputs/`` made by two runs started together).
+        """
+        if self.top is not None and self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            parent = self.folder.parent
+            while self.top in (parent, *parent.parents):
+                try:
+                    parent.rmdir()  # only an empty folder
+                except OSError:
+                    break
+                if parent == self.top:
+                    break
+                parent = parent.parent
             return
         if self.folder is None:
             return

@@ -512,3 +512,19 @@ def test_an_experiment_without_m_says_it_makes_one_run(tmp_path):
     """Promise 11: +experiment without -m is not silently a single run."""
     proc = run_cli(*TINY, "+experiment=takedown_recovery", "run.days=5", f"hydra.run.dir={tmp_path / 'r'}")
     assert proc.returncode == 0 and "an experiment is a sweep" in proc.stderr, proc.stderr[-1500:]
+
+
+def test_removing_a_failed_run_spares_what_others_put_in_the_parents_it_made(tmp_path):
+    """Promise 1: a parent folder this invocation created is removed only while empty."""
+    from sim.rundir import claim_run_folder
+
+    claim = claim_run_folder(tmp_path / "outputs" / "runs" / "mine")
+    other = tmp_path / "outputs" / "runs" / "theirs"
+    other.mkdir()
+    (other / "daily.parquet").write_text("another run's table")
+    claim.remove()
+    assert not (tmp_path / "outputs" / "runs" / "mine").exists(), "its own folder goes"
+    assert (other / "daily.parquet").read_text() == "another run's table", "another run's folder stays"
+    lone = claim_run_folder(tmp_path / "a" / "b" / "c")
+    lone.remove()
+    assert not (tmp_path / "a").exists(), "empty parents it made go too"
