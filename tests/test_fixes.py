@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from sim.market.escrow import OrderState
 from sim.model import CryptoMarketModel
@@ -98,3 +99,30 @@ def test_purchases_rise_with_the_purchase_rate():
         totals.append(sum(len(d) for d in model.purchase_ring))
     assert totals[0] < totals[1] <= totals[2], f"purchases by rate: {totals}"
     assert totals[2] > 0.9 * 2500 * 20, "at a huge rate every buyer buys about once a day"
+
+
+@pytest.mark.parametrize(
+    "scenario, extra",
+    [
+        ("takedown", []),
+        ("blocking_webshops", []),
+        ("nps_ban", []),
+        ("parcel_interdiction", []),
+        ("payment", []),
+        ("exit_scam", []),
+        ("harm_reduction", ["scenario.interventions.1.start_day=25", "scenario.interventions.1.end_day=35"]),
+        ("bayonet", ["scenario.interventions.1.start_day=27"]),
+    ],
+)
+def test_a_scenario_is_identical_to_its_baseline_before_its_first_intervention(scenario, extra):
+    """Common random numbers: the same seed gives the same world until the first intervention day."""
+    from sim.runner import simulate
+
+    base = [*SMALL, "model.n_buyers=2000", "run.days=40", "seed=8"]
+    _, b = simulate(compose(base))
+    _, s = simulate(compose([*base, f"scenario={scenario}", "scenario.interventions.0.start_day=25", *extra]))
+    for name in ("daily", "markets", "substances"):
+        before_b, before_s = b[name][b[name].day < 25], s[name][s[name].day < 25]
+        assert len(before_b) and before_b.reset_index(drop=True).equals(before_s.reset_index(drop=True)), (
+            f"{scenario}: {name} differs from the baseline before day 25"
+        )
