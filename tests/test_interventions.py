@@ -19,16 +19,22 @@ T0 = 60  #: start day of every intervention in these tests
 BASE = ["model.n_buyers=5000", "run.days=150", "run.burn_in_days=30", "run.figures=false", "run.progress=false", "seed=11"]
 
 
-@functools.cache
-def run_with(*interventions: tuple) -> tuple:
-    """(model, tables) with the given interventions (name, target, params, end_day) at T0."""
+def config_with(*interventions: tuple):
+    """The test world's config with the given interventions (name, target, params, end_day) at T0."""
     cfg = compose(BASE)
-    cfg.scenario.name = "under_test"
+    if interventions:
+        cfg.scenario.name = "under_test"
     cfg.scenario.interventions = [
         InterventionConfig(name=n, start_day=T0, target=t, params=dict(p), end_day=e) for n, t, p, e in interventions
     ]
     validate_config(cfg)
-    return simulate(cfg)
+    return cfg
+
+
+@functools.cache
+def run_with(*interventions: tuple) -> tuple:
+    """(model, tables) with the given interventions at T0."""
+    return simulate(config_with(*interventions))
 
 
 def iv(name, target=None, end_day=None, **params):
@@ -102,13 +108,7 @@ def _nps_shop_listings_after_the_ban(*interventions: tuple) -> int:
     """Web-shop NPS listings on the day after T0 (same seed: identical to the baseline until T0)."""
     from sim.model import CryptoMarketModel
 
-    cfg = compose(BASE)
-    cfg.scenario.name = "under_test"
-    cfg.scenario.interventions = [
-        InterventionConfig(name=n, start_day=T0, target=t, params=dict(p), end_day=e) for n, t, p, e in interventions
-    ]
-    validate_config(cfg)
-    model = CryptoMarketModel(cfg)
+    model = CryptoMarketModel(config_with(*interventions))
     for _ in range(model.burn_in + T0 + 1):
         model.step()
     nps = np.flatnonzero(model.subs.is_nps)
