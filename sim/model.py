@@ -139,19 +139,6 @@ class CryptoMarketModel(mesa.Model):
         self.m_cap = cap
 
     # ------------------------------------------------------------------ listings
-    def available_markets(self) -> np.ndarray:
-        """Indices of markets that are active and up today."""
-        return np.array([m.idx for m in self.markets if m.active and not m.down_today], dtype=np.int64)
-
-    def access_mask(self, buyers: np.ndarray, markets: np.ndarray) -> np.ndarray:
-        """Whether each buyer can reach each market (site blocking hooks in here)."""
-        mask = np.ones((len(buyers), len(markets)), dtype=bool)
-        for action in self.police.actions:
-            allowed = action.restrict_access(buyers, markets)
-            if allowed is not None:
-                mask &= allowed
-        return mask
-
     # ------------------------------------------------------------------ the day
     def step(self) -> None:
         """One day: the phases of :data:`PHASES`, in order (docs/ODD.md, process overview).

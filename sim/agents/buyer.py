@@ -234,7 +234,7 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray) -> dict[str, np.
     sub = np.where(usual, pop.primary[ids], rng.choice(S, size=n, p=model.subs.demand_p)).astype(np.int64)
     # prevention campaigns and red alerts: some intended purchases of a substance do not happen
     go = rng.random(n) < model.levers.demand_factor[sub]
-    act = model.available_markets()  # indices of markets usable today
+    act = np.array([m.idx for m in model.markets if m.active and not m.down_today], dtype=np.int64)  # usable today
     kinds = model.market_table.kind[act]
     risk_kind = np.array([ch.risk_offline, ch.risk_webshop, ch.risk_cryptomarket, ch.risk_decentralised])
     conv_kind = np.array([ch.conv_offline, ch.conv_webshop, ch.conv_cryptomarket, ch.conv_decentralised])
@@ -253,7 +253,7 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray) -> dict[str, np.
             - ((pop.price_sens[ids] - 1.0) * ch.beta_price * model.listings.log_price_index[sub])[:, None]
         )
         reach = np.where(kinds[None, :] == Channel.WEBSHOP, pop.webshop[ids][:, None], pop.tech[ids][:, None])
-        ok = reach & pop.aware[np.ix_(ids, act)] & model.access_mask(ids, act)
+        ok = reach & pop.aware[np.ix_(ids, act)] & model.police.access_mask(ids, act)
         # loyalty: the market where the favourite vendor sells this substance
         fav = pop.fav_vendor[ids]
         for row, mcol in model.listings.favourite_columns(fav, sub, act, model.m_cap):

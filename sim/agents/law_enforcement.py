@@ -54,6 +54,15 @@ class LawEnforcement(mesa.Agent):
         self.actions.append(action)
         self.model.schedule_event(action.fire, at=self.model.mesa_time_of_dawn(action.start_day))
 
+    def access_mask(self, buyers: np.ndarray, markets: np.ndarray) -> np.ndarray:
+        """Whether each buyer can reach each market: the interventions' access restrictions combined."""
+        mask = np.ones((len(buyers), len(markets)), dtype=bool)
+        for action in self.actions:
+            allowed = action.restrict_access(buyers, markets)
+            if allowed is not None:
+                mask &= allowed
+        return mask
+
     def daily(self) -> None:
         """Background arrests of vendors (hazard from recent sales, reduced by opsec)."""
         model = self.model

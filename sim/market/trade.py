@@ -26,42 +26,12 @@ def place_orders(
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     rng = model.streams["orders"]
-    cfg = model.cfg.model.escrow
     day = model.day
-    vend = model.vend
-    units = model.units[subs]
-    price = model.vend.price[vendors, subs] * units
+    price = model.vend.price[vendors, subs] * model.units[subs]
     commission = model.market_table.commission[markets]
-    escrow_market = model.market_table.has_escrow[markets]
-    cnt = model.vend.fb_count[vendors, markets]
-    vc = model.cfg.model.vendors
-    score = reputation_score(model.vend.fb_sum[vendors, markets], cnt, vc.rating_prior_good, vc.rating_prior_count)
     u = rng.random((n, 7))
-    scammer = vend.scam_prob[vendors] >= model.cfg.model.vendors.scam_prob_scammer
-    fe = (
-        escrow_market
-        & (cnt >= cfg.finalise_early_min_feedback)
-        & (score >= cfg.finalise_early_min_score)
-        & (scammer | (u[:, 0] < model.cfg.model.escrow.finalise_early_demand_prob))
-    )
-    into_escrow = escrow_market & ~fe
-    # what will happen to the parcel (fixed now, observed later)
-    exit_scamming = vend.exit_until[vendors] >= day
-    scam_p = np.minimum(1.0, vend.scam_prob[vendors] * np.where(into_escrow, 1.0, 1.5))
-    not_shipped = exit_scamming | (u[:, 1] < scam_p)
-    cross = ~vend.domestic[vendors]
-    seized = cross & (u[:, 2] < model.levers.customs_prob * (1.0 - vend.stealth[vendors]))
-    lost = u[:, 3] < cfg.lost_in_post_prob
-    nad = u[:, 4] < cfg.not_as_described_prob
-    outcome = np.full(n, Outcome.DELIVERED, dtype=np.int8)
-    outcome[nad] = Outcome.NOT_AS_DESCRIBED
-    outcome[lost] = Outcome.LOST
-    outcome[seized] = Outcome.SEIZED
-    outcome[not_shipped] = Outcome.NOT_SHIPPED
-    mean_delay = np.where(cross, cfg.shipping_days_cross_border, cfg.shipping_days_domestic)
-    delay = 1 + rng.poisson(np.maximum(mean_delay - 1.0, 0.0))
-    arrived = (outcome == Outcome.DELIVERED) | (outcome == Outcome.NOT_AS_DESCRIBED)
-    outcome_day = day + delay + np.where(arrived, 0, model.cfg.model.escrow.patience_days)
+    into_escrow = model.market_table.has_escrow[markets] & ~_finalise_early(model, vendors, markets, u[:, 0])
+    outcome, outcome_day, cross = _draw_outcomes(model, rng, vendors, into_escrow, u[:, 1:5])
     purity = model.vend.purity[vendors, subs] * np.where(
         outcome == Outcome.NOT_AS_DESCRIBED, model.cfg.model.escrow.not_as_described_purity_factor, 1.0
     )
@@ -80,7 +50,55 @@ def place_orders(
         outcome_day=outcome_day,
         cross_border=cross,
     )
-    # money in
+    _take_payment(model, markets, price, commission, into_escrow)
+    model.orders.schedule_outcome(ids, outcome_day)
+    _schedule_escrow_events(model, ids, outcome, outcome_day, into_escrow, u[:, 5:7])
+    return ids
+
+
+def _finalise_early(model: CryptoMarketModel, vendors: np.ndarray, markets: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Orders whose vendor demands finalise-early: established vendors some of the time, scammers always."""
+    cfg, vc = model.cfg.model.escrow, model.cfg.model.vendors
+    cnt = model.vend.fb_count[vendors, markets]
+    score = reputation_score(model.vend.fb_sum[vendors, markets], cnt, vc.rating_prior_good, vc.rating_prior_count)
+    scammer = model.vend.scam_prob[vendors] >= vc.scam_prob_scammer
+    return (
+        model.market_table.has_escrow[markets]
+        & (cnt >= cfg.finalise_early_min_feedback)
+        & (score >= cfg.finalise_early_min_score)
+        & (scammer | (u < cfg.finalise_early_demand_prob))
+    )
+
+
+def _draw_outcomes(
+    model: CryptoMarketModel, rng: np.random.Generator, vendors: np.ndarray, into_escrow: np.ndarray, u: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What will happen to each parcel (fixed now, observed later): outcome, the day it is known, cross-border."""
+    cfg, vend, day = model.cfg.model.escrow, model.vend, model.day
+    n = len(vendors)
+    exit_scamming = vend.exit_until[vendors] >= day
+    scam_p = np.minimum(1.0, vend.scam_prob[vendors] * np.where(into_escrow, 1.0, 1.5))
+    not_shipped = exit_scamming | (u[:, 0] < scam_p)
+    cross = ~vend.domestic[vendors]
+    seized = cross & (u[:, 1] < model.levers.customs_prob * (1.0 - vend.stealth[vendors]))
+    lost = u[:, 2] < cfg.lost_in_post_prob
+    nad = u[:, 3] < cfg.not_as_described_prob
+    outcome = np.full(n, Outcome.DELIVERED, dtype=np.int8)
+    outcome[nad] = Outcome.NOT_AS_DESCRIBED
+    outcome[lost] = Outcome.LOST
+    outcome[seized] = Outcome.SEIZED
+    outcome[not_shipped] = Outcome.NOT_SHIPPED
+    mean_delay = np.where(cross, cfg.shipping_days_cross_border, cfg.shipping_days_domestic)
+    delay = 1 + rng.poisson(np.maximum(mean_delay - 1.0, 0.0))
+    arrived = (outcome == Outcome.DELIVERED) | (outcome == Outcome.NOT_AS_DESCRIBED)
+    outcome_day = day + delay + np.where(arrived, 0, cfg.patience_days)
+    return outcome, outcome_day, cross
+
+
+def _take_payment(
+    model: CryptoMarketModel, markets: np.ndarray, price: np.ndarray, commission: np.ndarray, into_escrow: np.ndarray
+) -> None:
+    """Money in: into escrow, or straight to the vendor less the market's commission."""
     paid = float(price.sum())
     held = price * into_escrow
     np.add.at(model.market_table.escrow, markets, held)
@@ -90,18 +108,27 @@ def place_orders(
     model.ledger.escrow += float(held.sum())
     model.ledger.vendor += float((price * direct).sum()) - com
     model.ledger.commission += com
-    model.orders.schedule_outcome(ids, outcome_day)
-    # escrow events
-    auto_day = day + cfg.auto_finalise_days
+
+
+def _schedule_escrow_events(
+    model: CryptoMarketModel,
+    ids: np.ndarray,
+    outcome: np.ndarray,
+    outcome_day: np.ndarray,
+    into_escrow: np.ndarray,
+    u: np.ndarray,
+) -> None:
+    """Each order's escrow event: finalise on delivery, dispute, or auto-finalise; completion if paid out."""
+    cfg = model.cfg.model.escrow
+    auto_day = model.day + cfg.auto_finalise_days
     good = outcome == Outcome.DELIVERED
-    finalise = good & (u[:, 5] < cfg.finalise_on_delivery_prob) & (outcome_day < auto_day)
-    dispute = ~good & (u[:, 6] < cfg.dispute_prob)
+    finalise = good & (u[:, 0] < cfg.finalise_on_delivery_prob) & (outcome_day < auto_day)
+    dispute = ~good & (u[:, 1] < cfg.dispute_prob)
     ev = np.where(finalise, OrderEvent.FINALISE, np.where(dispute, OrderEvent.DISPUTE, OrderEvent.AUTO_FINALISE))
     when = np.where(finalise, outcome_day, np.where(dispute, np.minimum(outcome_day, auto_day - 1), auto_day))
     e = into_escrow
     model.orders.schedule_settle(ids[e], when[e], ev[e].astype(np.int8))
     model.orders.schedule_settle(ids[~e], outcome_day[~e], np.full(int((~e).sum()), OrderEvent.COMPLETE, dtype=np.int8))
-    return ids
 
 
 def process_settlements(model: CryptoMarketModel) -> None:
