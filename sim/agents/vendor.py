@@ -261,6 +261,27 @@ def add_vendors(
     """
     if n <= 0:
         return []
+    idx = _draw_vendor_rows(model, n, rng, webshop_market)
+    cfg, t = model.cfg.model.vendors, model.subs
+    agents = []
+    sellable = np.flatnonzero(t.webshop_sellable)
+    for v in idx.tolist():
+        if webshop_market is not None:
+            agent = Vendor(model, v, sellable.tolist(), {webshop_market}, webshop=True)
+        else:
+            k = 1 + min(cfg.max_substances - 1, int(rng.poisson(cfg.extra_substances_mean)))
+            subs = sorted(set(rng.choice(len(t), size=k, p=t.demand_p).tolist()))
+            agent = Vendor(model, v, subs, set(), webshop=False)
+            _choose_first_markets(agent, rng, market_weights)
+        agent.set_prices()
+        agents.append(agent)
+    model.vendor_agents.extend(agents)
+    model.listings.mark_dirty()
+    return agents
+
+
+def _draw_vendor_rows(model: CryptoMarketModel, n: int, rng: np.random.Generator, webshop_market: int | None) -> np.ndarray:
+    """Append ``n`` rows to the vendor table with drawn attributes; return their indices."""
     cfg = model.cfg.model.vendors
     t = model.subs
     S = len(t)
@@ -293,31 +314,20 @@ def add_vendors(
     for s in range(S):
         purity[:, s] = t.draw_purity(rng, np.full(n, s), online=True)
     model.vend.purity[idx] = purity
-    agents = []
-    sellable = np.flatnonzero(t.webshop_sellable)
-    for v in idx.tolist():
-        if webshop_market is not None:
-            subs = sellable.tolist()
-            mkts = {webshop_market}
-        else:
-            k = 1 + min(cfg.max_substances - 1, int(rng.poisson(cfg.extra_substances_mean)))
-            subs = sorted(set(rng.choice(S, size=k, p=t.demand_p).tolist()))
-            mkts = set()
-        agent = Vendor(model, v, subs, mkts, webshop=webshop_market is not None)
-        if webshop_market is None:
-            if market_weights is not None:
-                cand = np.flatnonzero(market_weights > 0)
-                if len(cand):
-                    kk = min(len(cand), 1 + int(rng.poisson(cfg.extra_markets_mean)))
-                    w = market_weights[cand]
-                    agent.markets = set(rng.choice(cand, size=kk, replace=False, p=w / w.sum()).tolist())
-            else:
-                agent.join_markets(rng, 1 + int(rng.poisson(cfg.extra_markets_mean)))
-        agent.set_prices()
-        agents.append(agent)
-    model.vendor_agents.extend(agents)
-    model.listings.mark_dirty()
-    return agents
+    return idx
+
+
+def _choose_first_markets(agent: Vendor, rng: np.random.Generator, market_weights: np.ndarray | None) -> None:
+    """A new vendor lists on 1 + Poisson markets: by ``market_weights`` at set-up, else by recent trade."""
+    cfg = agent.model.cfg.model.vendors
+    if market_weights is None:
+        agent.join_markets(rng, 1 + int(rng.poisson(cfg.extra_markets_mean)))
+        return
+    cand = np.flatnonzero(market_weights > 0)
+    if len(cand):
+        kk = min(len(cand), 1 + int(rng.poisson(cfg.extra_markets_mean)))
+        w = market_weights[cand]
+        agent.markets = set(rng.choice(cand, size=kk, replace=False, p=w / w.sum()).tolist())
 
 
 def vendor_entry(model: CryptoMarketModel) -> None:
