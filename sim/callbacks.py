@@ -136,10 +136,7 @@ def sweep_jobs(config: DictConfig) -> tuple[list[list[str]], list[str]] | None:
 
 def start_sweep(config: DictConfig) -> None:
     """Check every job, the sweep folder and its record; lock it and record this sweep."""
-    from hydra.core.global_hydra import GlobalHydra
-
-    from sim.preflight import check_memory, composition_error
-    from sim.runner import code_hash, git_revision, result_hash, result_settings, task_container, to_config
+    from sim.runner import code_hash, git_revision, to_config
 
     sweep = Path(str(config.hydra.sweep.dir)).absolute()
     found = sweep_jobs(config)
@@ -147,6 +144,48 @@ def start_sweep(config: DictConfig) -> None:
         to_config(config)
         return
     job_overrides, swept = found
+    jobs = check_jobs(config, sweep, job_overrides)
+    settings = fixed_settings([j["settings"] for j in jobs], swept)
+    previous = read_sweep(sweep)
+    check_compatible(sweep, previous, swept, settings, code_hash())
+    created = make_folder(sweep)
+    token = new_token()
+    try:
+        lock_sweep(sweep, token)
+    except FolderError:
+        if created.top is not None:  # only a folder this invocation made
+            created.remove()
+        raise
+    before = [j["subdir"] for j in jobs if _finished_with(sweep / j["subdir"], j["result_hash"])]
+    record = {
+        "token": token,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "swept_keys": swept,
+        "settings": settings,
+        "code_hash": code_hash(),
+        "git_revision": git_revision(),
+        "jobs": [j["subdir"] for j in jobs],
+        "finished_before": before,
+        "all_jobs": sorted(set(previous.get("all_jobs", [])) | {j["subdir"] for j in jobs}),
+    }
+    write_json_atomic(sweep / SWEEP_FILE, record)
+    CURRENT_SWEEP.append((sweep, token))
+    note = f" ({len(before)} finished before with the same settings and code: skipped)" if before else ""
+    print(f"[sweep] {len(jobs)} jobs into {sweep}{note}", file=sys.stderr)
+
+
+def check_jobs(config: DictConfig, sweep: Path, job_overrides: list[list[str]]) -> list[dict]:
+    """Compose and validate every job; return each one's folder, result fingerprint and settings.
+
+    Raises:
+        ConfigError: naming the job: bad input, a folder name that leaves the sweep, too much
+            memory, no job at all, jobs sharing a folder, or a baseline outside the swept scenarios.
+    """
+    from hydra.core.global_hydra import GlobalHydra
+
+    from sim.preflight import check_memory, composition_error
+    from sim.runner import result_hash, result_settings, task_container, to_config
+
     loader = GlobalHydra.instance().hydra.config_loader  # type: ignore[union-attr]
     jobs: list[dict] = []
     t0 = time.perf_counter()
@@ -184,32 +223,7 @@ def start_sweep(config: DictConfig) -> None:
     dupes = {j["subdir"] for j in jobs if sum(k["subdir"] == j["subdir"] for k in jobs) > 1}
     if dupes:
         raise ConfigError(f"jobs {sorted(dupes)} would share a folder; exclude fewer keys from hydra.job.config.override_dirname")
-    settings = fixed_settings([j["settings"] for j in jobs], swept)
-    previous = read_sweep(sweep)
-    check_compatible(sweep, previous, swept, settings, code_hash())
-    created = make_folder(sweep)
-    token = new_token()
-    try:
-        lock_sweep(sweep, token)
-    except FolderError:
-        created.remove()
-        raise
-    before = [j["subdir"] for j in jobs if _finished_with(sweep / j["subdir"], j["result_hash"])]
-    record = {
-        "token": token,
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "swept_keys": swept,
-        "settings": settings,
-        "code_hash": code_hash(),
-        "git_revision": git_revision(),
-        "jobs": [j["subdir"] for j in jobs],
-        "finished_before": before,
-        "all_jobs": sorted(set(previous.get("all_jobs", [])) | {j["subdir"] for j in jobs}),
-    }
-    write_json_atomic(sweep / SWEEP_FILE, record)
-    CURRENT_SWEEP.append((sweep, token))
-    note = f" ({len(before)} finished before with the same settings and code: skipped)" if before else ""
-    print(f"[sweep] {len(jobs)} jobs into {sweep}{note}", file=sys.stderr)
+    return jobs
 
 
 def check_subdir(sweep: Path, subdir: str) -> None:
