@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from sim.domain import CHANNEL_NAMES
+from sim.interventions.cohort import COHORT_COLUMNS
 from sim.market.records import Purchases
 from sim.metrics import DAILY_METRICS
 
@@ -113,7 +114,7 @@ class Recorder:
 
     # ------------------------------------------------------------------ tables
     def tables(self, model: CryptoMarketModel) -> dict[str, pd.DataFrame]:
-        """The four contract tables (daily, markets, substances, events)."""
+        """The contract tables: daily, markets, substances, events, and cohorts when interventions ran."""
         daily = pd.DataFrame(self.daily)
         mk = (
             pd.DataFrame({k: np.concatenate([c[k] for c in self._markets]) for k in self._markets[0]})
@@ -139,7 +140,11 @@ class Recorder:
             su.insert(2, "channel", np.array(CHANNEL_NAMES, dtype=object)[su["cell"] % 4])
             su = su.drop(columns="cell")
         ev = pd.DataFrame(model.events, columns=["day", "event", "target", "detail"])
-        return {"daily": daily, "markets": mk, "substances": su, "events": ev}
+        out = {"daily": daily, "markets": mk, "substances": su, "events": ev}
+        if model.probes:  # cohorts followed from 30 days before an intervention's start day
+            rows = [r for probe in model.probes for r in probe.rows]
+            out["cohorts"] = pd.DataFrame(rows, columns=list(COHORT_COLUMNS)).sort_values(["intervention", "day"], kind="stable")
+        return out
 
 
 def _listings_per_market(model: CryptoMarketModel, k: int) -> np.ndarray:

@@ -387,6 +387,10 @@ class RunConfig:
     figures: bool = True  #: write the figures/ folder
     #: refuse a run whose estimated memory need exceeds what the machine has (sim/preflight.py)
     check_memory: bool = True
+    #: also run the counterfactual (same config and seed, no interventions) of a scenario with
+    #: interventions, and measure effects against it (docs/outputs.md); turn off only in sweeps
+    #: that hold a baseline arm, whose collection then pairs runs by seed
+    counterfactual: bool = True
     #: days simulated before day 0 of the outputs (not recorded), so that reputations, trust and
     #: vendor entry settle before measurement (modelling judgement)
     burn_in_days: int = nonneg(60)

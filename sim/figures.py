@@ -40,7 +40,7 @@ def _save(fig, folder: Path, name: str) -> None:
     fig.savefig(folder / f"{name}.pdf")
 
 
-def run_figures(tables: dict[str, pd.DataFrame], folder: Path) -> list[Path]:
+def run_figures(tables: dict[str, pd.DataFrame], folder: Path, counterfactual: dict[str, pd.DataFrame] | None = None) -> list[Path]:
     """Draw the single-run figures into ``folder``; return the PNG paths."""
     plt = _plt()
     daily, markets, events = tables["daily"], tables["markets"], tables.get("events")

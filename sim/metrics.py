@@ -1,8 +1,8 @@
-"""Metrics as named functions ``f(model) -> value``, shared by the collector, summaries and tests.
+"""Metrics as named functions, shared by the collector, summaries and tests.
 
-Daily metrics read the model's incremental counters (no pass over all buyers). Run-level
-metrics (``summary_*``) read the finished tables. Definitions are in docs/outputs.md and
-docs/outputs.md (metric definitions).
+Daily metrics ``f(model) -> value`` read the model's incremental counters (no pass over all
+buyers). Run-level metrics read the finished tables or the order book. Definitions are in
+docs/outputs.md (metric definitions); intervention effects are in :mod:`sim.effects`.
 """
 
 from __future__ import annotations
@@ -146,85 +146,27 @@ def top_vendor_share(vendor_sales: np.ndarray, top: float = 0.01) -> float:
     return float(s[:k].sum() / s.sum())
 
 
+def top_buyer_share(order_buyers: np.ndarray, top: float = 0.1) -> float:
+    """Share of orders made by the top ``top`` fraction of the buyers who ordered (at least one buyer)."""
+    counts = np.bincount(order_buyers) if len(order_buyers) else np.zeros(0)
+    return top_vendor_share(counts, top)
+
+
+def multi_homing_share(buyers: np.ndarray, markets: np.ndarray, days: np.ndarray, window: int = 30) -> float:
+    """Mean over consecutive ``window``-day blocks of the share of buyers with orders on two or more markets.
+
+    The denominator of a block is its buyers with at least one order (pass one market kind's orders).
+    """
+    if len(buyers) == 0:
+        return float("nan")
+    block = (days - days.min()) // window
+    pairs = pd.DataFrame({"block": block, "buyer": buyers, "market": markets}).drop_duplicates()
+    per_buyer = pairs.groupby(["block", "buyer"]).size()
+    return float((per_buyer >= 2).groupby(level="block").mean().mean())
+
+
 def _wmedian(values: pd.Series, weights: pd.Series) -> float:
     order = np.argsort(values.to_numpy())
     v, w = values.to_numpy()[order], weights.to_numpy()[order]
     c = np.cumsum(w)
     return float(v[np.searchsorted(c, c[-1] / 2)])
-
-
-# ----------------------------------------------------------------------------- intervention effects
-PRE_DAYS, POST_DAYS, RECOVERY_WINDOW, RECOVERY_LEVEL = 30, 7, 7, 0.9
-
-
-def drop(series: pd.Series, t0: int) -> float:
-    """1 - (mean over the 7 days from t0) / (mean over the 30 days before t0) (docs/outputs.md, metric definitions)."""
-    pre = series.loc[t0 - PRE_DAYS : t0 - 1].mean()
-    post = series.loc[t0 : t0 + POST_DAYS - 1].mean()
-    return float(1.0 - post / pre) if pre > 0 else float("nan")
-
-
-def days_to_recovery(series: pd.Series, t0: int) -> tuple[int, bool]:
-    """First day after t0 whose trailing 7-day mean is back at 90% of the 30-day pre-t0 mean.
-
-    Returns:
-        (days after t0, censored). Censored means it never recovered before the horizon; the
-        days are then the days observed.
-    """
-    pre = series.loc[t0 - PRE_DAYS : t0 - 1].mean()
-    roll = series.rolling(RECOVERY_WINDOW, min_periods=RECOVERY_WINDOW).mean()
-    after = roll.loc[t0 + RECOVERY_WINDOW - 1 :]
-    ok = after[after >= RECOVERY_LEVEL * pre]
-    if len(ok):
-        return int(ok.index[0] - t0), False
-    return int(series.index.max() - t0), True
-
-
-def trust_half_recovery(trust: pd.Series, t0: int, window: int = 90) -> tuple[int | None, bool]:
-    """Days from t0 until trust regains half of its fall (trough within ``window`` days).
-
-    Returns (None, False) when trust did not fall; (days observed, True) when censored.
-    """
-    pre = trust.loc[t0 - PRE_DAYS : t0 - 1].mean()
-    post = trust.loc[t0 : t0 + window]
-    if post.empty or post.min() >= pre:
-        return None, False
-    trough_day = int(post.idxmin())
-    half = post.min() + (pre - post.min()) / 2
-    later = trust.loc[trough_day:]
-    ok = later[later >= half]
-    if len(ok):
-        return int(ok.index[0] - t0), False
-    return int(trust.index.max() - t0), True
-
-
-def intervention_effects(daily: pd.DataFrame, markets: pd.DataFrame, action) -> dict:
-    """Effects of one fired intervention: drop, recovery, displacement, trust, arrests, money."""
-    t0 = action.start_day
-    d = daily.set_index("day")
-    online = online_value(daily).set_axis(daily["day"])
-    out = dict(action.record)
-    if t0 - PRE_DAYS < d.index.min():
-        out["note"] = f"start_day {t0} leaves fewer than {PRE_DAYS} recorded days before it; effects not computed"
-        return out
-    rec, censored = days_to_recovery(online, t0)
-    out.update(online_drop=drop(online, t0), online_days_to_recovery=rec, online_recovery_censored=censored)
-    names = out.get("targets") or []
-    if names:
-        tv = markets[markets["market"].isin(names)].groupby("day")["value_eur"].sum().reindex(d.index, fill_value=0.0)
-        out["target_drop"] = drop(tv, t0)
-    half, cens = trust_half_recovery(d["mean_trust_online"], t0)
-    out.update(trust_half_recovery_days=half, trust_half_recovery_censored=cens)
-    win = d.loc[t0 : t0 + 89]
-    out.update(
-        arrests_vendors_90d=int(win["arrests_vendors"].sum()),
-        arrests_buyers_90d=int(win["arrests_buyers"].sum()),
-        escrow_lost_eur_90d=float(win["escrow_lost_eur"].sum()),
-        parcels_seized_90d=int(win["parcels_seized"].sum()),
-    )
-    cohort = getattr(action, "cohort", None)
-    if cohort is not None:
-        out["displacement_30d"] = cohort.displacement(30)
-        out["displacement_90d"] = cohort.displacement(90)
-        out["cohort_buyers"] = int(cohort.members.sum())
-    return out

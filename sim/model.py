@@ -18,6 +18,7 @@ from sim.config import Config
 from sim.domain import Channel
 from sim.environment.forum import Forum, read_forum
 from sim.environment.offline import StreetMarket
+from sim.interventions.cohort import COHORT_RING_DAYS, CohortProbe, PlannedProbe
 from sim.levers import Levers
 from sim.market.escrow import Ledger
 from sim.market.listings import ListingIndex, rebuild_listings, update_listing_utility
@@ -60,7 +61,7 @@ class CryptoMarketModel(mesa.Model):
     + 0.5``), before that day's trade.
     """
 
-    def __init__(self, cfg: Config) -> None:
+    def __init__(self, cfg: Config, probes: list[tuple[int, int, list[int]]] | None = None) -> None:
         super().__init__(rng=int(cfg.seed))
         self.cfg = cfg
         self.burn_in = int(cfg.run.burn_in_days)
@@ -77,7 +78,8 @@ class CryptoMarketModel(mesa.Model):
             ban_price_factor=np.ones(len(self.subs)),
             risk_shock=np.zeros(MARKET_COLUMNS),
         )
-        self.purchase_ring: deque[Purchases] = deque(maxlen=RING_DAYS)  # the purchases of the last 30 days
+        #: recent days' purchases, kept only when a cohort will be chosen from them (below)
+        self.purchase_ring: deque[Purchases] = deque(maxlen=0)
         self.ledger = Ledger()
         self.orders = OrderBook()
         self.events: list[dict] = []
@@ -108,6 +110,14 @@ class CryptoMarketModel(mesa.Model):
 
         for action in build_interventions(self, cfg.scenario.interventions):
             self.police.schedule(action)
+        #: cohorts followed for effect measures: started by interventions, or (counterfactual run)
+        #: by the ``probes`` given, as (intervention index, start day, target market columns)
+        self.probes: list[CohortProbe] = []
+        self.planned_probes = [PlannedProbe(self, *p) for p in probes or []]
+        for planned in self.planned_probes:
+            self.schedule_event(planned.fire, at=self.mesa_time_of_dawn(planned.start_day))
+        if self.police.actions or self.planned_probes:  # a cohort is chosen from the last 60 days of purchases
+            self.purchase_ring = deque(maxlen=COHORT_RING_DAYS)
 
     def buyer(self, idx: int) -> Buyer:
         """A read-only view of buyer ``idx`` and its state (buyers are a vectorised population)."""
@@ -189,7 +199,7 @@ class CryptoMarketModel(mesa.Model):
         self.police.daily()
 
     def phase_observe(self) -> None:
-        """Keep today's purchases for 30 days and show them to the interventions."""
+        """Keep today's purchases (when a cohort will need them); show them to interventions and cohorts."""
         self._log_purchases()
 
     def phase_collect(self) -> None:
@@ -202,11 +212,13 @@ class CryptoMarketModel(mesa.Model):
         self.today = DayCounters(self.m_cap, len(self.subs))
 
     def _log_purchases(self) -> None:
-        """Keep today's purchases (buyer, channel, market, value) for 30 days; show them to observers."""
+        """Keep today's purchases (buyer, channel, market, value); show them to observers."""
         log = Purchases.concat(self.today.purchases)
         self.purchase_ring.append(log)
         for action in self.police.actions:
             action.observe(log)
+        for probe in self.probes:
+            probe.observe(log)
 
     def _new_day(self) -> None:
         # today's counters were opened at the end of yesterday, so that what interventions do at
@@ -233,13 +245,13 @@ class CryptoMarketModel(mesa.Model):
         """Record what happened when (events.parquet); burn-in days are kept with negative day."""
         self.events.append({"day": int(self.day), "event": event, "target": target, "detail": detail})
 
-    def run(self, progress: bool = False) -> None:
-        """Run burn-in plus ``run.days`` days, with an optional progress bar."""
+    def run(self, progress: bool = False, label: str = "simulating") -> None:
+        """Run burn-in plus ``run.days`` days, with an optional progress bar named ``label``."""
         total = self.burn_in + self.cfg.run.days
         if progress:
             from tqdm import tqdm
 
-            for _ in tqdm(range(total), desc="simulating", unit="day"):
+            for _ in tqdm(range(total), desc=label, unit="day"):
                 self.step()
         else:
             for _ in range(total):

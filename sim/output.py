@@ -1,4 +1,4 @@
-"""Writing a run's folder: the four tables, summary.json, manifest.json, figures/."""
+"""Writing a run's folder: its tables, summary.json, manifest.json, figures/ and counterfactual/."""
 
 from __future__ import annotations
 
@@ -8,19 +8,44 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from sim.summary import json_safe, summarise
+from sim.summary import assemble, json_safe
 
 if TYPE_CHECKING:
     from sim.config import Config
-    from sim.model import CryptoMarketModel
+
+#: subfolder of a run folder holding its counterfactual's tables (same config and seed, no interventions)
+COUNTERFACTUAL_DIR = "counterfactual"
 
 
-def write_outputs(model: CryptoMarketModel, tables: dict[str, pd.DataFrame], folder: Path, cfg: Config, manifest: dict) -> dict:
-    """Write tables (Parquet), summary.json, manifest.json and figures into ``folder``."""
+def write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> None:
+    """Each table as ``<name>.parquet`` in ``folder`` (docs/outputs.md)."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, df in tables.items():
         df.to_parquet(folder / f"{name}.parquet", index=False)
-    summary = summarise(model, tables)
+
+
+def write_outputs(
+    facts: dict,
+    tables: dict[str, pd.DataFrame],
+    folder: Path,
+    cfg: Config,
+    manifest: dict,
+    counterfactual: tuple[dict, dict[str, pd.DataFrame]] | None = None,
+) -> dict:
+    """Write tables (Parquet), summary.json, manifest.json and figures into ``folder``.
+
+    ``facts`` come from :func:`sim.summary.run_facts`. With ``counterfactual`` (its facts and
+    tables), the effects are measured against it and its tables go to ``counterfactual/`` with
+    its own summary.json (headline figures), so the effects can be recomputed from the folder.
+    """
+    write_tables(tables, folder)
+    cf_tables = None
+    if counterfactual is not None:
+        cf_facts, cf_tables = counterfactual
+        write_tables(cf_tables, folder / COUNTERFACTUAL_DIR)
+        cf_summary = assemble(cf_facts, cf_tables)
+        (folder / COUNTERFACTUAL_DIR / "summary.json").write_text(json.dumps(json_safe(cf_summary), indent=2, sort_keys=True))
+    summary = assemble(facts, tables, cf_tables)
     (folder / "summary.json").write_text(json.dumps(json_safe(summary), indent=2, sort_keys=True))
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
     if summary["interventions"]:
@@ -32,5 +57,5 @@ def write_outputs(model: CryptoMarketModel, tables: dict[str, pd.DataFrame], fol
     if cfg.run.figures:
         from sim.figures import run_figures
 
-        run_figures(tables, folder / "figures")
+        run_figures(tables, folder / "figures", counterfactual=cf_tables)
     return summary

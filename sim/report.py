@@ -30,7 +30,7 @@ from sim.errors import ReportError
 from sim.preflight import GROUPS
 from sim.rundir import SWEEP_FILE, new_token, read_status
 from sim.stats import CENSORED_BY, SUMMARY_COLUMNS, summarise_metric, summarise_paired
-from sim.tables import DISPLACEMENT_KEYS, EFFECT_COLUMNS, HEADLINE_SCALARS
+from sim.tables import DISPLACEMENT_KEYS, DISPLACEMENTS, EFFECT_COLUMNS, HEADLINE_SCALARS
 
 __all__ = ["ReportError", "collect", "write_report", "main"]
 #: marks a collected/ folder as this program's own (only such a folder is ever replaced)
@@ -145,10 +145,11 @@ def summary_row(summary: dict) -> dict:
         e = effects[0]
         for k in EFFECT_COLUMNS:
             row[k] = e.get(k)
-        for w in ("30d", "90d"):
-            shares = e.get(f"displacement_{w}") or {}
-            for k in DISPLACEMENT_KEYS:
-                row[f"displacement_{w}_{k}"] = shares.get(k)
+        for d in DISPLACEMENTS:
+            for w in ("30d", "90d"):
+                shares = e.get(f"{d}_{w}") or {}
+                for k in DISPLACEMENT_KEYS:
+                    row[f"{d}_{w}_{k}"] = shares.get(k)
     return row
 
 

@@ -25,7 +25,7 @@ from sim.errors import FolderError
 from sim.rundir import OWN_NAMES, mark, publish, read_status
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
-TABLES = ("daily", "markets", "substances", "events")
+TABLES = ("daily", "markets", "substances", "events")  # and cohorts.parquet when interventions ran
 
 
 def compose(overrides: list[str] | None = None) -> Config:
@@ -84,13 +84,43 @@ def validate_config(cfg: Config) -> None:
     check_scenario_name(cfg)
 
 
-def simulate(cfg: Config, progress: bool = False):
-    """Build and run the model; return ``(model, tables)``."""
+def simulate(cfg: Config, progress: bool = False, probes: list | None = None, label: str = "simulating"):
+    """Build and run the model; return ``(model, tables)``.
+
+    ``probes`` (counterfactual runs): cohorts to follow, as :func:`sim.summary.run_facts` lists them.
+    """
     from sim.model import CryptoMarketModel
 
-    model = CryptoMarketModel(cfg)
-    model.run(progress=progress)
+    model = CryptoMarketModel(cfg, probes=probes)
+    model.run(progress=progress, label=label)
     return model, model.recorder.tables(model)
+
+
+def counterfactual_config(cfg: Config) -> Config:
+    """The same configuration without the scenario's interventions (the scenario's name is kept)."""
+    import copy
+
+    cf = copy.deepcopy(cfg)
+    cf.scenario.interventions = []
+    return cf
+
+
+def simulate_pair(cfg: Config, progress: bool = False):
+    """Run ``cfg`` and, when interventions fired and ``run.counterfactual`` is on, its counterfactual.
+
+    Returns ``(facts, tables, counterfactual)``, ``counterfactual`` being ``(facts, tables)`` of
+    the run without interventions (same seed, so identical up to the first start day) or None.
+    The treated model is freed before the counterfactual runs.
+    """
+    from sim.summary import run_facts
+
+    model, tables = simulate(cfg, progress=progress)
+    facts = run_facts(model, tables)
+    del model
+    if not (cfg.run.counterfactual and facts["probes"]):
+        return facts, tables, None
+    cf_model, cf_tables = simulate(counterfactual_config(cfg), progress=progress, probes=facts["probes"], label="counterfactual")
+    return facts, tables, (run_facts(cf_model, cf_tables), cf_tables)
 
 
 def task_container(dcfg: DictConfig) -> dict:
@@ -170,13 +200,13 @@ def run_job(dcfg: DictConfig, out_dir: Path, token: str, skip_finished: bool = F
     mark(out_dir, "running", token=token, result_hash=digest)
     (out_dir / "error.txt").unlink(missing_ok=True)  # a previous attempt's marker, superseded by this one
     progress = cfg.run.progress and sys.stderr.isatty()
-    model, tables = simulate(cfg, progress=progress)
+    facts, tables, counterfactual = simulate_pair(cfg, progress=progress)
     wall = time.perf_counter() - t0
     staging = out_dir / f".staging-{token}"
     staging.mkdir()
     try:
         info = {**manifest(cfg, wall), "result_hash": digest, "code_hash": code_hash()}
-        summary = write_outputs(model, tables, staging, cfg, manifest=info)
+        summary = write_outputs(facts, tables, staging, cfg, manifest=info, counterfactual=counterfactual)
         publish(staging, out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # this invocation's own staging folder

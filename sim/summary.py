@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 
 from sim import metrics
+from sim.domain import Channel
+from sim.effects import pair_effects
 
 if TYPE_CHECKING:
     from sim.model import CryptoMarketModel
@@ -20,15 +22,34 @@ if TYPE_CHECKING:
 TARGETS_FILE = Path(__file__).resolve().parent / "data" / "targets.yaml"
 
 
-def summarise(model: CryptoMarketModel, tables: dict[str, pd.DataFrame]) -> dict:
-    """Headline figures of one run and the pattern checks against published targets."""
+def run_facts(model: CryptoMarketModel, tables: dict[str, pd.DataFrame]) -> dict:
+    """What a run's summary needs from its model, so the model can be freed before its counterfactual runs.
+
+    ``probes`` are the cohorts the counterfactual run must follow: (intervention index, start day,
+    target market columns) of each intervention that fired.
+    """
+    fired = [a for a in model.police.actions if a.fired]
+    return {
+        "headline": headline(model, tables),
+        "units": dict(zip(model.subs.names, model.subs.purity_unit)),
+        "records": [dict(a.record) for a in fired],
+        "probes": [(a.index, a.start_day, [m.idx for m in a.targets]) for a in fired],
+    }
+
+
+def headline(model: CryptoMarketModel, tables: dict[str, pd.DataFrame]) -> dict:
+    """Headline figures of one run (summary.json ``run``; docs/outputs.md)."""
     daily, markets, subs = tables["daily"], tables["markets"], tables["substances"]
     classes = dict(zip(model.subs.names, model.subs.drug_class))
     online = metrics.online_value(daily)
     life = metrics.market_lifespans(markets)
-    vendor_orders = np.bincount(model.orders.column("vendor"), minlength=model.vend.n)
+    orders = {k: model.orders.column(k) for k in ("buyer", "vendor", "market", "day")}
+    recorded = orders["day"] >= 0
+    vendor_orders = np.bincount(orders["vendor"][recorded], minlength=model.vend.n)
+    crypto = recorded & (model.market_table.kind[orders["market"]] == Channel.CRYPTOMARKET)
+    last_year = orders["day"] >= int(daily["day"].max()) - 364
     share = metrics.online_share_of_purchases(subs, classes)
-    headline = {
+    return {
         "days": int(len(daily)),
         "online_volume_eur_per_day": float(online.mean()),
         "offline_volume_eur_per_day": float(daily["value_offline_eur"].mean()),
@@ -51,13 +72,42 @@ def summarise(model: CryptoMarketModel, tables: dict[str, pd.DataFrame]) -> dict
         "market_lifespan_mean_days": float(life.mean()) if len(life) else None,
         "migration_concentration": metrics.migration_concentration(model.migrations),
         "top1pct_vendor_share": metrics.top_vendor_share(vendor_orders),
+        "top10pct_buyer_share": metrics.top_buyer_share(orders["buyer"][recorded & last_year]),
+        "multi_homing_share": metrics.multi_homing_share(
+            orders["buyer"][crypto & last_year], orders["market"][crypto & last_year], orders["day"][crypto & last_year]
+        ),
         "price_premium": metrics.price_premium(subs),
         "purity_difference": metrics.purity_difference(subs),
         "money_imbalance_eur": float(model.ledger.imbalance()),
     }
-    effects = [metrics.intervention_effects(daily, markets, a) for a in model.police.actions if a.fired]
-    units = dict(zip(model.subs.names, model.subs.purity_unit))
-    return {"run": headline, "patterns": pattern_checks(headline, units), "interventions": effects}
+
+
+#: what an intervention's effects say when the run has no counterfactual (run.counterfactual=false)
+NO_COUNTERFACTUAL = (
+    "run.counterfactual=false: no counterfactual in this run; a sweep's collection computes the effects "
+    "against the baseline arm at the same seed"
+)
+
+
+def summarise(
+    model: CryptoMarketModel, tables: dict[str, pd.DataFrame], counterfactual: dict[str, pd.DataFrame] | None = None
+) -> dict:
+    """A run's summary from its model and tables (and its counterfactual's tables, for the effects)."""
+    return assemble(run_facts(model, tables), tables, counterfactual)
+
+
+def assemble(facts: dict, tables: dict[str, pd.DataFrame], counterfactual: dict[str, pd.DataFrame] | None = None) -> dict:
+    """summary.json: headline, pattern checks, and each fired intervention's effects against the counterfactual."""
+    if counterfactual is not None:
+        effects = [pair_effects(tables, counterfactual, r) for r in facts["records"]]
+    else:
+        effects = [{**r, "note": NO_COUNTERFACTUAL} for r in facts["records"]]
+    return {
+        "run": facts["headline"],
+        "patterns": pattern_checks(facts["headline"], facts["units"]),
+        "interventions": effects,
+        "counterfactual": counterfactual is not None,
+    }
 
 
 def pattern_checks(h: dict, units: dict[str, str] | None = None) -> list[dict]:

@@ -55,9 +55,12 @@ HEADLINE_SCALARS = (
     "market_lifespan_mean_days",
     "migration_concentration",
     "top1pct_vendor_share",
+    "top10pct_buyer_share",
+    "multi_homing_share",
     "money_imbalance_eur",
 )
-#: the first intervention's effects copied into runs_summary (besides displacement shares)
+#: the first intervention's effects copied into runs_summary (besides displacement shares);
+#: each is measured against the counterfactual (sim/effects.py, docs/outputs.md)
 EFFECT_COLUMNS = (
     "online_drop",
     "online_days_to_recovery",
@@ -65,17 +68,26 @@ EFFECT_COLUMNS = (
     "target_drop",
     "trust_half_recovery_days",
     "trust_half_recovery_censored",
-    "arrests_vendors_90d",
-    "arrests_buyers_90d",
-    "escrow_lost_eur_90d",
+    "migrant_trust_destination_30d",
+    "migrant_trust_destination_90d",
+    "deterrence_90d",
+    "vendor_slope_ratio",
+    "extra_arrests_vendors_90d",
+    "extra_arrests_buyers_90d",
+    "extra_escrow_lost_eur_90d",
+    "extra_parcels_seized_90d",
+    "cohort_buyers",
 )
-DISPLACEMENT_KEYS = ("target", "other_cryptomarkets", "webshop", "decentralised", "offline", "nowhere")
+#: displacement shares (sim/effects.py): target_lost = the four destinations + nowhere
+DISPLACEMENT_KEYS = ("target_lost", "other_cryptomarkets", "webshop", "decentralised", "offline", "nowhere")
+#: the two displacement measures: the cohort's, and all buyers' (market_)
+DISPLACEMENTS = ("displacement", "market_displacement")
 #: summary columns a sweep's collection can tabulate (``report.summary``)
 SUMMARY_REPORTABLE = frozenset(
     [
         *HEADLINE_SCALARS,
         *(f"online_share_{k}" for k in ("all", "classic", "nps")),
         *EFFECT_COLUMNS,
-        *(f"displacement_{w}_{k}" for w in ("30d", "90d") for k in DISPLACEMENT_KEYS),
+        *(f"{d}_{w}_{k}" for d in DISPLACEMENTS for w in ("30d", "90d") for k in DISPLACEMENT_KEYS),
     ]
 )

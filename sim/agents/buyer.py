@@ -101,6 +101,8 @@ class BuyerPopulation:
         self.fav_vendor = np.full(n, -1, dtype=np.int32)
         self.fav_trust = np.zeros(n, dtype=np.float32)
         self.last_online_day = np.full(n, -(10**6), dtype=np.int32)
+        #: day of the last purchase on a hidden market (cryptomarket or decentralised)
+        self.last_hidden_day = np.full(n, -(10**6), dtype=np.int32)
         self.migrant_from = np.full(n, -1, dtype=np.int32)
         self.arrested = np.zeros(n, dtype=bool)
         self.trust = np.zeros((n, market_cap), dtype=np.float32)
@@ -329,6 +331,7 @@ def make_purchases(model: CryptoMarketModel) -> None:
     model.buyers.bought[pb, pm] = True
     t.purchases.append(Purchases(b, s, chan, m, model.vend.price[v, s], model.orders.purity[ids_o], price))
     model.buyers.last_online_day[b] = model.day
+    model.buyers.last_hidden_day[b[chan != Channel.WEBSHOP]] = model.day
     mig = model.buyers.migrant_from[b] >= 0
     for bb, mm in zip(b[mig].tolist(), m[mig].tolist()):
         if model.buyers.migrant_from[bb] >= 0:

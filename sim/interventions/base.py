@@ -3,8 +3,8 @@
 Like Covasim's interventions: each concrete intervention is one small class with a ``Params``
 dataclass (documented defaults), ``apply`` (at the dawn of ``start_day``) and, where it changes
 state that can be restored, ``revert`` (at the dawn of ``end_day``). It saves what it changes in
-``self.saved``. Effects on buyers of the target markets are measured by following the cohort of
-buyers who bought there in the 30 days before the start (:class:`CohortTracker`).
+``self.saved``. At its dawn it starts following the buyers it touches (:mod:`sim.interventions.cohort`),
+as the counterfactual run does on the same day, so effects are measured as differences.
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
-__all__ = ["Intervention", "InterventionTargetError", "CohortTracker", "check_target_syntax"]
+__all__ = ["Intervention", "InterventionTargetError", "check_target_syntax"]
 
 import numpy as np
 
 from sim.agents.marketplace import Marketplace
-from sim.domain import CHANNEL_NAMES, Channel
+from sim.domain import Channel
 from sim.errors import ConfigError, InterventionTargetError
+from sim.interventions.cohort import CohortProbe
 from sim.market.records import Purchases
 from sim.params import check_ranges
 
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
     from sim.model import CryptoMarketModel
 
 KINDS = {"cryptomarket": Channel.CRYPTOMARKET, "decentralised": Channel.DECENTRALISED, "webshop": Channel.WEBSHOP}
-#: days of cohort spending followed after the start (displacement at 30 and 90 days)
-FOLLOW_DAYS = 90
 
 
 class Intervention:
@@ -53,6 +52,7 @@ class Intervention:
 
     def __init__(self, model: CryptoMarketModel, cfg, index: int = 0) -> None:
         self.model = model
+        self.index = index
         self.where = f"scenario.interventions[{index}] ({self.name})"
         self.start_day = int(cfg.start_day)
         self.end_day = None if cfg.end_day is None else int(cfg.end_day)
@@ -65,9 +65,11 @@ class Intervention:
         #: callbacks scheduled with Mesa, kept referenced here (Mesa holds them weakly)
         self.keep_alive: list = []
         self.targets: list[Marketplace] = []
-        self.cohort: CohortTracker | None = None
+        #: the buyers it touches, followed identically in the counterfactual run (sim/interventions/cohort.py)
+        self.cohort: CohortProbe | None = None
         self.record: dict[str, Any] = {
             "name": self.name,
+            "index": index,
             "start_day": self.start_day,
             "end_day": self.end_day,
             "target": self.target if self.uses_target else None,
@@ -120,7 +122,9 @@ class Intervention:
         if self.uses_target:
             self.targets = self.resolve_targets()
             self.record["targets"] = [m.name for m in self.targets]
-            self.cohort = CohortTracker(model, [m.idx for m in self.targets])
+        # chosen before anything changes, as the counterfactual run chooses it
+        self.cohort = CohortProbe(model, self.index, [m.idx for m in self.targets])
+        model.probes.append(self.cohort)
         self.apply()
         model.log_event(f"intervention_{self.name}", ",".join(m.name for m in self.targets) or self.target, self.describe())
         if self.end_day is not None:
@@ -150,9 +154,7 @@ class Intervention:
         return None
 
     def observe(self, log: Purchases) -> None:
-        """Called at the end of every day with the day's purchases."""
-        if self.cohort is not None:
-            self.cohort.observe(log)
+        """Called at the end of every day with the day's purchases (subclasses that watch them override)."""
 
     # ------------------------------------------------------------------ targets
     def resolve_targets(self) -> list[Marketplace]:
@@ -222,63 +224,3 @@ def check_target_syntax(target: str, where: str) -> None:
                 f"{where}.target={target!r}: allowed are largest, second, random, all (optionally ':cryptomarket', ':webshop', "
                 "':decentralised') or market names like crypto_1, dec_1, shop_3"
             )
-
-
-class CohortTracker:
-    """Follows the buyers who bought on the target markets in the 30 days before the start.
-
-    Their spending per channel before (from the model's 30-day purchase ring) and in each day
-    after gives the displacement of the target's volume (docs/outputs.md, metric definitions).
-    """
-
-    def __init__(self, model: CryptoMarketModel, targets: list[int]) -> None:
-        self.targets = np.array(targets, dtype=np.int64)
-        cohort: set[int] = set()
-        self.pre_days = max(1, len(model.purchase_ring))
-        for day in model.purchase_ring:
-            cohort.update(day.buyer[np.isin(day.market, self.targets)].tolist())
-        self.members = np.zeros(model.buyers.n, dtype=bool)
-        self.members[list(cohort)] = True
-        self.pre_target, self.pre_channel = 0.0, np.zeros(4)
-        for log in model.purchase_ring:
-            t, ch = self._split(log)
-            self.pre_target += t
-            self.pre_channel += ch
-        self.post: list[tuple[float, np.ndarray]] = []
-
-    def _split(self, log: Purchases) -> tuple[float, np.ndarray]:
-        mine = self.members[log.buyer]
-        on_target = mine & np.isin(log.market, self.targets)
-        other = mine & ~on_target
-        value = log.value
-        return float(value[on_target].sum()), np.bincount(log.channel[other], weights=value[other], minlength=4)
-
-    def observe(self, log: Purchases) -> None:
-        """Follow the cohort's spending on one more day."""
-        if len(self.post) < FOLLOW_DAYS:
-            self.post.append(self._split(log))
-
-    def displacement(self, days: int) -> dict[str, float] | None:
-        """Shares of the target's pre-start daily volume found elsewhere in the first ``days`` after.
-
-        Returns shares for ``target`` (still bought there), ``other_cryptomarkets``, ``webshop``,
-        ``decentralised``, ``offline`` and ``nowhere``; they add up to 1. None if the cohort bought
-        nothing on the target or fewer than ``days`` days were observed.
-        """
-        if self.pre_target <= 0 or len(self.post) < days:
-            return None
-        pre_t = self.pre_target / self.pre_days
-        pre_c = self.pre_channel / self.pre_days
-        post_t = np.mean([p[0] for p in self.post[:days]])
-        post_c = np.mean([p[1] for p in self.post[:days]], axis=0)
-        gain = np.maximum(0.0, post_c - pre_c) / pre_t
-        shares = {"target": min(1.0, post_t / pre_t)}
-        for i, name in enumerate(CHANNEL_NAMES):
-            key = "other_cryptomarkets" if name == "cryptomarket" else name
-            shares[key] = float(gain[i])
-        total = sum(shares.values())
-        if total > 1.0:  # more than the lost volume moved (noise, or new demand): scale to 1
-            shares = {k: v / total for k, v in shares.items()}
-            total = 1.0
-        shares["nowhere"] = 1.0 - total
-        return shares
