@@ -27,6 +27,7 @@ from hydra.experimental.callback import Callback
 
 from sim.domain import CHANNEL_NAMES
 from sim.errors import ReportError
+from sim.output import COUNTERFACTUAL_DIR
 from sim.preflight import GROUPS
 from sim.rundir import SWEEP_FILE, new_token, read_status
 from sim.stats import CENSORED_BY, SUMMARY_COLUMNS, summarise_metric, summarise_paired
@@ -192,18 +193,29 @@ def collect(sweep: Path) -> dict[str, Any]:
     daily, summaries = [], []
     for _, job in finished.iterrows():
         folder = sweep / job["job"]
-        d = pd.read_parquet(folder / "daily.parquet")
-        d.insert(1, "online_value_eur", d[[f"value_{c}_eur" for c in CHANNEL_NAMES[1:]]].sum(axis=1))
         row = summary_row(json.loads((folder / "summary.json").read_text()))
+        for arm, sub in (("treated", folder), ("counterfactual", folder / COUNTERFACTUAL_DIR)):
+            if not (sub / "daily.parquet").exists():
+                continue
+            d = pd.read_parquet(sub / "daily.parquet")
+            d.insert(1, "online_value_eur", d[[f"value_{c}_eur" for c in CHANNEL_NAMES[1:]]].sum(axis=1))
+            d.insert(1, "arm", arm)
+            for k in keys:
+                d[k] = _value(settings[job["job"]], k)
+            d["job"] = job["job"]
+            daily.append(d)
         for k in keys:
-            value = _value(settings[job["job"]], k)
-            d[k] = value
-            row[k] = value
+            row[k] = _value(settings[job["job"]], k)
         row["job"] = job["job"]
-        daily.append(d)
         summaries.append(row)
     runs_daily = pd.concat(daily, ignore_index=True)
     runs_summary = pd.DataFrame(summaries)
+    paired = pair_with_baseline_arm(sweep, runs_summary, keys)
+    if paired:
+        notes.append(
+            f"{paired} runs have no counterfactual of their own (run.counterfactual=false): their effects are "
+            "measured against the baseline arm's run at the same seed and settings"
+        )
     current = set(record.get("all_jobs", jobs["job"]))
     strays = sorted(set(jobs["job"]) - current)
     if strays:
@@ -215,6 +227,44 @@ def collect(sweep: Path) -> dict[str, Any]:
         "keys": keys,
         "notes": notes,
     }
+
+
+def pair_with_baseline_arm(sweep: Path, runs_summary: pd.DataFrame, keys: list[str], baseline: str = "baseline") -> int:
+    """Fill the effects of runs without their own counterfactual from the baseline arm at the same seed.
+
+    Used for sweeps run with ``run.counterfactual=false`` that hold a ``baseline`` scenario: the
+    baseline run with the same seed and the same other settings plays the counterfactual (common
+    random numbers make the pair identical up to the start day). Cohort measures need the
+    counterfactual's own cohort table and stay empty. Returns how many runs were paired.
+    """
+    from sim.effects import pair_effects
+
+    if "scenario" not in runs_summary or "seed" not in runs_summary:
+        return 0
+    other = [k for k in keys if k not in ("scenario", "seed")]
+    base = runs_summary[runs_summary["scenario"] == baseline]
+    index = {tuple(r[k] for k in ["seed", *other]): r["job"] for _, r in base.iterrows()}
+    paired = 0
+    for i, r in runs_summary.iterrows():
+        folder = sweep / r["job"]
+        summary = json.loads((folder / "summary.json").read_text())
+        if summary.get("counterfactual", True) or not summary.get("interventions"):
+            continue
+        partner = index.get(tuple(r[k] for k in ["seed", *other]))
+        if partner is None:
+            continue
+        treated, cf = _tables(folder), _tables(sweep / partner)
+        e = pair_effects(treated, cf, summary["interventions"][0])
+        flat = summary_row({"run": {}, "interventions": [e]})
+        for k, v in flat.items():
+            if k in EFFECT_COLUMNS or any(k.startswith(d + "_") for d in DISPLACEMENTS):
+                runs_summary.loc[i, k] = v
+        paired += 1
+    return paired
+
+
+def _tables(folder: Path) -> dict[str, pd.DataFrame]:
+    return {name: pd.read_parquet(folder / f"{name}.parquet") for name in ("daily", "markets")}
 
 
 def scenario_means(runs_summary: pd.DataFrame, keys: list[str], metrics: list[str]) -> pd.DataFrame:

@@ -64,17 +64,6 @@ def test_takedown_zeroes_target_and_others_gain():
     )
 
 
-def test_displacement_shares_add_to_one():
-    model, _ = run_with(iv("takedown"))
-    cohort = model.police.actions[0].cohort
-    assert cohort.displacement(91) is None, "shares need the whole window observed"
-    for days in (30, 90):
-        shares = cohort.displacement(days)
-        assert shares is not None and abs(sum(shares.values()) - 1.0) < 1e-9, f"{days}-day shares must add to 1: {shares}"
-        assert all(v >= 0 for v in shares.values()), "shares are non-negative"
-        assert shares["target"] == 0.0, "nothing is bought on a seized market"
-
-
 def test_blocking_cuts_shop_sales_and_mirrors_bring_them_back():
     _, base = run_with()
     _, stuck = run_with(iv("site_blocking", "all:webshop", mirror_rate=0.0, workaround_rate=0.0))

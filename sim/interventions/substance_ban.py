@@ -83,9 +83,7 @@ class SubstanceBan(Intervention):
         self.active = True
         delisting, closed = self.enforce_on_shops()
         self.schedule_daily(self.enforce_on_shops)  # shops opening later face the ban too
-        for a in model.vendor_agents:
-            if model.vend.active[a.idx]:
-                a.set_prices()
+        # vendors re-price at their weekly decision (within 7 days), as they do after any change
         model.listings.mark_dirty()
         self.record.update(substances=[t.names[i] for i in s], shops_complying=delisting, shops_closed=closed)
 
@@ -122,7 +120,4 @@ class SubstanceBan(Intervention):
         model.levers.ban_price_factor[s] = self.saved["price_factor"]
         model.subs.harm_weight[s] = self.saved["harm"]
         model.levers.delisted = self.saved["delisted"]
-        for a in model.vendor_agents:
-            if model.vend.active[a.idx]:
-                a.set_prices()
-        model.listings.mark_dirty()
+        model.listings.mark_dirty()  # prices return at the vendors' next weekly decision
