@@ -126,6 +126,13 @@ class ChoiceConfig:
     beta_risk: float = nonneg(1.5)  #: per unit of perceived risk times buyer risk aversion
     beta_loyalty: float = nonneg(2.0)  #: bonus for the favourite vendor, times trust in it
     nest_lambda: float = ranged(0.7, lo=0.0, hi=1.0, lo_open=True, why="dissimilarity of a nested logit; 1 = plain logit")
+    #: online-capable buyers at which a market's listing inclusive value is taken as is. Vendors
+    #: scale with the population, so a market's log-sum over listings grows as the log of the
+    #: population; the choice subtracts log(online-capable buyers / this), which keeps the
+    #: choice between street and online markets independent of the population size. Default: the
+    #: online-capable buyers of the default 20,000-buyer population, at which the convenience
+    #: constants were set (assumption)
+    listing_reference_online_buyers: float = positive(5900.0, why="a log of a ratio to it is taken")
     #: convenience constants per channel (relative to offline = 0); cryptomarkets need Tor and
     #: crypto, decentralised markets more so. Set so the online share of purchases matches
     #: van der Gouwe et al. 2017 (classic <= 6%, NPS > 1/3).
@@ -164,8 +171,11 @@ class MarketConfig:
     exit_scam_hazard_per_100k_escrow: float = nonneg(0.004)
     #: voluntary closure hazard per day (retirement, technical failure)
     voluntary_close_hazard: float = prob(0.0008)
-    #: a market that has sold closes after this many days without a sale (it lost its trade); assumption
-    close_after_idle_days: int = at_least(45, 1)
+    #: a market that has sold closes when its orders over the last 30 days fall below this many per
+    #: 1,000 online-capable buyers (it lost its trade). A rate, not a count, so that the answer does
+    #: not depend on the population size (markets are global; the modelled buyers are one country's).
+    #: Assumption: at the default 20,000 buyers (about 5,900 online-capable) it means no order in 30 days.
+    idle_close_orders_30d_per_1000_online_buyers: float = nonneg(0.15)
     #: a market that never sold closes this many days after it opened (it never found users); assumption
     close_if_never_sold_days: int = at_least(180, 1)
     #: daily probability that a market is down (DDoS, maintenance); buyers cannot use it that day
@@ -304,16 +314,20 @@ class ForumConfig:
     daily_read_share: float = prob(0.05)  #: share of online-capable buyers reading the forum each day
     #: how far a reader moves market trust towards the forum's good-outcome share
     trust_weight: float = prob(0.15)
-    #: posts over the window at which a market's signal has full weight
-    full_weight_posts: float = positive(20.0, why="it is divided by")
+    #: posts over the window, per 1,000 online-capable buyers, at which a market's signal has full
+    #: weight (a rate, so that a market's forum signal does not depend on the population size;
+    #: assumption: 20 posts at the default 20,000 buyers)
+    full_weight_posts_per_1000_online_buyers: float = positive(3.4, why="it is divided by")
     window_days: int = at_least(30, 1)  #: posts older than this are not read
     #: probability that a reader learns of a market, times the market's share of forum posts
     awareness_prob: float = prob(0.5)
     #: closure news: the forum recommends surviving markets of the same kind with weight proportional
-    #: to their share of 30-day sales raised to this exponent, and total weight at least
-    #: ``closure_news_min_weight`` posts (assumption; 2 concentrates migrants on the largest market)
+    #: to their share of 30-day sales raised to this exponent, and total weight of the closed market's
+    #: 30-day orders, at least ``closure_news_min_weight_per_1000_online_buyers`` posts per 1,000
+    #: online-capable buyers (assumption: 10 posts at the default 20,000 buyers; exponent 2
+    #: concentrates migrants on the largest market)
     closure_news_share_exponent: float = nonneg(2.0)
-    closure_news_min_weight: float = nonneg(10.0)
+    closure_news_min_weight_per_1000_online_buyers: float = nonneg(1.7)
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 Daily metrics ``f(model) -> value`` read the model's incremental counters (no pass over all
 buyers). Run-level metrics read the finished tables or the order book. Definitions are in
-docs/outputs.md (metric definitions); intervention effects are in :mod:`sim.effects`.
+docs/outputs.md; intervention effects are in :mod:`sim.effects` (docs/outputs.md, "Effects against a counterfactual").
 """
 
 from __future__ import annotations

@@ -111,7 +111,10 @@ def assemble(facts: dict, tables: dict[str, pd.DataFrame], counterfactual: dict[
 
 
 def pattern_checks(h: dict, units: dict[str, str] | None = None) -> list[dict]:
-    """Compare headline figures with the published targets in ``sim/data/targets.yaml``.
+    """Compare one run's headline figures with the published targets in ``sim/data/targets.yaml``.
+
+    A quick look at one run; ``python -m sim.validate`` checks every pattern over seeds. ``kind``
+    says whether the figure is an input the model is fed (``input``) or follows from mechanisms.
 
     ``units`` maps substance names to their purity unit (``fraction`` or ``mg``), which sets the
     tolerance of the purity comparison.
@@ -124,13 +127,15 @@ def pattern_checks(h: dict, units: dict[str, str] | None = None) -> list[dict]:
 
     def add(tid: str, value, band, note: str = "") -> None:
         ok = None if value is None or (isinstance(value, float) and math.isnan(value)) else bool(band[0] <= value <= band[1])
+        target = targets.get(tid.split(".")[0], {})
         checks.append(
             {
                 "id": tid,
                 "value": value,
                 "band": list(band),
                 "within": ok,
-                "source": targets.get(tid, {}).get("source"),
+                "kind": target.get("kind"),
+                "source": target.get("source"),
                 "note": note,
             }
         )
@@ -140,6 +145,8 @@ def pattern_checks(h: dict, units: dict[str, str] | None = None) -> list[dict]:
         ("migration_concentration", "migration_concentration"),
         ("vendor_concentration", "top1pct_vendor_share"),
         ("market_lifespan", "market_lifespan_mean_days"),
+        ("buyer_concentration", "top10pct_buyer_share"),
+        ("multi_homing", "multi_homing_share"),
     ):
         add(tid, h[key], targets[tid]["band"])
     band = targets["online_share_of_samples"]["band"]

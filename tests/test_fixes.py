@@ -12,33 +12,36 @@ from sim.runner import compose
 SMALL = ["model.n_buyers=2500", "run.burn_in_days=20", "run.figures=false", "run.progress=false"]
 
 
-def test_idle_markets_close_and_no_open_market_is_idle_beyond_the_limit():
+def test_markets_that_lost_their_trade_close_at_a_rate_not_a_count():
+    # a high floor: 5 orders in 30 days per 1,000 online-capable buyers
     cfg = compose(
-        [*SMALL, "run.days=200", "seed=4", "model.markets.close_after_idle_days=10", "model.markets.close_if_never_sold_days=40"]
+        [
+            *SMALL,
+            "run.days=200",
+            "seed=4",
+            "model.markets.close_if_never_sold_days=40",
+            "model.markets.idle_close_orders_30d_per_1000_online_buyers=5",
+        ]
     )
     model = CryptoMarketModel(cfg)
-    model.run()
-    closed_idle = [e for e in model.events if e["event"] == "market_closed" and "no sale" in e["detail"]]
-    assert closed_idle, "with a 10-day limit some market loses its trade and closes"
+    floor = 5 * len(model.buyers.online_capable) / 1000
+    for _ in range(model.burn_in + cfg.run.days):
+        model.step()
+    closed = [e for e in model.events if e["event"] == "market_closed" and "orders in 30 days" in e["detail"]]
+    assert closed, "with a high floor some market loses its trade and closes"
+    for e in closed:
+        orders = float(e["detail"].split(" orders")[0])
+        assert orders < floor, f"{e['target']} closed with {orders} orders in 30 days, not below the floor {floor:.1f}"
     for m in model.markets:
         if m.active:
-            assert m.idle_days < 10, f"{m.name} is open after {m.idle_days} days without a sale"
             assert m.has_sold or model.day - m.opened_day < 40, f"{m.name} never sold and is still open"
 
 
-def test_idle_days_count_days_without_a_sale_once_a_market_has_sold():
-    cfg = compose([*SMALL, "run.days=60", "seed=2"])
-    model = CryptoMarketModel(cfg)
-    model.run()
-    for m in model.markets:
-        if not m.active:
-            continue
-        recent = model.market_table.ring[m.idx]  # orders per day, today first
-        if m.has_sold and m.idle_days < 25:
-            # idle_days was set at today's market-life phase from yesterday's orders and the days before
-            assert recent[1 : 1 + m.idle_days].sum() == 0, f"{m.name}: orders during its idle days"
-            if m.idle_days + 1 < len(recent) and m.opened_day < model.day - m.idle_days - 1:
-                assert recent[1 + m.idle_days] > 0, f"{m.name}: the day before its idle days had a sale"
+def test_size_dependent_thresholds_scale_with_the_population():
+    small = CryptoMarketModel(compose([*SMALL, "run.days=5"]))
+    big = CryptoMarketModel(compose([*SMALL, "run.days=5", "model.n_buyers=10000"]))
+    ratio = big.buyers.online_per_1000 / small.buyers.online_per_1000
+    assert 3.5 < ratio < 4.5, f"online-capable buyers scale with the population ({ratio:.2f})"
 
 
 def test_dead_state_is_gone():
@@ -96,9 +99,11 @@ def test_purchases_rise_with_the_purchase_rate():
         cfg = compose([*SMALL, "run.days=20", "seed=5", f"model.buyers.purchases_per_month_mean={mean}"])
         model = CryptoMarketModel(cfg)
         model.run()
-        totals.append(sum(len(d) for d in model.purchase_ring))
+        daily = model.recorder.tables(model)["daily"]
+        totals.append(int(daily[[c for c in daily.columns if c.startswith("sales_")]].to_numpy().sum()))
     assert totals[0] < totals[1] <= totals[2], f"purchases by rate: {totals}"
-    assert totals[2] > 0.9 * 2500 * 20, "at a huge rate every buyer buys about once a day"
+    # about once a day each over the 20 recorded days (some find no channel: unmet purchases)
+    assert totals[2] > 0.8 * 2500 * 20, "at a huge rate every buyer buys about once a day"
 
 
 @pytest.mark.parametrize(

@@ -111,6 +111,8 @@ class BuyerPopulation:
         self.trust_sum = np.zeros(market_cap)
         self.aware_count = np.zeros(market_cap)
         self.online_capable = np.flatnonzero(self.webshop)
+        #: online-capable buyers in thousands: rates "per 1,000 online-capable buyers" times this are counts
+        self.online_per_1000 = len(self.online_capable) / 1000.0
         self._due: dict[int, list[np.ndarray]] = defaultdict(list)
 
     # ----------------------------------------------------------------- capacity

@@ -71,7 +71,7 @@ class Marketplace(mesa.Agent):
         escrow: True for centralised escrow markets.
         security: resilience to takedown in [0, 1].
         domestic: for web shops, registered in the buyers' country.
-        idle_days: consecutive days without a sale.
+        first_sale_day: day of its first sale (while ``has_sold`` is False: none yet).
         down_today: unavailable today (DDoS, maintenance).
     """
 
@@ -93,7 +93,7 @@ class Marketplace(mesa.Agent):
         self.closed_day: int | None = None
         self.security = float(rng.beta(cfg.security_a, cfg.security_b))
         self.domestic = bool(domestic)
-        self.idle_days = 0
+        self.first_sale_day = 0
         self.has_sold = False
         self.down_today = False
         #: operator greed: multiplies the exit-scam hazard (lognormal, median 1)
@@ -139,10 +139,13 @@ class Marketplace(mesa.Agent):
         cfg = model.cfg.model.markets
         # yesterday's orders (the order ring was aged in this day's first phase); a market that never
         # sold is not idle but new: it closes only once it has lost the trade it had
-        if model.market_table.ring[self.idx, 1] > 0:
-            self.idle_days, self.has_sold = 0, True
-        elif self.has_sold:
-            self.idle_days += 1
+        ring = model.market_table.ring[self.idx]
+        if ring[1] > 0 and not self.has_sold:
+            self.has_sold, self.first_sale_day = True, model.day - 1
+        # trade lost: orders over the last 30 days (all after its first sale) below a rate per 1,000
+        # online-capable buyers, the same rate whatever the population size
+        floor = cfg.idle_close_orders_30d_per_1000_online_buyers * model.buyers.online_per_1000
+        lost_trade = self.has_sold and model.day - self.first_sale_day > ring.shape[0] and ring.sum() < floor
         u = model.streams["markets"].random(3)
         self.down_today = bool(u[0] < cfg.downtime_prob)
         age = model.day - self.opened_day
@@ -151,8 +154,8 @@ class Marketplace(mesa.Agent):
         elif u[2] < cfg.voluntary_close_hazard and self.kind != Channel.DECENTRALISED:
             # decentralised markets have no operator who could retire (docs/ODD.md, entities)
             self.close(MarketStatus.CLOSED, reason="voluntary closure")
-        elif self.idle_days >= cfg.close_after_idle_days:
-            self.close(MarketStatus.CLOSED, reason=f"no sale for {self.idle_days} days")
+        elif lost_trade:
+            self.close(MarketStatus.CLOSED, reason=f"{ring.sum():.0f} orders in 30 days, below {floor:.1f}")
         elif not self.has_sold and age >= cfg.close_if_never_sold_days:
             self.close(MarketStatus.CLOSED, reason=f"no sale in the {age} days since it opened")
 
@@ -176,7 +179,8 @@ class Marketplace(mesa.Agent):
         if sales.sum() > 0:
             share = sales / sales.sum()
             pull = share**fc.closure_news_share_exponent
-            weight = pull / pull.sum() * max(fc.closure_news_min_weight, float(model.market_table.ring[market.idx].sum()))
+            least = fc.closure_news_min_weight_per_1000_online_buyers * model.buyers.online_per_1000
+            weight = pull / pull.sum() * max(least, float(model.market_table.ring[market.idx].sum()))
             for d in range(0, mc.migration_news_days, 3):
                 model.forum.add_news(model.day + d, weight / (mc.migration_news_days / 3))
         model.listings.mark_dirty()

@@ -80,7 +80,8 @@ def read_forum(model: CryptoMarketModel) -> None:
     if talked.any():
         mk = act[talked]
         target = (g[talked] + 1.0) / (n_posts[talked] + 2.0)
-        weight = fc.trust_weight * np.minimum(1.0, n_posts[talked] / fc.full_weight_posts)
+        full = fc.full_weight_posts_per_1000_online_buyers * model.buyers.online_per_1000
+        weight = fc.trust_weight * np.minimum(1.0, n_posts[talked] / full)
         aw = model.buyers.aware[np.ix_(readers, mk)]
         rr, cc = np.nonzero(aw)
         if len(rr):

@@ -19,6 +19,9 @@ from sim.errors import ConfigError
 from sim.interventions.base import Intervention
 from sim.params import nonneg, prob
 
+#: days after the start at which the domestic web shops still selling are counted (Wadsworth et al. 2017: six months)
+FOLLOW_UP_DAYS = 182
+
 
 class SubstanceBan(Intervention):
     """Make substances controlled; shops delist, vendors charge a premium."""
@@ -86,6 +89,10 @@ class SubstanceBan(Intervention):
         # vendors re-price at their weekly decision (within 7 days), as they do after any change
         model.listings.mark_dirty()
         self.record.update(substances=[t.names[i] for i in s], shops_complying=delisting, shops_closed=closed)
+        # follow-up of the domestic web shops that sold a banned substance on the start day
+        self.selling_at_start = self.domestic_shops_selling()
+        self.record["domestic_shops_selling_at_start"] = len(self.selling_at_start)
+        model.schedule_event(self.follow_up, at=model.mesa_time_of_dawn(self.start_day + FOLLOW_UP_DAYS))
 
     def enforce_on_shops(self) -> tuple[int, int]:
         """Each open web shop not yet decided complies (delists; closes if left empty) or not."""
@@ -109,6 +116,27 @@ class SubstanceBan(Intervention):
                 m.close(MarketStatus.CLOSED, reason="closed after substance ban")
                 closed += 1
         return delisting, closed
+
+    def domestic_shops_selling(self) -> set[int]:
+        """Open domestic web shops (market columns) where an active seller offers a banned substance not delisted."""
+        model = self.model
+        banned = set(self.subs.tolist())
+        shops = {m.idx for m in model.markets if m.active and m.kind == Channel.WEBSHOP and m.domestic}
+        selling = set()
+        for a in model.vendor_agents:
+            if not model.vend.active[a.idx]:
+                continue
+            for m in shops.intersection(a.markets):
+                if any((m, sid) not in model.levers.delisted for sid in banned.intersection(a.substances)):
+                    selling.add(m)
+        return selling
+
+    def follow_up(self) -> None:
+        """182 days after the start: how many of the domestic shops selling at the start still sell (summary.json)."""
+        still = self.selling_at_start & self.domestic_shops_selling()
+        n0 = len(self.selling_at_start)
+        self.record["domestic_shops_still_selling_182d"] = len(still)
+        self.record["domestic_shop_share_selling_182d"] = len(still) / n0 if n0 else None
 
     def revert(self) -> None:
         """Lift the ban: restore what apply changed."""

@@ -69,12 +69,17 @@ class ListingIndex:
         self.vendor_key = vkey[self.vendor_order]
         self.dirty = False
 
-    def set_utility(self, utility: np.ndarray, log_price: np.ndarray) -> None:
-        """Today's listing utilities and log price ratios; computes inclusive values and the price index."""
+    def set_utility(self, utility: np.ndarray, log_price: np.ndarray, log_scale: float = 0.0) -> None:
+        """Today's listing utilities and log price ratios; computes inclusive values and the price index.
+
+        ``log_scale`` is subtracted from every inclusive value: the log of how many more vendors the
+        population has than at the reference size (vendors scale with buyers, so without it a
+        market's log-sum would grow as the log of the population size).
+        """
         S = self.n_subs
         m_cap = self.inclusive.shape[0]
         self.utility = utility
-        self.inclusive = grouped_logsumexp(utility, self.key, m_cap * S).reshape(m_cap, S)
+        self.inclusive = grouped_logsumexp(utility, self.key, m_cap * S).reshape(m_cap, S) - log_scale
         n_s = np.bincount(self.substance, minlength=S)
         sum_logp = np.bincount(self.substance, weights=log_price, minlength=S)
         self.log_price_index = np.where(n_s > 0, sum_logp / np.maximum(n_s, 1), 0.0)
@@ -168,4 +173,5 @@ def update_listing_utility(model: CryptoMarketModel) -> None:
         + ch.beta_quality * (model.vend.purity[v, s] / model.subs.purity_off_mean[s] - 1.0)
         - np.maximum(0.0, load - 1.0)
     )
-    li.set_utility(utility, logp)
+    reference = model.cfg.model.choice.listing_reference_online_buyers
+    li.set_utility(utility, logp, log_scale=float(np.log(len(model.buyers.online_capable) / reference)))
