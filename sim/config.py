@@ -171,11 +171,11 @@ class MarketConfig:
     exit_scam_hazard_per_100k_escrow: float = nonneg(0.004)
     #: voluntary closure hazard per day (retirement, technical failure)
     voluntary_close_hazard: float = prob(0.0008)
-    #: a market that has sold closes when its orders over the last 30 days fall below this many per
+    #: a market that has sold closes when its orders over the last 45 days fall below this many per
     #: 1,000 online-capable buyers (it lost its trade). A rate, not a count, so that the answer does
     #: not depend on the population size (markets are global; the modelled buyers are one country's).
-    #: Assumption: at the default 20,000 buyers (about 5,900 online-capable) it means no order in 30 days.
-    idle_close_orders_30d_per_1000_online_buyers: float = nonneg(0.15)
+    #: Assumption: at the default 20,000 buyers (about 5,900 online-capable) it means no order in 45 days.
+    idle_close_orders_45d_per_1000_online_buyers: float = nonneg(0.15)
     #: a market that never sold closes this many days after it opened (it never found users); assumption
     close_if_never_sold_days: int = at_least(180, 1)
     #: daily probability that a market is down (DDoS, maintenance); buyers cannot use it that day

@@ -210,4 +210,3 @@ def pair_effects(treated: dict[str, pd.DataFrame], counterfactual: dict[str, pd.
         stopped_c = 1 - cc.loc[day, "hidden_bought_again"] / cc.loc[day, "hidden_buyers"]
         out["deterrence_90d"] = float(stopped_t - stopped_c)
     return out
-

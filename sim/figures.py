@@ -372,19 +372,17 @@ def _figure(width: float, height: float, nrows: int = 1, ncols: int = 1, **kw):
     return fig, axes
 
 
-def _legend(
-    fig: Figure, handles: list, labels: list[str], caption: str = "", ncols: int | None = None, where: str = "lower center"
-):
-    """The figure's legend outside the axes (below by default), with the caption as its title."""
+def _legend(fig: Figure, handles: list, labels: list[str], caption: str = "", ncols: int | None = None):
+    """The figure's legend below the axes (outside the data), with the caption as its title."""
     width = fig.get_figwidth()
     if ncols is None:
         longest = max((len(s.split("\n")[0]) for s in labels), default=1)
         ncols = max(1, min(len(labels), int(width * 13 // max(longest + 6, 1))))
-    chars = int(width * 14) if where.endswith("center") else 48
+    chars = int(width * 14)
     return fig.legend(
         handles,
         labels,
-        loc=f"outside {where}",
+        loc="outside lower center",
         ncols=ncols,
         frameon=False,
         fontsize=8,
@@ -542,6 +540,12 @@ def _divergence(s: _Setting) -> Any:
     return days[0] if len(days) else None
 
 
+def _paired_difference(s: _Setting) -> pd.DataFrame:
+    """Each run minus its own counterfactual (same seed), day x run."""
+    assert s.counterfactual is not None
+    return s.treated[s.counterfactual.columns] - s.counterfactual
+
+
 def _from_day(wide: pd.DataFrame, day: Any) -> pd.DataFrame:
     """The rows from the day before ``day`` on (so the line joins the reference), all rows for None."""
     if day is None:
@@ -584,7 +588,7 @@ def draw_timeseries(
     starts: list = []
     if effect:
         shown = [s for s in settings if not s.reference and s.counterfactual is not None]
-        curves = [(s, _smooth(s.treated[s.counterfactual.columns] - s.counterfactual, smooth)) for s in shown]
+        curves = [(s, _smooth(_paired_difference(s), smooth)) for s in shown]
         method = "t"
         starts = [d for d in (_divergence(s) for s in shown) if d is not None]
     else:
@@ -651,7 +655,7 @@ def draw_timeseries(
             (line,) = ax.plot(cf.index, cf.mean(axis=1), color=st["color"], ls=(0, (4, 2)), lw=1.0, zorder=4)
             handles.append(line)
             labels.append(f"{setting_label(group, s.values)}: without intervention (counterfactual, mean)")
-        ax.set_ylabel(_wrap(ylabel, 34) + f"\n({smooth}-day mean)")
+        ax.set_ylabel(_wrap(ylabel, 40) + f"\n({smooth}-day mean)")
         ax.set_xlabel("day")
         _vlines(ax, days)
     else:
@@ -711,12 +715,13 @@ def draw_timeseries(
         if any(s.paired_with == "baseline" for s in shown):
             caption += " Runs without a counterfactual of their own are paired with the baseline run at the same seed."
     else:
-        title = f"{name} by setting"
-        caption = (
-            f"{smooth}-day trailing mean; line: mean over seeds (n per setting in brackets). Up to the intervention a "
-            "setting's runs equal their counterfactual (common random numbers): only the reference without "
-            "intervention is drawn there."
-        )
+        title = f"{name} by setting" if group else f"{name}: mean over runs"
+        caption = f"{smooth}-day trailing mean; line: mean over seeds (n per setting in brackets)."
+        if any(_divergence(s) is not None for s in shown):
+            caption += (
+                " Up to the intervention a setting's runs equal their counterfactual (common random numbers): only the "
+                "reference without intervention is drawn there."
+            )
     _title(fig, title)
     _legend(fig, handles, labels, caption, ncols=1 if max(len(x) for x in labels) > 60 else 2)
     return fig
@@ -748,7 +753,9 @@ def draw_displacement(runs_summary: pd.DataFrame, keys: list[str], baseline: str
     order = _colour_order(runs_summary, group, baseline)
     measures = list(dict.fromkeys(d for d, _, _ in panels))
     windows = list(dict.fromkeys(w for _, w, _ in panels))
-    fig, axes = _figure(11.0, 3.6 * len(measures) + 1.6, len(measures), len(windows), sharey=True, sharex=True)
+    fig, axes = _figure(
+        11.0 if len(windows) > 1 else 8.5, 3.6 * len(measures) + 1.6, len(measures), len(windows), sharey=True, sharex=True
+    )
     cats = list(DISPLACEMENT_WORDS)
     k = len(settings)
     step = min(0.8 / max(k, 1), 0.22)
@@ -759,6 +766,7 @@ def draw_displacement(runs_summary: pd.DataFrame, keys: list[str], baseline: str
         ax.axvline(0.5, color="0.6", lw=0.8, ls=":", zorder=1)
         for j, (values, g) in enumerate(settings):
             st = style(order.get(values, j))
+            dots_x, dots_y, pts = [], [], []  # one artist per kind and setting (fast to draw)
             for c_i, c in enumerate(cols):
                 if c not in g.columns:
                     continue
@@ -766,22 +774,27 @@ def draw_displacement(runs_summary: pd.DataFrame, keys: list[str], baseline: str
                 if not len(v):
                     continue
                 x = c_i + (j - (k - 1) / 2) * step
-                ax.scatter(np.full(len(v), x - min(0.35 * step, 0.06)), v, s=9, color=st["color"], alpha=0.5, lw=0, zorder=2)
-                mean, lo, hi = _t_point(v)
-                if len(v) >= MIN_RUNS_FOR_ERRORBAR:
-                    ax.errorbar(
-                        x,
-                        mean,
-                        yerr=[[mean - lo], [hi - mean]],
-                        fmt="none",
-                        ecolor=st["color"],
-                        elinewidth=1.3,
-                        capsize=2.5,
-                        zorder=3,
-                    )
-                else:
-                    few = True
-                ax.scatter([x], [mean], s=34, marker=st["marker"], color=st["color"], edgecolor="white", lw=0.5, zorder=4)
+                dots_x += [x - min(0.35 * step, 0.06)] * len(v)
+                dots_y += v.tolist()
+                pts.append((x, *_t_point(v), len(v)))
+            if not pts:
+                continue
+            ax.scatter(dots_x, dots_y, s=9, color=st["color"], alpha=0.5, lw=0, zorder=2, gid="single run")
+            px, mean, lo, hi, n = (np.array(a, dtype=float) for a in zip(*pts))
+            bar = n >= MIN_RUNS_FOR_ERRORBAR
+            few |= bool((~bar).any())
+            if bar.any():
+                ax.errorbar(
+                    px[bar],
+                    mean[bar],
+                    yerr=[mean[bar] - lo[bar], hi[bar] - mean[bar]],
+                    fmt="none",
+                    ecolor=st["color"],
+                    elinewidth=1.3,
+                    capsize=2.5,
+                    zorder=3,
+                )
+            ax.scatter(px, mean, s=34, marker=st["marker"], color=st["color"], edgecolor="white", lw=0.5, zorder=4, gid="mean")
         ax.set_title(f"{DISPLACEMENT_MEASURES[d].capitalize()}, {w[:-1]} days after", fontsize=10)
         ax.set_xticks(range(len(cats)), [DISPLACEMENT_TICKS[c] for c in cats], fontsize=7.5)
         ax.set_xlim(-0.5, len(cats) - 0.5)
@@ -914,7 +927,8 @@ def draw_distribution(
                     arrowprops={"arrowstyle": "->", "color": REFERENCE, "lw": 1.0},
                 )
         cens = f", censored {int(c.sum())}" if durations else ""
-        ticks.append(_wrap(setting_label(group, values), 34) + f"\n(n = {len(v)}{cens}{note})")
+        lines = [_wrap(f"{key_label(k)} = {value_text(x)}", 48) for k, x in zip(group, values)] or ["all runs"]
+        ticks.append("\n".join(lines) + f"\n(n = {len(v)}{cens}{note})")
     ax.set_yticks(range(len(data) - 1, -1, -1), ticks, fontsize=8)
     ax.set_ylim(-0.6, len(data) - 0.3)
     ax.set_xlim(lo_all - 0.08 * span, hi_all + 0.16 * span)
@@ -922,19 +936,26 @@ def draw_distribution(
         ax.axvline(0, color="0.6", lw=0.8, zorder=1)
     ax.set_xlabel(_wrap(axis_label, 80))
     ax.grid(axis="x", color="0.9", lw=0.6, zorder=0)
-    handles = [Line2D([], [], color="0.3", marker="o", ls="none", ms=5)]
-    labels = ["single run (seed)" + (": observed" if durations else "")]
+    handles, labels = [], []
+    if any((~c).any() for _, _, c in data):
+        handles.append(Line2D([], [], color="0.3", marker="o", ls="none", ms=5))
+        labels.append("single run (seed)" + (": observed" if durations else ""))
     if any_censored:
         handles.append(Line2D([], [], color="0.3", marker="o", mfc="none", ls="-", lw=0.8, ms=6))
         labels.append(CENSORED_WORDS.get(metric, "censored: the event did not happen by the end of the run (a lower bound)"))
         labels[-1] += "; the arrow points to where the true value lies"
-    handles.append(Line2D([], [], color=REFERENCE, marker="D", ls="-", ms=5, lw=1.2))
-    labels.append(summary_label + (f" (no interval for fewer than {MIN_RUNS_FOR_ERRORBAR} runs)" if few else ""))
-    if durations:
-        labels[-1] += "; an arrow: the interval is open to the right (upper limit not reached)"
+    if any(not math.isnan(m) for m, _, _, _ in summaries):
+        handles.append(Line2D([], [], color=REFERENCE, marker="D", ls="-", ms=5, lw=1.2))
+        labels.append(summary_label + (f" (no interval for fewer than {MIN_RUNS_FOR_ERRORBAR} runs)" if few else ""))
+        if durations and any(math.isnan(h) for m, _, h, _ in summaries if not math.isnan(m)):
+            labels[-1] += "; an arrow: the interval is open to the right (upper limit not reached)"
     n_all = sum(len(v) for _, v, _ in data)
     k_all = sum(int(c.sum()) for _, _, c in data)
-    caption = f"{n_all} runs" + (f", {k_all} censored" if durations else "") + "; one row per setting, seeds pooled."
+    caption = (
+        f"{n_all} run{'s' if n_all != 1 else ''}"
+        + (f", {k_all} censored" if durations else "")
+        + "; one row per setting, seeds pooled."
+    )
     if durations:
         caption += " The median and its interval account for censoring (Kaplan-Meier; Brookmeyer-Crowley interval)."
     _title(fig, f"{name}: runs by setting")
@@ -1032,7 +1053,7 @@ def draw_heatmap(runs_summary: pd.DataFrame, keys: list[str], metric: str) -> Fi
         ax.set_xlabel(key_label(xkey))
         ax.set_ylabel(key_label(ykey))
         if panel_key:
-            ax.set_title(f"{key_label(panel_key)} = {value_text(pv[0])}", fontsize=9)
+            ax.set_title(f"{key_label(panel_key)} = {value_text(next(iter(pv), None))}", fontsize=9)
     for ax in axes.flat[len(panels) :]:
         ax.set_visible(False)
     name, unit = metric_words(metric)
@@ -1176,17 +1197,15 @@ def run_figures(
         labels.append(f"sales {CHANNEL_WORDS[c]}")
         if cf is not None:
             ax.plot(cf["day"], roll(cf[f"value_{c}_eur"]), color=CHANNEL_COLORS[c], lw=1.0, ls=(0, (4, 2)), alpha=0.9)
-    ax.set_ylabel(_wrap(f"sales, EUR per day ({ROLL_DAYS}-day mean)", 30))
-    ax.set_ylim(bottom=0)
+    ax.set_ylabel(f"sales, EUR per day\n({ROLL_DAYS}-day mean)")
     if cf is not None:
         handles.append(Line2D([], [], color="0.3", lw=1.0, ls=(0, (4, 2))))
         labels.append("same channel without the interventions (counterfactual)")
         bx = axes[1, 0]
-        diff = _online(daily).to_numpy() - _online(cf).to_numpy()[: len(daily)] if len(cf) >= len(daily) else None
-        if diff is not None:
-            bx.plot(daily["day"], roll(pd.Series(diff)), color=OKABE_ITO["blue"], lw=1.6)
+        diff = (_online(daily).set_axis(daily["day"]) - _online(cf).set_axis(cf["day"])).dropna()  # matched by day
+        bx.plot(diff.index, roll(diff), color=OKABE_ITO["reddish purple"], lw=1.6)
         bx.axhline(0, color=REFERENCE, lw=0.9)
-        bx.set_ylabel(_wrap(f"online sales minus counterfactual, EUR per day ({ROLL_DAYS}-day mean)", 30))
+        bx.set_ylabel(f"difference,\nEUR per day\n({ROLL_DAYS}-day mean)")
         bx.set_title("Effect on online sales (this run minus its counterfactual, same seed)", fontsize=9, loc="left")
         bx.set_xlabel("day")
     else:
@@ -1219,7 +1238,7 @@ def run_figures(
             p.set_hatch(hatch)
             p.set_edgecolor("white")
         ax.set_xlabel("day")
-        ax.set_ylabel(_wrap(f"share of online sales value ({ROLL_DAYS}-day mean)", 30))
+        ax.set_ylabel(f"share of online sales value\n({ROLL_DAYS}-day mean)")
         ax.set_ylim(0, 1)
         ax.set_xlim(shown.index.min(), shown.index.max())
         h, lab = _mark_run_events([ax], marks)
@@ -1272,7 +1291,8 @@ def _pattern_words(pattern: str) -> str:
 def draw_validation(table: pd.DataFrame) -> Figure:
     """One small panel per pattern, each with its own x-scale: observed band shaded, simulated mean with 95% interval.
 
-    Columns of ``table``: ``pattern, kind, low, high, mean, ci_low, ci_high, holds, status``; any
+    Columns of ``table``: ``pattern, kind, low, high, mean, ci_low, ci_high, holds, status`` (and
+    optionally ``part``, ``n``, ``estimator``, shown when present); any
     number may be NaN (a pattern without a value is labelled, not drawn). Input patterns (calibrated
     to their band) have a grey background; the right column says input or emergent and the status.
     """
@@ -1307,7 +1327,11 @@ def draw_validation(table: pd.DataFrame) -> Figure:
         finite = [v for v in (low, high, mean, cl, ch) if np.isfinite(v)]
         ax.set_yticks([])
         ax.set_ylim(-1, 1)
-        ax.set_ylabel(_wrap(_pattern_words(r.get("pattern", "")), 30), rotation=0, ha="right", va="center", fontsize=8.5)
+        name = _pattern_words(r.get("pattern", ""))
+        part = r.get("part")
+        if isinstance(part, str) and part:
+            name += f": {part.replace('_', ' ')}"
+        ax.set_ylabel(_wrap(name, 30), rotation=0, ha="right", va="center", fontsize=8.5)
         if kind == "input":
             ax.set_facecolor("0.93")
         if not finite:
@@ -1340,7 +1364,7 @@ def draw_validation(table: pd.DataFrame) -> Figure:
         color = STATUS_STYLE.get(status, ("0.35", ""))[0]
         tx.text(
             0.0,
-            0.62,
+            0.8,
             kind_words,
             ha="left",
             va="center",
@@ -1350,7 +1374,7 @@ def draw_validation(table: pd.DataFrame) -> Figure:
         )
         tx.text(
             0.0,
-            0.22,
+            0.45,
             status,
             ha="left",
             va="center",
@@ -1359,6 +1383,12 @@ def draw_validation(table: pd.DataFrame) -> Figure:
             fontweight="bold" if status == "fails" else "normal",
             gid="status",
         )
+        n = r.get("n")
+        notes = [f"n = {int(n)}"] if isinstance(n, (int, float, np.integer, np.floating)) and np.isfinite(n) else []
+        if "median" in str(r.get("estimator", "")):
+            notes.append("KM median")
+        if notes:
+            tx.text(0.0, 0.1, ", ".join(notes), ha="left", va="center", fontsize=7.5, color="0.35")
     handles = [
         Patch(color=band_color, alpha=0.35),
         Line2D([], [], color=STATUS_STYLE["holds"][0], marker="o", ls="-", ms=6),
@@ -1373,7 +1403,8 @@ def draw_validation(table: pd.DataFrame) -> Figure:
     ]
     caption = (
         "Each row has its own x-scale in the pattern's own unit (the units differ). Emergent patterns are "
-        "not calibrated: they test the model. Rows without a value are labelled at the right (e.g. not modelled yet)."
+        "not calibrated: they test the model. Rows without a value are labelled at the right (e.g. not modelled yet); "
+        "KM median: the point is the Kaplan-Meier median of a censored duration."
     )
     _title(fig, "Simulated patterns against observations")
     _legend(fig, handles, labels, caption, ncols=2)

@@ -265,7 +265,8 @@ def _num(v: Any) -> float:
 
 def band_of(target: dict, part: str, units: dict[str, str] | None = None) -> tuple[float, float]:
     """The acceptance band of one part of a pattern (``targets.yaml``)."""
-    tid, band = target["id"], target.get("band")
+    tid = target["id"]
+    band: Any = target.get("band")
     if tid == "purity_online_vs_offline":
         obs = target["observed_difference"].get(part)
         if obs is None:
@@ -275,7 +276,10 @@ def band_of(target: dict, part: str, units: dict[str, str] | None = None) -> tup
     if tid == "market_coexistence" and part == "markets_above_10pct":
         return 2.0, math.inf
     if isinstance(band, dict):
-        return tuple(band.get(part, (math.nan, math.nan)))  # type: ignore[return-value]
+        low, high = band.get(part, (math.nan, math.nan))
+        return float(low), float(high)
+    if not isinstance(band, list) or len(band) != 2:
+        return math.nan, math.nan
     return float(band[0]), float(band[1])
 
 

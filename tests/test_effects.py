@@ -48,7 +48,9 @@ def test_counterfactual_is_identical_up_to_the_start_day():
     assert effect["target_drop"] == pytest.approx(1.0), "a seized market sells nothing, its counterfactual does"
     shares = effect["displacement_30d"]
     total = shares["other_cryptomarkets"] + shares["webshop"] + shares["decentralised"] + shares["offline"] + shares["nowhere"]
-    assert total == pytest.approx(shares["target_lost"]), f"the destinations and 'nowhere' add up to what the target lost: {shares}"
+    assert total == pytest.approx(shares["target_lost"]), (
+        f"the destinations and 'nowhere' add up to what the target lost: {shares}"
+    )
     assert shares["target_lost"] > 0.5, f"the cohort loses most of its target spending: {shares}"
     assert shares["other_cryptomarkets"] > 0.2, f"a large part moves to the other cryptomarkets: {shares}"
 
@@ -135,7 +137,14 @@ def test_displacement_on_a_known_pair():
     treated.loc[after, "other_cryptomarkets"] = 60.0
     treated.loc[after, "offline"] = 65.0  # 15 more than the counterfactual
     shares = effects.displacement(treated, cf, t0=0, days=30)
-    want = {"target_lost": 1.0, "other_cryptomarkets": 0.6, "webshop": 0.0, "decentralised": 0.0, "offline": 0.15, "nowhere": 0.25}
+    want = {
+        "target_lost": 1.0,
+        "other_cryptomarkets": 0.6,
+        "webshop": 0.0,
+        "decentralised": 0.0,
+        "offline": 0.15,
+        "nowhere": 0.25,
+    }
     assert set(shares) == set(DISPLACEMENT_KEYS), "every share is reported"
     for k, v in want.items():
         assert shares[k] == pytest.approx(v), f"{k}: {shares[k]} != {v}"

@@ -13,25 +13,25 @@ SMALL = ["model.n_buyers=2500", "run.burn_in_days=20", "run.figures=false", "run
 
 
 def test_markets_that_lost_their_trade_close_at_a_rate_not_a_count():
-    # a high floor: 5 orders in 30 days per 1,000 online-capable buyers
+    # a high floor: 5 orders in 45 days per 1,000 online-capable buyers
     cfg = compose(
         [
             *SMALL,
             "run.days=200",
             "seed=4",
             "model.markets.close_if_never_sold_days=40",
-            "model.markets.idle_close_orders_30d_per_1000_online_buyers=5",
+            "model.markets.idle_close_orders_45d_per_1000_online_buyers=5",
         ]
     )
     model = CryptoMarketModel(cfg)
     floor = 5 * len(model.buyers.online_capable) / 1000
     for _ in range(model.burn_in + cfg.run.days):
         model.step()
-    closed = [e for e in model.events if e["event"] == "market_closed" and "orders in 30 days" in e["detail"]]
+    closed = [e for e in model.events if e["event"] == "market_closed" and "orders in 45 days" in e["detail"]]
     assert closed, "with a high floor some market loses its trade and closes"
     for e in closed:
         orders = float(e["detail"].split(" orders")[0])
-        assert orders < floor, f"{e['target']} closed with {orders} orders in 30 days, not below the floor {floor:.1f}"
+        assert orders < floor, f"{e['target']} closed with {orders} orders in 45 days, not below the floor {floor:.1f}"
     for m in model.markets:
         if m.active:
             assert m.has_sold or model.day - m.opened_day < 40, f"{m.name} never sold and is still open"

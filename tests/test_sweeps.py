@@ -41,13 +41,16 @@ def test_experiment_is_collected_with_tables_and_figures(serial):
         assert c in rs.columns, f"summary column {c} missing"
     assert rs[rs.scenario == "takedown"]["online_drop"].notna().all(), "takedown runs report a drop"
     daily = pd.read_parquet(col / "runs_daily.parquet")
-    assert len(daily) == 4 * 400 and {"scenario", "seed", "online_value_eur"} <= set(daily.columns), "one row per run and day"
+    treated = daily[daily.arm == "treated"]
+    assert len(treated) == 4 * 400 and {"scenario", "seed", "online_value_eur"} <= set(daily.columns), "one row per run and day"
+    cf = daily[daily.arm == "counterfactual"]
+    assert set(cf.scenario) == {"takedown"} and len(cf) == 2 * 400, "the takedown runs' counterfactuals are collected too"
     means = pd.read_csv(col / "scenario_means.csv")
     assert {"scenario", "metric", "mean", "ci95_low", "ci95_high", "n"} <= set(means.columns)
     paired = pd.read_csv(col / "paired_differences.csv")
     row = paired[(paired.scenario == "takedown") & (paired.metric == "online_volume_eur_per_day")]
     assert len(row) == 1 and row.n.iloc[0] == 2, "paired differences use matched seeds"
-    for fig in ("timeseries_online_value_eur", "displacement_30d", "distribution_online_drop"):
+    for fig in ("timeseries_online_value_eur", "effect_online_value_eur", "displacement", "distribution_online_drop"):
         assert (col / "figures" / f"{fig}.png").exists() and (col / "figures" / f"{fig}.pdf").exists(), fig
     assert "collected 4 of 4 jobs" in proc.stdout, proc.stdout[-500:]
     assert "[sweep] 4 of 4 jobs done" in proc.stderr, "progress counts jobs done of total"

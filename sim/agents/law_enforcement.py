@@ -28,6 +28,10 @@ class ScheduledAction(Protocol):
 
     start_day: int
     fired: bool
+    #: position in the scenario list, what it did (summary.json), and the markets it targets
+    index: int
+    record: dict
+    targets: list
 
     def fire(self) -> None:  # pragma: no cover - protocol
         """Run at the dawn of the start day."""

@@ -9,6 +9,7 @@ reads; the agent is the place where a market's rules and life events live.
 
 from __future__ import annotations
 
+from collections import deque
 from typing import TYPE_CHECKING
 
 import mesa
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 
 #: days of history in a market's order ring (30-day sales)
 RING_DAYS = 30
+#: days over which a market that has sold must keep its orders above the idle floor
+IDLE_WINDOW_DAYS = 45
 
 
 class MarketTable(Table):
@@ -71,7 +74,7 @@ class Marketplace(mesa.Agent):
         escrow: True for centralised escrow markets.
         security: resilience to takedown in [0, 1].
         domestic: for web shops, registered in the buyers' country.
-        first_sale_day: day of its first sale (while ``has_sold`` is False: none yet).
+        recent_orders: its orders per day over the last 45 days, from its first sale on.
         down_today: unavailable today (DDoS, maintenance).
     """
 
@@ -93,7 +96,7 @@ class Marketplace(mesa.Agent):
         self.closed_day: int | None = None
         self.security = float(rng.beta(cfg.security_a, cfg.security_b))
         self.domestic = bool(domestic)
-        self.first_sale_day = 0
+        self.recent_orders: deque[float] = deque(maxlen=IDLE_WINDOW_DAYS)
         self.has_sold = False
         self.down_today = False
         #: operator greed: multiplies the exit-scam hazard (lognormal, median 1)
@@ -139,13 +142,16 @@ class Marketplace(mesa.Agent):
         cfg = model.cfg.model.markets
         # yesterday's orders (the order ring was aged in this day's first phase); a market that never
         # sold is not idle but new: it closes only once it has lost the trade it had
-        ring = model.market_table.ring[self.idx]
-        if ring[1] > 0 and not self.has_sold:
-            self.has_sold, self.first_sale_day = True, model.day - 1
-        # trade lost: orders over the last 30 days (all after its first sale) below a rate per 1,000
+        yesterday = float(model.market_table.ring[self.idx, 1])
+        if yesterday > 0 and not self.has_sold:
+            self.has_sold = True
+        if self.has_sold:
+            self.recent_orders.append(yesterday)
+        # trade lost: orders over the last 45 days (all after its first sale) below a rate per 1,000
         # online-capable buyers, the same rate whatever the population size
-        floor = cfg.idle_close_orders_30d_per_1000_online_buyers * model.buyers.online_per_1000
-        lost_trade = self.has_sold and model.day - self.first_sale_day > ring.shape[0] and ring.sum() < floor
+        floor = cfg.idle_close_orders_45d_per_1000_online_buyers * model.buyers.online_per_1000
+        recent = sum(self.recent_orders)
+        lost_trade = len(self.recent_orders) == IDLE_WINDOW_DAYS and recent < floor
         u = model.streams["markets"].random(3)
         self.down_today = bool(u[0] < cfg.downtime_prob)
         age = model.day - self.opened_day
@@ -155,7 +161,7 @@ class Marketplace(mesa.Agent):
             # decentralised markets have no operator who could retire (docs/ODD.md, entities)
             self.close(MarketStatus.CLOSED, reason="voluntary closure")
         elif lost_trade:
-            self.close(MarketStatus.CLOSED, reason=f"{ring.sum():.0f} orders in 30 days, below {floor:.1f}")
+            self.close(MarketStatus.CLOSED, reason=f"{recent:.0f} orders in {IDLE_WINDOW_DAYS} days, below {floor:.2f}")
         elif not self.has_sold and age >= cfg.close_if_never_sold_days:
             self.close(MarketStatus.CLOSED, reason=f"no sale in the {age} days since it opened")
 

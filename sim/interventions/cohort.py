@@ -27,7 +27,17 @@ from sim.market.records import Purchases
 if TYPE_CHECKING:
     from sim.model import CryptoMarketModel
 
-__all__ = ["CohortProbe", "COHORT_FROM", "COHORT_TO", "BEFORE_DAYS", "HIDDEN_DAYS", "SPEND_GROUPS", "COHORT_COLUMNS", "COHORT_RING_DAYS", "PlannedProbe"]
+__all__ = [
+    "CohortProbe",
+    "COHORT_FROM",
+    "COHORT_TO",
+    "BEFORE_DAYS",
+    "HIDDEN_DAYS",
+    "SPEND_GROUPS",
+    "COHORT_COLUMNS",
+    "COHORT_RING_DAYS",
+    "PlannedProbe",
+]
 
 #: the cohort bought on the target between t0 - COHORT_FROM and t0 - COHORT_TO (days)
 COHORT_FROM, COHORT_TO = 60, 31
