@@ -126,9 +126,10 @@ class ChoiceConfig:
     beta_risk: float = nonneg(1.5)  #: per unit of perceived risk times buyer risk aversion
     beta_loyalty: float = nonneg(2.0)  #: bonus for the favourite vendor, times trust in it
     nest_lambda: float = ranged(0.7, lo=0.0, hi=1.0, lo_open=True, why="dissimilarity of a nested logit; 1 = plain logit")
-    #: online-capable buyers at which a market's listing inclusive value is taken as is. Vendors
-    #: scale with the population, so a market's log-sum over listings grows as the log of the
-    #: population; the choice subtracts log(online-capable buyers / this), which keeps the
+    #: online-capable buyers at which a market's listing inclusive value is taken as is. Vendors of
+    #: cryptomarkets and decentralised markets scale with the population, so such a market's log-sum
+    #: over listings grows as the log of the population; the choice subtracts log(online-capable
+    #: buyers / this) (not for web shops: one seller each whatever the size), which keeps the
     #: choice between street and online markets independent of the population size. Default: the
     #: online-capable buyers of the default 20,000-buyer population, at which the convenience
     #: constants were set (assumption)

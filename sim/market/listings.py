@@ -69,17 +69,20 @@ class ListingIndex:
         self.vendor_key = vkey[self.vendor_order]
         self.dirty = False
 
-    def set_utility(self, utility: np.ndarray, log_price: np.ndarray, log_scale: float = 0.0) -> None:
+    def set_utility(self, utility: np.ndarray, log_price: np.ndarray, log_scale: np.ndarray | None = None) -> None:
         """Today's listing utilities and log price ratios; computes inclusive values and the price index.
 
-        ``log_scale`` is subtracted from every inclusive value: the log of how many more vendors the
-        population has than at the reference size (vendors scale with buyers, so without it a
-        market's log-sum would grow as the log of the population size).
+        ``log_scale`` (per market column) is subtracted from the market's inclusive values: the log
+        of how many more vendors the population has than at the reference size for markets whose
+        vendors scale with the buyers (without it their log-sum would grow as the log of the
+        population size); 0 for web shops, which have one seller whatever the size.
         """
         S = self.n_subs
         m_cap = self.inclusive.shape[0]
         self.utility = utility
-        self.inclusive = grouped_logsumexp(utility, self.key, m_cap * S).reshape(m_cap, S) - log_scale
+        self.inclusive = grouped_logsumexp(utility, self.key, m_cap * S).reshape(m_cap, S)
+        if log_scale is not None:
+            self.inclusive -= log_scale[:m_cap, None]
         n_s = np.bincount(self.substance, minlength=S)
         sum_logp = np.bincount(self.substance, weights=log_price, minlength=S)
         self.log_price_index = np.where(n_s > 0, sum_logp / np.maximum(n_s, 1), 0.0)
@@ -174,4 +177,6 @@ def update_listing_utility(model: CryptoMarketModel) -> None:
         - np.maximum(0.0, load - 1.0)
     )
     reference = model.cfg.model.choice.listing_reference_online_buyers
-    li.set_utility(utility, logp, log_scale=float(np.log(len(model.buyers.online_capable) / reference)))
+    scaled = model.market_table.kind != Channel.WEBSHOP  # hidden markets: vendors scale with the Tor buyers
+    log_scale = np.where(scaled, np.log(len(model.buyers.online_capable) / reference), 0.0)
+    li.set_utility(utility, logp, log_scale=log_scale)
