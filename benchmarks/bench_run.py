@@ -5,8 +5,11 @@
     python benchmarks/bench_run.py --baseline REV        # the same, side by side with git revision REV
     python benchmarks/bench_run.py --revision A --baseline B   # two revisions side by side
 
-Each repetition runs ``sim.runner.simulate`` in a new interpreter (imports included in neither
-figure), so numbers compare like with like; the median is reported. With ``--baseline`` the same
+Each repetition runs ``sim.runner.simulate_pair`` (the run and, for a scenario with
+interventions and ``run.counterfactual=true``, its counterfactual; ``simulate`` in revisions
+before it existed) in a new interpreter (imports included in neither figure), so numbers compare
+like with like; the median is reported. The cost of the counterfactual:
+``python benchmarks/bench_run.py scenario=takedown`` against the same with ``run.counterfactual=false``. With ``--baseline`` the same
 measurement runs on a temporary worktree of REV, so a speed claim comes with its baseline.
 """
 
@@ -29,10 +32,12 @@ sys.path.insert(0, {root!r})
 sys.path.extend(site.getsitepackages())
 import sim
 assert sim.__path__[0].startswith({root!r}), f"imported sim from {{list(sim.__path__)}}, not {root!r}"
-from sim.runner import compose, simulate
-cfg = compose({overrides!r})
+import sim.runner as runner
+cfg = runner.compose({overrides!r})
+# a scenario with interventions also runs its counterfactual where the code has one (simulate_pair)
+run = getattr(runner, "simulate_pair", runner.simulate)
 t = time.perf_counter()
-simulate(cfg)
+run(cfg)
 wall = time.perf_counter() - t
 print(json.dumps({{"wall_s": wall, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """

@@ -351,7 +351,8 @@ def write_report(sweep: Path, report_cfg: dict | None = None, *, own_lock: str |
     rc.update(report_cfg or _report_cfg_of(sweep))
     c = collect(sweep)
     keys, rs = c["keys"], c["runs_summary"]
-    summary_metrics = list(dict.fromkeys([*rc["summary"], *[f"displacement_30d_{k}" for k in DISPLACEMENT_KEYS]]))
+    displacement = [f"{d}_{w}_{k}" for d in DISPLACEMENTS for w in ("30d", "90d") for k in DISPLACEMENT_KEYS]
+    summary_metrics = list(dict.fromkeys([*rc["summary"], *displacement]))
     means = scenario_means(rs, keys, summary_metrics)
     paired = paired_differences(rs, keys, rc["summary"], rc["baseline"])
     if "scenario" in rs and rs["scenario"].nunique() > 1 and rc["baseline"] not in set(rs["scenario"]):
