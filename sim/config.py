@@ -166,10 +166,14 @@ class MarketConfig:
     new_cryptomarkets_per_year: float = nonneg(5.0)
     new_decentralised_per_year: float = nonneg(0.5)
     new_webshops_per_year: float = nonneg(4.0)
-    #: exit-scam hazard per day: base + per_100k * (escrow in units of 100,000 EUR). Markets
-    #: rarely live longer than a year, mean about 8 months (Norbutas et al. 2020).
+    #: exit-scam hazard per day: base + per_10k x (escrow in units of 10,000 EUR per 1,000
+    #: online-capable buyers). Markets rarely live longer than a year, mean about 8 months (Norbutas
+    #: et al. 2020). The escrow is taken per 1,000 online-capable buyers because a market's escrow
+    #: from the modelled buyers grows with their number, while the operator decides on the market's
+    #: whole (global) escrow: so the hazard does not depend on the population size. The default
+    #: equals 0.004 per 100,000 EUR at the default 20,000 buyers (about 5,900 online-capable).
     exit_scam_hazard_base: float = prob(0.0015)
-    exit_scam_hazard_per_100k_escrow: float = nonneg(0.004)
+    exit_scam_hazard_per_10k_escrow_per_1000_online_buyers: float = nonneg(0.00236)
     #: voluntary closure hazard per day (retirement, technical failure)
     voluntary_close_hazard: float = prob(0.0008)
     #: a market that has sold closes when its orders over the last 45 days fall below this many per

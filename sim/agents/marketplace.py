@@ -132,7 +132,9 @@ class Marketplace(mesa.Agent):
         if not self.escrow:
             return 0.0
         cfg = self.model.cfg.model.markets
-        return min(1.0, self.greed * (cfg.exit_scam_hazard_base + cfg.exit_scam_hazard_per_100k_escrow * self.escrow_eur / 1e5))
+        escrow_per_1000 = self.escrow_eur / self.model.buyers.online_per_1000  # EUR per 1,000 online-capable buyers
+        per_10k = cfg.exit_scam_hazard_per_10k_escrow_per_1000_online_buyers
+        return min(1.0, self.greed * (cfg.exit_scam_hazard_base + per_10k * escrow_per_1000 / 1e4))
 
     def daily(self) -> None:
         """Life events of one day: downtime, exit scam, voluntary or idle closure."""

@@ -84,13 +84,13 @@ class SubstanceBan(Intervention):
         t.harm_weight[s] *= p.analogue_harm_factor
         self.decided: set[int] = set()
         self.active = True
+        # the domestic web shops selling a banned substance when the ban starts (followed up at 182 days)
+        self.selling_at_start = self.domestic_shops_selling()
         delisting, closed = self.enforce_on_shops()
         self.schedule_daily(self.enforce_on_shops)  # shops opening later face the ban too
         # vendors re-price at their weekly decision (within 7 days), as they do after any change
         model.listings.mark_dirty()
         self.record.update(substances=[t.names[i] for i in s], shops_complying=delisting, shops_closed=closed)
-        # follow-up of the domestic web shops that sold a banned substance on the start day
-        self.selling_at_start = self.domestic_shops_selling()
         self.record["domestic_shops_selling_at_start"] = len(self.selling_at_start)
         model.schedule_event(self.follow_up, at=model.mesa_time_of_dawn(self.start_day + FOLLOW_UP_DAYS))
 
