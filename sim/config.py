@@ -427,6 +427,10 @@ class ReportConfig:
     )
     #: scenario against which paired differences (same seed) are computed
     baseline: str = "baseline"
+    #: name of the intervention whose effects runs_summary tabulates (the first of that name in
+    #: each run); empty: each run's first intervention. For scenarios with several interventions
+    #: (bayonet: a honeypot, then a takedown) name the one the question is about
+    intervention: str = ""
     #: smoothing window of time series figures, days
     smooth_days: int = at_least(7, 1, why="a moving-average window")
 

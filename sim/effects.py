@@ -34,10 +34,30 @@ __all__ = [
 
 #: the drop compares the first 7 days from t0
 DROP_DAYS = 7
-#: recovery: the first 7-day window from t0 on whose treated mean reaches 90% of the counterfactual's
-RECOVERY_WINDOW, RECOVERY_LEVEL = 7, 0.9
+#: recovery: from the first day whose 7-day windows over the next 30 days all reach 90% of the counterfactual's
+RECOVERY_WINDOW, RECOVERY_LEVEL, SUSTAIN_DAYS = 7, 0.9, 30
 #: trust loss is looked for in the 90 days from t0
 TRUST_WINDOW = 90
+#: every effect key, empty until computed (so every run's summary and interventions.csv have the same keys)
+EMPTY_EFFECTS: dict = {
+    "online_drop": None,
+    "online_days_to_recovery": None,
+    "online_recovery_censored": None,
+    "target_drop": None,
+    **{f"{d}_{w}d": dict.fromkeys(DISPLACEMENT_KEYS) for d in ("market_displacement", "displacement") for w in (30, 90)},
+    "extra_arrests_vendors_90d": None,
+    "extra_arrests_buyers_90d": None,
+    "extra_escrow_lost_eur_90d": None,
+    "extra_parcels_seized_90d": None,
+    "vendor_slope_ratio": None,
+    "cohort_buyers": None,
+    "trust_half_recovery_days": None,
+    "trust_half_recovery_censored": None,
+    "migrant_trust_destination_30d": None,
+    "migrant_trust_destination_90d": None,
+    "deterrence_90d": None,
+    "note": "",
+}
 #: extra counts over the counterfactual in the 90 days from t0 (name in effects: daily column)
 EXTRA_COUNTS = {
     "extra_arrests_vendors_90d": "arrests_vendors",
@@ -61,17 +81,23 @@ def drop(treated: pd.Series, counterfactual: pd.Series, t0: int, days: int = DRO
 
 
 def days_to_recovery(treated: pd.Series, counterfactual: pd.Series, t0: int) -> tuple[int, bool]:
-    """Days from ``t0`` to the first 7-day window whose treated mean is back at 90% of the counterfactual's.
+    """Days from ``t0`` until online volume is back, and stays back, at 90% of the counterfactual's.
 
-    A series that never fell below 90% recovers on day 0. Returns ``(days, censored)``; censored
-    means no such window before the end of the run, and the days are then the days observed.
+    The recovery day is the first day ``d >= t0`` such that every 7-day window starting in
+    ``d .. d+29`` has a treated mean of at least 90% of the counterfactual's mean over the same
+    days (so a fall that comes a few days late is not missed). A series that never fell below
+    recovers on day 0. Returns ``(days, censored)``; censored means no such day with its 30 days
+    of windows observed before the end of the run, and the days are then the days observed.
     """
     t = treated.rolling(RECOVERY_WINDOW).mean().shift(-(RECOVERY_WINDOW - 1))  # mean of days d .. d+6
     c = counterfactual.rolling(RECOVERY_WINDOW).mean().shift(-(RECOVERY_WINDOW - 1))
-    after = (t >= RECOVERY_LEVEL * c).loc[t0:] & t.loc[t0:].notna()
-    ok = after[after]
-    if len(ok):
-        return int(ok.index[0] - t0), False
+    ok = (t >= RECOVERY_LEVEL * c) & t.notna() & c.notna()
+    # sustained: all of the SUSTAIN_DAYS windows from d on are ok (a forward-looking rolling minimum)
+    sustained = ok.astype(float)[::-1].rolling(SUSTAIN_DAYS).min()[::-1] == 1.0
+    after = sustained.loc[t0:]
+    hit = after[after]
+    if len(hit):
+        return int(hit.index[0] - t0), False
     return int(treated.index.max() - t0), True
 
 
@@ -172,7 +198,7 @@ def pair_effects(treated: dict[str, pd.DataFrame], counterfactual: dict[str, pd.
     need ``daily`` and ``markets``; cohort measures (displacement, trust, deterrence) need the
     ``cohorts`` tables of both runs, and are None without them.
     """
-    out = dict(record)
+    out = {**dict(record), **EMPTY_EFFECTS}
     t0 = int(record["start_day"])
     dt, dc = treated["daily"].set_index("day"), counterfactual["daily"].set_index("day")
     if t0 - BEFORE_DAYS < dt.index.min():
@@ -187,7 +213,9 @@ def pair_effects(treated: dict[str, pd.DataFrame], counterfactual: dict[str, pd.
         sc = target_spending(counterfactual["daily"], counterfactual["markets"], targets)
         out["target_drop"] = drop(st["target"], sc["target"], t0)
         for w in (30, 90):
-            out[f"market_displacement_{w}d"] = displacement(st, sc, t0, w)
+            out[f"market_displacement_{w}d"] = displacement(st, sc, t0, w) or dict.fromkeys(DISPLACEMENT_KEYS)
+        if not st["target"].loc[t0 - BEFORE_DAYS : t0 - 1].sum() > 0:
+            out["note"] = "the target markets sold nothing in the 30 days before the start: no displacement, empty cohort"
     for name, col in EXTRA_COUNTS.items():
         extra = _window(dt[col], t0, 90).sum() - _window(dc[col], t0, 90).sum()
         out[name] = float(extra) if "eur" in name else int(extra)
@@ -198,7 +226,7 @@ def pair_effects(treated: dict[str, pd.DataFrame], counterfactual: dict[str, pd.
     out["cohort_buyers"] = int(ct["cohort_buyers"].iloc[0])
     if targets:
         for w in (30, 90):
-            out[f"displacement_{w}d"] = displacement(ct, cc, t0, w)
+            out[f"displacement_{w}d"] = displacement(ct, cc, t0, w) or dict.fromkeys(DISPLACEMENT_KEYS)
     half, cens = trust_half_recovery(ct["cohort_trust"], cc["cohort_trust"], t0)
     out.update(trust_half_recovery_days=half, trust_half_recovery_censored=cens)
     for w in (30, 90):

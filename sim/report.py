@@ -135,15 +135,21 @@ def swept_keys(jobs: pd.DataFrame) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- tables
-def summary_row(summary: dict) -> dict:
-    """Flatten a run's summary.json into one row (headline figures + first intervention)."""
+def summary_row(summary: dict, intervention: str = "") -> dict:
+    """Flatten a run's summary.json into one row: headline figures and one intervention's effects.
+
+    ``intervention`` (``report.intervention``) names the intervention whose effects are tabulated
+    (the first of that name; empty: the first intervention); the ``intervention`` column says
+    which (name and start day).
+    """
     h = summary["run"]
     row = {k: h.get(k) for k in HEADLINE_SCALARS}
     for k, v in h.get("online_share_of_purchases", {}).items():
         row[f"online_share_{k}"] = v
-    effects = summary.get("interventions") or []
-    if effects:
-        e = effects[0]
+    effects = chosen_effects(summary, intervention)
+    if effects is not None:
+        e = effects
+        row["intervention"] = f"{e.get('name')} (day {e.get('start_day')})"
         for k in EFFECT_COLUMNS:
             row[k] = e.get(k)
         for d in DISPLACEMENTS:
@@ -154,7 +160,15 @@ def summary_row(summary: dict) -> dict:
     return row
 
 
-def collect(sweep: Path) -> dict[str, Any]:
+def chosen_effects(summary: dict, intervention: str = "") -> dict | None:
+    """The effects of the intervention named ``intervention`` (the first one if empty), or None."""
+    for e in summary.get("interventions") or []:
+        if not intervention or e.get("name") == intervention:
+            return e
+    return None
+
+
+def collect(sweep: Path, intervention: str = "") -> dict[str, Any]:
     """Read every finished run below ``sweep`` into the collected tables.
 
     Runs are pooled only where their composed configurations differ in the swept keys alone (from
@@ -193,7 +207,7 @@ def collect(sweep: Path) -> dict[str, Any]:
     daily, summaries = [], []
     for _, job in finished.iterrows():
         folder = sweep / job["job"]
-        row = summary_row(json.loads((folder / "summary.json").read_text()))
+        row = summary_row(json.loads((folder / "summary.json").read_text()), intervention)
         for arm, sub in (("treated", folder), ("counterfactual", folder / COUNTERFACTUAL_DIR)):
             if not (sub / "daily.parquet").exists():
                 continue
@@ -210,7 +224,7 @@ def collect(sweep: Path) -> dict[str, Any]:
         summaries.append(row)
     runs_daily = pd.concat(daily, ignore_index=True)
     runs_summary = pd.DataFrame(summaries)
-    paired = pair_with_baseline_arm(sweep, runs_summary, keys)
+    paired = pair_with_baseline_arm(sweep, runs_summary, keys, intervention=intervention)
     if paired:
         notes.append(
             f"{paired} runs have no counterfactual of their own (run.counterfactual=false): their effects are "
@@ -229,7 +243,9 @@ def collect(sweep: Path) -> dict[str, Any]:
     }
 
 
-def pair_with_baseline_arm(sweep: Path, runs_summary: pd.DataFrame, keys: list[str], baseline: str = "baseline") -> int:
+def pair_with_baseline_arm(
+    sweep: Path, runs_summary: pd.DataFrame, keys: list[str], baseline: str = "baseline", intervention: str = ""
+) -> int:
     """Fill the effects of runs without their own counterfactual from the baseline arm at the same seed.
 
     Used for sweeps run with ``run.counterfactual=false`` that hold a ``baseline`` scenario: the
@@ -254,11 +270,16 @@ def pair_with_baseline_arm(sweep: Path, runs_summary: pd.DataFrame, keys: list[s
         if partner is None:
             continue
         treated, cf = _tables(folder), _tables(sweep / partner)
-        e = pair_effects(treated, cf, summary["interventions"][0])
+        record = chosen_effects(summary, intervention)
+        if record is None:
+            continue
+        e = pair_effects(treated, cf, record)
         flat = summary_row({"run": {}, "interventions": [e]})
         for k, v in flat.items():
             if k in EFFECT_COLUMNS or any(k.startswith(d + "_") for d in DISPLACEMENTS):
-                runs_summary.loc[i, k] = v
+                if k not in runs_summary.columns or runs_summary[k].dtype != object:
+                    runs_summary[k] = runs_summary.get(k, pd.Series(None, index=runs_summary.index)).astype(object)
+                runs_summary.at[i, k] = v
         paired += 1
     return paired
 
@@ -349,7 +370,7 @@ def write_report(sweep: Path, report_cfg: dict | None = None, *, own_lock: str |
         "smooth_days": 7,
     }
     rc.update(report_cfg or _report_cfg_of(sweep))
-    c = collect(sweep)
+    c = collect(sweep, str(rc.get("intervention") or ""))
     keys, rs = c["keys"], c["runs_summary"]
     displacement = [f"{d}_{w}_{k}" for d in DISPLACEMENTS for w in ("30d", "90d") for k in DISPLACEMENT_KEYS]
     summary_metrics = list(dict.fromkeys([*rc["summary"], *displacement]))

@@ -14,7 +14,7 @@ import pandas as pd
 
 from sim import metrics
 from sim.domain import Channel
-from sim.effects import pair_effects
+from sim.effects import EMPTY_EFFECTS, pair_effects
 
 if TYPE_CHECKING:
     from sim.model import CryptoMarketModel
@@ -101,7 +101,7 @@ def assemble(facts: dict, tables: dict[str, pd.DataFrame], counterfactual: dict[
     if counterfactual is not None:
         effects = [pair_effects(tables, counterfactual, r) for r in facts["records"]]
     else:
-        effects = [{**r, "note": NO_COUNTERFACTUAL} for r in facts["records"]]
+        effects = [{**r, **EMPTY_EFFECTS, "note": NO_COUNTERFACTUAL} for r in facts["records"]]
     return {
         "run": facts["headline"],
         "patterns": pattern_checks(facts["headline"], facts["units"]),

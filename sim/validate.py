@@ -42,6 +42,8 @@ TARGETS_FILE = Path(__file__).resolve().parent / "data" / "targets.yaml"
 #: the scenarios the patterns need (configs/scenario/*.yaml)
 PATTERN_SCENARIOS = ("baseline", "takedown", "nps_ban", "bayonet")
 SIZE_SCENARIOS = ("baseline", "takedown")
+#: shortest pattern runs (NPS ban on day 365 followed up 182 days later) and size runs (takedown + 90 days)
+MIN_DAYS, MIN_SIZE_DAYS = 550, 460
 #: what this command writes into its output folder (anything else there makes it refuse)
 OWN = {"patterns", "sizes", "validation.md", "validation.csv", "validation_details.csv", "size_invariance.csv", "figures"}
 OWN |= {"validate.json"}
@@ -59,6 +61,7 @@ VALIDATION_COLUMNS = (
     "estimator",
     "holds",
     "status",
+    "note",
     "source",
 )
 
@@ -315,9 +318,14 @@ def pattern_table(runs: list[Run], targets: list[dict], units: dict[str, str] | 
                 s = summarise_metric(values, "x")
                 mean = s["mean"]
             low, high = band_of(target, part, units)
-            status = target.get("status")
-            modelled = status is None
+            why_not = target.get("status")  # a pattern whose mechanism the model does not have yet
+            modelled = why_not is None
             value_ok = bool(pd.notna(mean) and low <= mean <= high)
+            if modelled:
+                status = "holds" if value_ok else ("no value" if pd.isna(mean) else "fails")
+                note = "" if pd.notna(mean) else "no run gave a value (too short a run, or nothing to measure)"
+            else:
+                status, note = "not modelled yet", str(why_not).removeprefix("not modelled yet: ")
             rows.append(
                 {
                     "pattern": tid,
@@ -331,7 +339,8 @@ def pattern_table(runs: list[Run], targets: list[dict], units: dict[str, str] | 
                     "n": int(s["n"]),
                     "estimator": s["estimator"],
                     "holds": bool(modelled and value_ok),
-                    "status": status or ("holds" if value_ok else ("no value" if pd.isna(mean) else "fails")),
+                    "status": status,
+                    "note": note,
                     "source": target.get("source", ""),
                 }
             )
@@ -414,14 +423,14 @@ def write_markdown(path: Path, table: pd.DataFrame, sizes: pd.DataFrame, info: d
         "Kaplan-Meier median for censored recovery times) lies in the observed band. The interval is the "
         "95% interval over seeds.",
         "",
-        "| pattern | part | kind | observed band | simulated (95% interval) | n | holds | status | source |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| pattern | part | kind | observed band | simulated (95% interval) | n | holds | status | note | source |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for _, r in table.iterrows():
         lines.append(
             f"| {r['pattern']} | {r['part'] or ''} | {r['kind']} | {_fmt(r['low'])} - {_fmt(r['high'])} | "
             f"{_fmt(r['mean'])} ({_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}) | {r['n']} | {_fmt(r['holds'])} | "
-            f"{r['status']} | {r['source']} |"
+            f"{r['status']} | {r['note']} | {r['source']} |"
         )
     held = table.groupby("pattern")["holds"].all()
     lines += ["", f"Patterns holding in every part: {int(held.sum())} of {len(held)}.", ""]
@@ -431,7 +440,8 @@ def write_markdown(path: Path, table: pd.DataFrame, sizes: pd.DataFrame, info: d
             "",
             f"Outputs per 1,000 buyers (counts) or shares, at {int(sizes['small_buyers'].iloc[0])} and "
             f"{int(sizes['large_buyers'].iloc[0])} buyers, same seeds; the difference with its Welch 95% interval. "
-            "`agrees`: the interval of the difference contains zero.",
+            "`agrees`: the interval of the difference contains zero"
+            + (f" (with {info['seeds']} seeds the intervals are wide, so agreement means little)." if info["seeds"] < 5 else "."),
             "",
             "| scenario | metric | small (95% interval) | large (95% interval) | difference (95% interval) | agrees |",
             "|---|---|---|---|---|---|",
@@ -488,15 +498,19 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         problems.append(f"--seeds {args.seeds}: at least 2 (an interval over seeds needs two)")
     if args.buyers < 500:
         problems.append(f"--buyers {args.buyers}: at least 500")
-    if args.days < 400:
-        problems.append(f"--days {args.days}: at least 400 (the interventions start on day 365)")
-    if args.size_days < 400:
-        problems.append(f"--size-days {args.size_days}: at least 400")
+    if args.days < MIN_DAYS:
+        problems.append(
+            f"--days {args.days}: at least {MIN_DAYS} (the interventions start on day 365; the NPS-ban follow-up is 182 days later)"
+        )
+    if args.size_days < MIN_SIZE_DAYS:
+        problems.append(
+            f"--size-days {args.size_days}: at least {MIN_SIZE_DAYS} (the takedown on day 365 is followed for 90 days)"
+        )
     if args.jobs < 1:
         problems.append(f"--jobs {args.jobs}: at least 1")
     if args.large_buyers is None:
-        args.large_buyers = 5 * args.buyers
-    if args.large_buyers <= args.buyers:
+        args.large_buyers = 5 * max(args.buyers, 1)
+    elif args.large_buyers <= args.buyers:
         problems.append(f"--large-buyers {args.large_buyers}: must exceed --buyers {args.buyers}")
     if problems:
         p.error("; ".join(problems))
@@ -514,10 +528,13 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out.resolve()
     try:
         check_out(out)
+        out.mkdir(parents=True, exist_ok=True)
     except ValidationError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        print(f"error: --out {out}: cannot be made ({err.strerror}); give a writable folder", file=sys.stderr)
+        return 2
     seeds = f"seed=range({args.seeds})"
     codes = [
         sweep(
@@ -526,7 +543,7 @@ def main(argv: list[str] | None = None) -> int:
             args,
         )
     ]
-    if not args.no_sizes:
+    if codes[0] != 2 and not args.no_sizes:
         codes.append(
             sweep(
                 out / "sizes",
@@ -540,7 +557,10 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     if any(c == 2 for c in codes):
-        print("error: a validation sweep was refused (message above); nothing validated", file=sys.stderr)
+        print(
+            f"error: a validation sweep was refused (message above); give a new --out (or rerun {out} with the same settings)",
+            file=sys.stderr,
+        )
         return 2
     targets = yaml.safe_load(TARGETS_FILE.read_text())
     runs, jobs = read_runs(out / "patterns")

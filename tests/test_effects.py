@@ -110,8 +110,10 @@ def test_placebo_changes_nothing(name):
         assert effect["online_days_to_recovery"] == 0 and not effect["online_recovery_censored"], "nothing to recover from"
         assert effect["trust_half_recovery_days"] is None, "no trust was lost"
         for w in ("30d", "90d"):
-            shares = effect.get(f"displacement_{w}")
-            if shares is not None:
+            shares = effect[f"displacement_{w}"]
+            if target is None:  # no target markets: no displacement, every share empty
+                assert all(v is None for v in shares.values()), f"placebo {name}: displacement {w} {shares}"
+            else:
                 assert all(v == 0.0 for v in shares.values()), f"placebo {name}: displacement {w} {shares}"
     for key, vals in values.items():
         r = summarise_metric(pd.DataFrame({key: vals}), key)

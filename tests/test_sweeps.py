@@ -129,3 +129,20 @@ def test_ray_launcher_local(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert len(pd.read_csv(tmp_path / "collected" / "runs_summary.csv")) == 2, "both Ray jobs are collected"
+
+
+def test_without_counterfactuals_the_collection_pairs_with_the_baseline_arm(serial, tmp_path):
+    """run.counterfactual=false: effects come from the baseline run at the same seed, and equal the built-in ones."""
+    out = tmp_path / "nocf"
+    proc = sweep(out, "+experiment=takedown_recovery", "seed=range(2)", "run.days=400", "run.counterfactual=false")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert not list(out.glob("*/counterfactual")), "no run made its own counterfactual"
+    paired = pd.read_csv(out / "collected" / "runs_summary.csv")
+    built_in = pd.read_csv(serial[0] / "collected" / "runs_summary.csv")
+    cols = ["online_drop", "online_days_to_recovery", "target_drop", "market_displacement_30d_nowhere", "extra_arrests_vendors_90d"]
+    a = paired[paired.scenario == "takedown"].sort_values("seed")[cols].reset_index(drop=True)
+    b = built_in[built_in.scenario == "takedown"].sort_values("seed")[cols].reset_index(drop=True)
+    assert a["online_drop"].notna().all() and a.notna().any().all(), f"effects are measured against the baseline arm: {a}"
+    pd.testing.assert_frame_equal(a.astype(float), b.astype(float), obj="effects paired with the baseline arm vs built in")
+    notes = (out / "collected" / "collection.json").read_text()
+    assert "baseline arm" in notes, "the collection says how the effects were measured"

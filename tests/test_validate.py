@@ -126,7 +126,7 @@ def test_bad_arguments_are_refused(tmp_path, capsys):
 
 def test_validation_command_end_to_end(tmp_path):
     out = tmp_path / "val"
-    args = ["--seeds", "2", "--buyers", "2500", "--large-buyers", "3500", "--days", "420", "--size-days", "400"]
+    args = ["--seeds", "2", "--buyers", "2500", "--large-buyers", "3500", "--days", "550", "--size-days", "460"]
     code = validate.main([*args, "--launcher", "basic", "--out", str(out)])
     assert code == 0, "every job finished"
     table = pd.read_csv(out / "validation.csv")

@@ -47,6 +47,11 @@ def check_scenario(cfg) -> None:
                     )
     check_names(cfg.scenario.interventions)
     check_params(cfg.scenario.interventions)
+    wanted = cfg.report.intervention
+    if wanted and wanted not in REGISTRY:
+        raise ConfigError(
+            f"report.intervention={wanted!r}: unknown intervention; allowed: {sorted(REGISTRY)} or empty (the first)"
+        )
 
 
 def check_params(interventions) -> None:
