@@ -139,7 +139,13 @@ def test_without_counterfactuals_the_collection_pairs_with_the_baseline_arm(seri
     assert not list(out.glob("*/counterfactual")), "no run made its own counterfactual"
     paired = pd.read_csv(out / "collected" / "runs_summary.csv")
     built_in = pd.read_csv(serial[0] / "collected" / "runs_summary.csv")
-    cols = ["online_drop", "online_days_to_recovery", "target_drop", "market_displacement_30d_nowhere", "extra_arrests_vendors_90d"]
+    cols = [
+        "online_drop",
+        "online_days_to_recovery",
+        "target_drop",
+        "market_displacement_30d_nowhere",
+        "extra_arrests_vendors_90d",
+    ]
     a = paired[paired.scenario == "takedown"].sort_values("seed")[cols].reset_index(drop=True)
     b = built_in[built_in.scenario == "takedown"].sort_values("seed")[cols].reset_index(drop=True)
     assert a["online_drop"].notna().all() and a.notna().any().all(), f"effects are measured against the baseline arm: {a}"
