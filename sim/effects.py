@@ -118,10 +118,10 @@ def displacement(treated: pd.DataFrame, counterfactual: pd.DataFrame, t0: int, d
     if not before > 0 or len(t) < days or len(c) < days:
         return None
     diff = (t[list(SPEND_GROUPS)] - c[list(SPEND_GROUPS)]).mean() / before
-    out = {"target_lost": float(-diff["target"])}
+    out = {"target_lost": float(-diff["target"]) + 0.0}  # + 0.0: no "-0.0" where nothing changed
     for g in SPEND_GROUPS[1:]:
-        out[g] = float(diff[g])
-    out["nowhere"] = float(-diff.sum())
+        out[g] = float(diff[g]) + 0.0
+    out["nowhere"] = float(-diff.sum()) + 0.0
     return out
 
 
