@@ -61,6 +61,11 @@ def _guarded(fn: Callable[[], Any]) -> Any:
         refuse(err)
 
 
+#: errors of this process's sweep collection (appended by sim.report.CollectRuns; a non-empty list
+#: makes the sweep exit 1)
+COLLECTION_ERRORS: list[str] = []
+
+
 class GuardRuns(Callback):
     """Validate, claim folders and record sweeps; see the module docstring."""
 
@@ -89,7 +94,12 @@ class GuardRuns(Callback):
         print(f"[sweep] {done} of {len(record['jobs'])} jobs done (last: {config.hydra.job.override_dirname})", file=sys.stderr)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        """Release the lock; list jobs that did not finish and exit 1 if any."""
+        """Release the lock; list jobs that did not finish, or a failed collection, and exit 1 if any.
+
+        Hydra calls the callbacks' ``on_multirun_end`` in reverse order, so the collection
+        (:class:`sim.report.CollectRuns`, listed after this one) has run and recorded its failure
+        in :data:`COLLECTION_ERRORS`.
+        """
         sweep = Path(config.hydra.sweep.dir)
         record = read_sweep(sweep)
         unlock_sweep(sweep, record.get("token", ""))
@@ -101,6 +111,9 @@ class GuardRuns(Callback):
             print(f"[sweep] {len(bad)} of {len(record['jobs'])} jobs did not finish:", file=sys.stderr)
             for job, status in bad:
                 print(f"  {status['status']}: {sweep / job}: {status.get('error', '')}", file=sys.stderr)
+        if COLLECTION_ERRORS:
+            print(f"[sweep] the collection failed: {COLLECTION_ERRORS[-1]}", file=sys.stderr)
+        if bad or COLLECTION_ERRORS:
             sys.exit(1)
 
 

@@ -446,6 +446,14 @@ class CollectRuns(Callback):
             print_status(find_jobs(sweep), out, details=False)  # the guard lists what did not finish
         except ReportError as err:
             print(f"collection: {err}", file=sys.stderr)
+        except Exception as err:  # noqa: BLE001 - a bug: say so, and make the sweep exit 1 (sim.callbacks)
+            import traceback
+
+            from sim.callbacks import COLLECTION_ERRORS
+
+            traceback.print_exc()
+            COLLECTION_ERRORS.append(f"{type(err).__name__}: {err}; collect again with: python -m sim.report {sweep}")
+            print(f"collection: FAILED: {COLLECTION_ERRORS[-1]}", file=sys.stderr)
 
 
 def end_interrupted_sweep() -> None:

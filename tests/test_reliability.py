@@ -528,3 +528,23 @@ def test_removing_a_failed_run_spares_what_others_put_in_the_parents_it_made(tmp
     lone = claim_run_folder(tmp_path / "a" / "b" / "c")
     lone.remove()
     assert not (tmp_path / "a").exists(), "empty parents it made go too"
+
+
+def test_a_collection_that_fails_makes_the_sweep_exit_1(tmp_path):
+    """An unexpected error in the collection is reported and the sweep exits 1 (not a mere warning)."""
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(
+        "import sim.report\n"
+        "def broken(*args, **kwargs):\n"
+        "    raise RuntimeError('collection broken on purpose')\n"
+        "sim.report.write_report = broken\n"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{hooks}{os.pathsep}{ROOT}"}
+    out = tmp_path / "sw"
+    cmd = [sys.executable, str(ROOT / "run.py"), "-m", "seed=0,1", *TINY, f"hydra.sweep.dir={out}"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300, env=env)
+    assert proc.returncode == 1, f"a failed collection must fail the sweep: {proc.returncode}\n{proc.stderr[-2000:]}"
+    assert "the collection failed: RuntimeError: collection broken on purpose" in proc.stderr, proc.stderr[-2000:]
+    assert "python -m sim.report" in proc.stderr, "the message says how to collect again"
+    assert not (out / ".sweep.lock").exists(), "the lock is released"
