@@ -175,9 +175,26 @@ def composition_error(err: Exception) -> ConfigError:
     first = str(err).splitlines()[0] if str(err) else type(err).__name__
     detail = str(cause).splitlines()[0] if cause is not err else ""
     text = first.removeprefix("Error merging override ")
+    detail += allowed_type(detail)
     if key and detail:
         return ConfigError(f"{text}: {detail} (key {key})")
     return ConfigError(f"{text}{': ' + detail if detail else ''}")
+
+
+#: what a value of each type may look like, for messages about a value of the wrong type
+ALLOWED_BY_TYPE = {
+    "not a valid bool": "true or false",
+    "converted to Integer": "a whole number",
+    "converted to Float": "a number",
+}
+
+
+def allowed_type(detail: str) -> str:
+    """``; allowed: ...`` for OmegaConf's message about a value of the wrong type (else empty)."""
+    for phrase, allowed in ALLOWED_BY_TYPE.items():
+        if phrase in detail:
+            return f"; allowed: {allowed}"
+    return ""
 
 
 def _check_hydra_group(group: str, options: list[str]) -> None:

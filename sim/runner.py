@@ -65,8 +65,11 @@ def to_config(dcfg: DictConfig) -> Config:
         cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), d))
         assert isinstance(cfg, Config)
     except OmegaConfBaseException as err:
+        from sim.preflight import allowed_type
+
         key = err.full_key or "?"
-        raise ConfigError(f"{key}: {str(err).splitlines()[0]}") from None
+        first = str(err).splitlines()[0]
+        raise ConfigError(f"{key}: {first}{allowed_type(first)}") from None
     validate_config(cfg)
     return cfg
 

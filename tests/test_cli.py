@@ -97,6 +97,10 @@ def test_unknown_key_and_wrong_type_fail_at_composition():
         compose(["+model.bogus=1"])
     with pytest.raises(Exception, match="n_buyers"):
         compose(["model.n_buyers=lots"])
+    with pytest.raises(ConfigError, match="allowed: a whole number"):
+        compose(["model.n_buyers=lots"])
+    with pytest.raises(ConfigError, match="run.counterfactual=maybe.*allowed: true or false"):
+        compose(["run.counterfactual=maybe"])
 
 
 def test_unknown_substance_in_a_scenario_is_refused():
