@@ -176,6 +176,9 @@ def composition_error(err: Exception) -> ConfigError:
     detail = str(cause).splitlines()[0] if cause is not err else ""
     text = first.removeprefix("Error merging override ")
     detail += allowed_type(detail)
+    if "is not in struct" in detail:
+        dotted = str(key or "KEY").replace("[", ".").replace("]", "")  # as an override is written
+        detail += f"; to add a key the config file does not set, write it with a leading +: +{dotted}=VALUE"
     if key and detail:
         return ConfigError(f"{text}: {detail} (key {key})")
     return ConfigError(f"{text}{': ' + detail if detail else ''}")

@@ -101,6 +101,8 @@ def test_unknown_key_and_wrong_type_fail_at_composition():
         compose(["model.n_buyers=lots"])
     with pytest.raises(ConfigError, match="run.counterfactual=maybe.*allowed: true or false"):
         compose(["run.counterfactual=maybe"])
+    with pytest.raises(ConfigError, match=r"leading \+: \+scenario.interventions.0.params.block_share=VALUE"):
+        compose(["scenario=blocking_one_shop", "scenario.interventions.0.params.block_share=0"])
 
 
 def test_unknown_substance_in_a_scenario_is_refused():
