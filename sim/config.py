@@ -288,6 +288,11 @@ class VendorConfig:
     webshop_capacity_factor: float = positive(10.0)
     #: mean markets listed on at entry (multi-homing; 1 + Poisson)
     extra_markets_mean: float = nonneg(0.5)
+    #: a vendor choosing a market weighs each by its orders over the last 30 days plus this many
+    #: orders per 1,000 online-capable buyers, so that a market without sales yet (a new one) can
+    #: attract vendors. A rate, so that new markets' pull does not depend on the population size
+    #: (assumption: one order at the default 20,000 buyers, about 5,900 online-capable)
+    new_market_pull_orders_per_1000_online_buyers: float = positive(0.17, why="a market with no sales must have a weight")
     #: price: risk premium (share of cost) and reputation premium at full reputation
     risk_premium: float = nonneg(0.08)
     #: the risk premium of substances that are not controlled, relative to that of controlled ones (assumption)

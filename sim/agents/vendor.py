@@ -197,7 +197,8 @@ class Vendor(mesa.Agent):
         cand = [m.idx for m in model.markets if m.active and m.kind != Channel.WEBSHOP and m.idx not in self.markets]
         if not cand:
             return
-        w = model.market_table.sales30[cand] + 1.0
+        pull = model.cfg.model.vendors.new_market_pull_orders_per_1000_online_buyers * model.buyers.online_per_1000
+        w = model.market_table.sales30[cand] + pull
         k = min(k, len(cand))
         chosen = rng.choice(cand, size=k, replace=False, p=w / w.sum())
         carried_c = model.vend.fb_count[self.idx].sum() * model.cfg.model.vendors.reputation_portability
