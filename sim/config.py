@@ -582,7 +582,12 @@ def _validate_substances(subs: list[SubstanceConfig]) -> None:
             raise ConfigError(f"{where}.drug_class={s.drug_class!r}: allowed {list(_CLASSES)}")
         if s.purity_unit not in _PURITY_UNITS:
             raise ConfigError(f"{where}.purity_unit={s.purity_unit!r}: allowed {list(_PURITY_UNITS)}")
-        if s.purity_unit == "fraction" and not (s.purity_offline_mean <= 1 and s.purity_online_mean <= 1):
-            raise ConfigError(f"{where}: purity means in 'fraction' units must be <= 1")
+        if s.purity_unit == "fraction":
+            for key in ("purity_offline_mean", "purity_online_mean"):
+                value = getattr(s, key)
+                if not value <= 1:
+                    raise ConfigError(
+                        f"{where}.{key}={value}: a purity in 'fraction' units must be <= 1 (or set purity_unit: mg)"
+                    )
     if sum(s.demand_share for s in subs) <= 0:
         raise ConfigError("substances: demand_share must be positive for at least one substance")
