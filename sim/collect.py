@@ -67,6 +67,12 @@ class Recorder:
             orders_delivered_ok=t.delivered_ok,
             refunds=t.refunds,
             unmet_purchases=t.unmet,
+            purchases_forgone=t.unmet + t.forgone_abstained + t.forgone_paused,
+            purchases_forgone_abstained=t.forgone_abstained,
+            purchases_forgone_paused=t.forgone_paused,
+            initiations=t.initiations,
+            cessations=t.cessations,
+            skill_learned=t.skill_learned,
             money_paid_eur=model.ledger.paid,
             money_imbalance_eur=model.ledger.imbalance(),
         )

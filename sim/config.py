@@ -60,6 +60,19 @@ class SubstanceConfig:
     demand_share: float = nonneg(MISSING)
     #: whether clearnet web shops may sell it (legal-grey or NPS)
     webshop_sellable: bool = False
+    #: substitution nest: a buyer who wants a substance may buy another of the same nest instead
+    #: (docs/ODD.md, demand); empty = the drug class
+    nest: str = ""
+    #: an NPS analogue of the named substance: absent from the market (and from the demand mix)
+    #: until that substance is banned, then sold online in its place; empty = a substance of its own
+    analogue_of: str = ""
+    #: share of street deals that are not as described (wrong substance or far lower content).
+    #: Drug checking found adulteration and mis-selling about as common offline as online
+    #: (van der Gouwe et al. 2017; about 4-10% of samples); the default matches the online rate
+    not_as_described_offline: float = prob(0.04)
+    #: share of online deliveries not as described besides vendors' scams; None = the market-wide
+    #: ``model.escrow.not_as_described_prob`` (analogues of unknown identity are higher)
+    not_as_described_online: float | None = prob(None)
 
 
 # --------------------------------------------------------------------------- model parts
@@ -67,15 +80,18 @@ class SubstanceConfig:
 class BuyerConfig:
     """Buyers: drug users in the modelled population (docs/ODD.md, entities)."""
 
-    #: mean purchases per month (any channel); lognormal across buyers. Modelling judgement
-    #: for recreational users who buy for themselves and friends.
-    purchases_per_month_mean: float = positive(1.5, why="it is divided by")
+    #: mean purchase occasions per month (intended purchases, any channel); lognormal across buyers.
+    #: About four in five end in a purchase at default prices (model.demand.abstain_utility), so
+    #: users buy about 1.5 times a month. Modelling judgement for recreational users who buy for
+    #: themselves and friends.
+    purchases_per_month_mean: float = positive(1.8, why="it is divided by")
     #: sd of log(purchase rate) across buyers; heavy right tail of demand
     purchases_per_month_logsd: float = nonneg(0.8)
     #: share able to use Tor and cryptocurrency (gates cryptomarkets and decentralised markets).
-    #: Chosen so that the online share of classic-drug purchases is a few percent
-    #: (van der Gouwe et al. 2017: 1.4-4.1% of samples bought online).
-    tech_skill_share: float = prob(0.06)
+    #: At the start; it grows as the skill spreads (model.demand.skill_*). Chosen so that the online
+    #: share of classic-drug purchases starts at a few percent (van der Gouwe et al. 2017: 1.4-4.1%
+    #: of samples bought online, 2013-2015).
+    tech_skill_share: float = prob(0.025)
     #: share with access to an offline dealer (the street option)
     offline_access_share: float = prob(0.9)
     #: share who use web shops at all (clearnet, no Tor); NPS users are the main group
@@ -108,6 +124,70 @@ class BuyerConfig:
     units_per_purchase: dict[str, float] = field(
         default_factory=lambda: {"cannabis": 5.0, "stimulant": 1.0, "mdma": 2.0, "opioid": 1.0, "psychedelic": 3.0, "nps": 2.0}
     )
+
+
+@dataclass
+class DemandConfig:
+    """Whether, what and how often buyers buy; who uses at all (docs/ODD.md, demand).
+
+    Each purchase occasion is a nested choice between not buying and buying a substance of the
+    buyer's substitution nest on a channel; people start and stop using with hazards that respond to
+    the same utilities, arrests deter, and skill with Tor spreads (all event-driven: no day passes
+    over all buyers).
+    """
+
+    #: utility of not buying at a purchase occasion, logit units relative to a street deal of the
+    #: usual substance at table prices (calibrated: about a fifth of occasions end without a
+    #: purchase and the price elasticity of purchases comes out near -0.5, the middle of the range
+    #: of Gallet 2014 and the AIC systematic review)
+    abstain_utility: float = signed(-1.0)
+    #: dissimilarity of the nest of all buying alternatives against not buying, (0, 1]: below 1,
+    #: other substances and channels are closer substitutes of an unavailable option than not
+    #: buying is (assumption); must be at least ``choice.nest_lambda``
+    buy_nest_lambda: float = ranged(0.85, lo=0.0, hi=1.0, lo_open=True, why="dissimilarity of a nested logit; 1 = plain logit")
+    #: utility of a substitute from the focal substance's nest relative to the focal one, logit
+    #: units. Assumption: most users stick to their drug (cross-price elasticities between drugs
+    #: are small, Gallet 2014); at 6, a few percent of purchases go to substitutes in the baseline
+    #: (lower values send many stimulant users to the NPS of web shops) and a shortage or ban moves
+    #: some users to them
+    substitute_penalty: float = nonneg(6.0)
+    #: the same for an analogue of the focal substance (sold as its replacement after a ban;
+    #: assumption: close in effect and marketed as such)
+    analogue_penalty: float = nonneg(1.0)
+    #: utility penalty of a substance after the buyer's drug check found it not as described,
+    #: logit units (assumption)
+    distrust_penalty: float = nonneg(1.0)
+    #: stopping hazard of a user per month at occasions when they buy; times
+    #: ``abstain_stop_multiplier`` at occasions when they do not (price, risk, campaigns and
+    #: shortages raise stopping through not buying). About 2% a month, a fifth of users a year
+    #: (assumption, in the range of one-year discontinuation among past-year users in general
+    #: population panels)
+    stop_hazard_per_month: float = nonneg(0.01)
+    abstain_stop_multiplier: float = nonneg(5.0)
+    #: people at risk who do not use at the start (former and would-be users), per user: they are
+    #: simulated too, so that starting can respond to prices and campaigns (assumption)
+    potential_users_per_user: float = nonneg(0.5)
+    #: start attempts per month of a person at risk; an attempt that ends in a purchase starts use.
+    #: Set so that starting balances stopping in the baseline (use stays about level)
+    start_attempts_per_month: float = nonneg(0.075)
+    #: skill with Tor and cryptocurrency spreads as in a Bass (1969) diffusion: a non-skilled person
+    #: learns with hazard innovation + imitation x (share of people skilled) + news interest, per
+    #: month, checked at their purchase occasions. Calibrated to the observed growth of online
+    #: buying (online share of drug-checking samples tripled 2013-2015, van der Gouwe et al. 2017;
+    #: last-year darknet purchasing 4.5% -> 6.7% of surveyed users, Global Drug Survey)
+    skill_innovation_per_month: float = nonneg(0.001)
+    skill_imitation_per_month: float = nonneg(0.02)
+    #: specific deterrence: an arrested buyer stops for good with this probability (assumption) ...
+    arrest_quit_prob: float = prob(0.1)
+    #: ... else pauses for an exponential time of this mean, days (assumption) ...
+    arrest_pause_days_mean: float = nonneg(90.0)
+    #: ... and afterwards avoids the channel where they were arrested: utility penalty, logit units
+    #: (assumption)
+    arrest_channel_penalty: float = nonneg(1.0)
+    #: harm of a dose rises with its strength relative to what the buyer expects to this power:
+    #: above 1, unexpected strength harms more than proportionally (overdose), so content
+    #: uncertainty raises expected harm (assumption)
+    dose_harm_exponent: float = nonneg(2.0)
 
 
 @dataclass
@@ -374,6 +454,7 @@ class ModelConfig:
     n_buyers: int = at_least(20000, 1, why="buyers in the population")
     buyers: BuyerConfig = field(default_factory=BuyerConfig)
     choice: ChoiceConfig = field(default_factory=ChoiceConfig)
+    demand: DemandConfig = field(default_factory=DemandConfig)
     markets: MarketConfig = field(default_factory=MarketConfig)
     escrow: EscrowConfig = field(default_factory=EscrowConfig)
     vendors: VendorConfig = field(default_factory=VendorConfig)
@@ -530,6 +611,11 @@ def validate(cfg: Config) -> None:
         raise ConfigError("model.markets: at least one initial market is needed (initial_cryptomarkets, ...)")
     _validate_substances(cfg.substances)
     _validate_report(cfg.report)
+    if cfg.model.demand.buy_nest_lambda < cfg.model.choice.nest_lambda:
+        raise ConfigError(
+            f"model.demand.buy_nest_lambda={cfg.model.demand.buy_nest_lambda}: must be at least "
+            f"model.choice.nest_lambda={cfg.model.choice.nest_lambda} (a nested logit's inner nests are the more alike)"
+        )
     vc = cfg.model.vendors
     if vc.rating_prior_good >= vc.rating_prior_count:
         raise ConfigError(
@@ -589,5 +675,12 @@ def _validate_substances(subs: list[SubstanceConfig]) -> None:
                     raise ConfigError(
                         f"{where}.{key}={value}: a purity in 'fraction' units must be <= 1 (or set purity_unit: mg)"
                     )
-    if sum(s.demand_share for s in subs) <= 0:
+    if sum(s.demand_share for s in subs if not s.analogue_of) <= 0:
         raise ConfigError("substances: demand_share must be positive for at least one substance")
+    for i, s in enumerate(subs):
+        if s.analogue_of and s.analogue_of not in seen:
+            raise ConfigError(
+                f"substances[{i}] ({s.name}).analogue_of={s.analogue_of!r}: not a substance of the table; has {sorted(seen)}"
+            )
+        if s.analogue_of == s.name:
+            raise ConfigError(f"substances[{i}] ({s.name}).analogue_of: a substance cannot be its own analogue")

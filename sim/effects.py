@@ -38,6 +38,14 @@ DROP_DAYS = 7
 RECOVERY_WINDOW, RECOVERY_LEVEL, SUSTAIN_DAYS = 7, 0.9, 30
 #: trust loss is looked for in the 90 days from t0
 TRUST_WINDOW = 90
+#: changes in use and harm are measured over the year from t0 (or to the end of the run if sooner)
+USE_WINDOW = 365
+#: use and harm changes: effect key -> daily column (relative change, treated / counterfactual - 1)
+USE_CHANGES = {
+    "purchases_change": "purchases",
+    "users_change": "users_active_30d",
+    "harm_change": "harm",
+}
 #: every effect key, empty until computed (so every run's summary and interventions.csv have the same keys)
 EMPTY_EFFECTS: dict = {
     "online_drop": None,
@@ -56,6 +64,8 @@ EMPTY_EFFECTS: dict = {
     "migrant_trust_destination_30d": None,
     "migrant_trust_destination_90d": None,
     "deterrence_90d": None,
+    **dict.fromkeys(USE_CHANGES),
+    "online_share_change": None,
     "note": "",
 }
 #: extra counts over the counterfactual in the 90 days from t0 (name in effects: daily column)
@@ -181,6 +191,32 @@ def target_spending(daily: pd.DataFrame, markets: pd.DataFrame, targets: list[st
     )
 
 
+def purchases_by_channel(daily: pd.DataFrame) -> pd.DataFrame:
+    """Purchases per day: all, and online (web shops, cryptomarkets, decentralised), indexed by day."""
+    online = daily["sales_webshop"] + daily["sales_cryptomarket"] + daily["sales_decentralised"]
+    return pd.DataFrame({"purchases": online + daily["sales_offline"], "online": online}).set_axis(daily["day"])
+
+
+def use_changes(treated: pd.DataFrame, counterfactual: pd.DataFrame, t0: int, days: int = USE_WINDOW) -> dict:
+    """Changes in use and harm over ``days`` days from ``t0``.
+
+    Purchases, users active in the last 30 days and harm as treated / counterfactual - 1; the
+    online share of purchases as a difference.
+    """
+    pt, pc = purchases_by_channel(treated), purchases_by_channel(counterfactual)
+    cols = {"purchases": (pt["purchases"], pc["purchases"])}
+    for name in ("users_active_30d", "harm"):
+        cols[name] = (treated.set_index("day")[name], counterfactual.set_index("day")[name])
+    out: dict = {}
+    for key, col in USE_CHANGES.items():
+        a, b = (_window(x, t0, days).sum() for x in cols[col])
+        out[key] = float(a / b - 1.0) if b > 0 else None
+    on_t, on_c = _window(pt["online"], t0, days).sum(), _window(pc["online"], t0, days).sum()
+    all_t, all_c = _window(pt["purchases"], t0, days).sum(), _window(pc["purchases"], t0, days).sum()
+    out["online_share_change"] = float(on_t / all_t - on_c / all_c) if all_t > 0 and all_c > 0 else None
+    return out
+
+
 def _cohort_frame(cohorts: pd.DataFrame | None, index: int) -> pd.DataFrame | None:
     if cohorts is None or not len(cohorts):
         return None
@@ -220,6 +256,7 @@ def pair_effects(treated: dict[str, pd.DataFrame], counterfactual: dict[str, pd.
         extra = _window(dt[col], t0, 90).sum() - _window(dc[col], t0, 90).sum()
         out[name] = float(extra) if "eur" in name else int(extra)
     out["vendor_slope_ratio"] = vendor_slope_ratio(dt["active_vendors"], t0)
+    out.update(use_changes(treated["daily"], counterfactual["daily"], t0))
     ct, cc = _cohort_frame(treated.get("cohorts"), record["index"]), _cohort_frame(counterfactual.get("cohorts"), record["index"])
     if ct is None or cc is None:
         return out

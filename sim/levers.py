@@ -27,6 +27,9 @@ class Levers:
     demand_factor: np.ndarray
     #: per substance: vendors' price multiplier (risk premium of banned substances)
     ban_price_factor: np.ndarray
+    #: per substance: multiplier of all prices, street and online (a price shock, e.g. a tax or
+    #: supply-side enforcement raising costs)
+    price_factor: np.ndarray
     #: per market column: extra perceived risk of using the market (publicity after a takedown)
     risk_shock: np.ndarray
     #: utility penalty of paying online (exchange KYC), for low-skill and for skilled buyers
@@ -34,6 +37,10 @@ class Levers:
     payment_friction_skilled: float = 0.0
     #: extra daily vendor arrest hazard per 100 orders in 30 days (cash-out detection)
     cashout_hazard_per_100: float = 0.0
+    #: extra perceived risk of every hidden market from news of police operations (decays)
+    news_risk: float = 0.0
+    #: extra hazard per month of learning Tor skill (news of police operations raising interest)
+    skill_interest: float = 0.0
     #: (market, substance) pairs that web shops no longer sell (substance bans)
     delisted: set[tuple[int, int]] = field(default_factory=set)
 

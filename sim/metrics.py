@@ -31,7 +31,22 @@ def active_vendors(model: CryptoMarketModel) -> int:
 
 def active_buyers_online(model: CryptoMarketModel) -> int:
     """Buyers with an online purchase in the last 30 days (computed from purchase days)."""
-    return int((model.buyers.last_online_day >= model.day - 29).sum())
+    return model.buyers.online_active_30d
+
+
+def users(model: CryptoMarketModel) -> int:
+    """People who use now (a counter kept by starting and stopping)."""
+    return model.buyers.n_active
+
+
+def users_active_30d(model: CryptoMarketModel) -> int:
+    """Buyers with a purchase on any channel in the last 30 days (a counter kept by purchases)."""
+    return model.buyers.users_active_30d
+
+
+def tor_skilled(model: CryptoMarketModel) -> int:
+    """People (users or not) able to use Tor and cryptocurrency (a counter kept by learning)."""
+    return model.buyers.n_tech
 
 
 def mean_trust_online(model: CryptoMarketModel) -> float:
@@ -62,6 +77,9 @@ DAILY_METRICS = {
     "active_markets": active_markets,
     "active_vendors": active_vendors,
     "active_buyers_online": active_buyers_online,
+    "users": users,
+    "users_active_30d": users_active_30d,
+    "tor_skilled": tor_skilled,
     "mean_trust_online": mean_trust_online,
     "hhi": hhi,
     "escrow_held_eur": escrow_held,

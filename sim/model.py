@@ -76,6 +76,7 @@ class CryptoMarketModel(mesa.Model):
             trace_prob=cfg.model.enforcement.seized_parcel_vendor_arrest_prob,
             demand_factor=np.ones(len(self.subs)),
             ban_price_factor=np.ones(len(self.subs)),
+            price_factor=np.ones(len(self.subs)),
             risk_shock=np.zeros(MARKET_COLUMNS),
         )
         #: recent days' purchases, kept only when a cohort will be chosen from them (below)
@@ -93,7 +94,11 @@ class CryptoMarketModel(mesa.Model):
         self.listings = ListingIndex(S, self.m_cap)
         # buyers
         mc = cfg.model
-        self.buyers = BuyerPopulation(mc.buyers, mc.n_buyers, S, self.subs.demand_p, self.streams["buyers_init"], self.m_cap)
+        # analogues without a share of their own are as uncertain as the market-wide rate says
+        self.subs.nad_online = np.where(np.isnan(self.subs.nad_online), mc.escrow.not_as_described_prob, self.subs.nad_online)
+        self.buyers = BuyerPopulation(
+            mc.buyers, mc.demand, mc.n_buyers, S, self.subs.demand_p, self.streams["buyers_init"], self.m_cap
+        )
         self.forum = Forum(mc.forum, self.m_cap)
         # vendors
         self.vendor_agents: list[Vendor] = []
@@ -224,6 +229,7 @@ class CryptoMarketModel(mesa.Model):
         # today's counters were opened at the end of yesterday, so that what interventions do at
         # dawn (arrests, frozen escrow) is counted on their day
         self.forum.clear_day(self.day)
+        self.buyers.open_day(self.day)
         self.vend.age_ring()
         self.market_table.age_ring()
 

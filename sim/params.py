@@ -64,7 +64,7 @@ def ranged(default: Any = None, *, factory=None, **bounds) -> Any:
     return field(default=default, metadata=meta)
 
 
-def prob(default: float, why: str = "a probability or share") -> Any:
+def prob(default: float | None, why: str = "a probability or share") -> Any:
     """A probability or share: [0, 1]."""
     return ranged(default, lo=0.0, hi=1.0, why=why)
 

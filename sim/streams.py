@@ -23,6 +23,7 @@ STREAMS = (
     "vendors",
     "enforcement",
     "interventions",
+    "demand",
 )
 
 

@@ -35,6 +35,14 @@ class SubstanceTable:
     harm_weight: np.ndarray
     demand_p: np.ndarray
     webshop_sellable: np.ndarray
+    #: substitution nest of each substance (index into :attr:`nest_names`)
+    nest: np.ndarray
+    nest_names: list[str]
+    #: substance id whose analogue each one is, -1 for substances of their own
+    analogue_of: np.ndarray
+    #: share of street deals / online deliveries not as described (identity or content wrong)
+    nad_offline: np.ndarray
+    nad_online: np.ndarray
 
     @classmethod
     def from_config(cls, rows) -> SubstanceTable:
@@ -43,7 +51,10 @@ class SubstanceTable:
         def col(key, dtype=float):
             return np.array([getattr(r, key) for r in rows], dtype=dtype)
 
-        demand = col("demand_share")
+        demand = col("demand_share") * np.array([not r.analogue_of for r in rows])
+        names = [r.name for r in rows]
+        nest_label = [r.nest or r.drug_class for r in rows]
+        nest_names = sorted(set(nest_label))
         return cls(
             names=[r.name for r in rows],
             drug_class=[r.drug_class for r in rows],
@@ -59,6 +70,11 @@ class SubstanceTable:
             harm_weight=col("harm_weight"),
             demand_p=demand / demand.sum(),
             webshop_sellable=col("webshop_sellable", bool),
+            nest=np.array([nest_names.index(x) for x in nest_label], dtype=np.int64),
+            nest_names=nest_names,
+            analogue_of=np.array([names.index(r.analogue_of) if r.analogue_of else -1 for r in rows], dtype=np.int64),
+            nad_offline=col("not_as_described_offline"),
+            nad_online=np.array([np.nan if r.not_as_described_online is None else r.not_as_described_online for r in rows]),
         )
 
     def __len__(self) -> int:
@@ -89,3 +105,18 @@ class SubstanceTable:
 
     def __post_init__(self) -> None:
         self._is_fraction = np.array([u == "fraction" for u in self.purity_unit])
+        S = len(self.names)
+        groups = [np.flatnonzero(self.nest == self.nest[s]) for s in range(S)]
+        width = max(len(g) for g in groups)
+        #: per substance: the substances of its nest (itself first), padded with -1 (buyers x this
+        #: width of candidates is the substance part of the purchase choice)
+        self.nest_members = np.full((S, width), -1, dtype=np.int64)
+        for s, g in enumerate(groups):
+            ordered = [s] + [x for x in g.tolist() if x != s]
+            self.nest_members[s, : len(ordered)] = ordered
+        #: whether each substance is on the market at all (analogues only after their parent's ban)
+        self.present = self.analogue_of < 0
+
+    def analogues(self, parents: np.ndarray) -> np.ndarray:
+        """Ids of the analogues of substances ``parents``."""
+        return np.flatnonzero(np.isin(self.analogue_of, parents) & (self.analogue_of >= 0))

@@ -3,8 +3,9 @@
 It runs, as ordinary Hydra sweeps through ``run.py`` (any launcher), what the patterns of
 ``sim/data/targets.yaml`` need over several seeds:
 
-* ``<out>/patterns``: the baseline, a takedown of the largest cryptomarket, a blanket NPS ban and
-  Operation Bayonet (honeypot plus takedown), each with its counterfactual, for ``--days`` days;
+* ``<out>/patterns``: the baseline, a takedown of the largest cryptomarket, a blanket NPS ban,
+  Operation Bayonet (honeypot plus takedown) and a 10% rise of every price, each with its
+  counterfactual, for ``--days`` days;
 * ``<out>/sizes``: the baseline and the takedown at two population sizes (``--buyers`` and
   ``--large-buyers``), to check that outputs per 1,000 buyers do not depend on the size.
 
@@ -40,7 +41,7 @@ from sim.stats import summarise_metric
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS_FILE = Path(__file__).resolve().parent / "data" / "targets.yaml"
 #: the scenarios the patterns need (configs/scenario/*.yaml)
-PATTERN_SCENARIOS = ("baseline", "takedown", "nps_ban", "bayonet")
+PATTERN_SCENARIOS = ("baseline", "takedown", "nps_ban", "bayonet", "price_rise")
 SIZE_SCENARIOS = ("baseline", "takedown")
 #: shortest pattern runs (NPS ban on day 365 followed up 182 days later) and size runs (takedown + 90 days)
 MIN_DAYS, MIN_SIZE_DAYS = 550, 460
@@ -174,8 +175,15 @@ def analogue_nps_ban_webshops(run: Run) -> dict[str, float]:
 
 
 def analogue_price_elasticity(run: Run) -> dict[str, float]:
-    """Not computed: demand does not respond to price yet (no run raises every price)."""
-    return {"": math.nan}
+    """Relative change in purchases per relative change in prices.
+
+    Every price +10% from day 365; purchases over the next year against the same seed's counterfactual.
+    """
+    e = run.effect("price_change")
+    change, factor = e.get("purchases_change"), e.get("factor")
+    if change is None or not factor or factor == 1:
+        return {"": math.nan}
+    return {"": float(change) / (float(factor) - 1.0)}
 
 
 def analogue_online_adoption_growth(run: Run) -> dict[str, float]:
@@ -252,7 +260,7 @@ ANALOGUES: dict[str, tuple[str, Callable[[Run], dict[str, float]]]] = {
     "vendor_concentration": ("baseline", analogue_vendor_concentration),
     "market_lifespan": ("baseline", analogue_market_lifespan),
     "nps_ban_webshops": ("nps_ban", analogue_nps_ban_webshops),
-    "price_elasticity": ("baseline", analogue_price_elasticity),
+    "price_elasticity": ("price_rise", analogue_price_elasticity),
     "online_adoption_growth": ("baseline", analogue_online_adoption_growth),
     "deterrence_after_operation": ("bayonet", analogue_deterrence_after_operation),
     "wholesale_share": ("baseline", analogue_wholesale_share),

@@ -51,7 +51,8 @@ def test_counterfactual_is_identical_up_to_the_start_day():
     assert total == pytest.approx(shares["target_lost"]), (
         f"the destinations and 'nowhere' add up to what the target lost: {shares}"
     )
-    assert shares["target_lost"] > 0.5, f"the cohort loses most of its target spending: {shares}"
+    # less than all of it: some of the cohort would have stopped buying there (or at all) anyway
+    assert shares["target_lost"] > 0.3, f"the cohort loses a large part of its target spending: {shares}"
     assert shares["other_cryptomarkets"] > 0.2, f"a large part moves to the other cryptomarkets: {shares}"
 
 
@@ -74,7 +75,9 @@ PLACEBOS = {
             ("foreign_compliance", 0.0),
             ("risk_premium", 0.0),
             ("street_availability_factor", 1.0),
-            ("analogue_harm_factor", 1.0),
+            ("street_price_factor", 1.0),
+            ("analogue_uptake", 0.0),
+            ("analogue_webshop_share", 0.0),
         ),
         # being controlled carries the vendors' risk premium of controlled substances; make it equal
         ("model.vendors.uncontrolled_risk_factor=1.0",),
@@ -91,7 +94,9 @@ PLACEBOS = {
     ),
     "payment": (None, (("friction", 0.0), ("skilled_share", 0.0), ("cashout_hazard_per_100_orders", 0.0))),
     "red_alert": (None, (("substance", "mdma_powder"), ("reach", 0.0))),
-    "drug_checking": (None, (("share", 0.0),)),
+    "drug_checking": (None, (("share", 0.0), ("offline_share", 0.0))),
+    "price_change": (None, (("factor", 1.0),)),
+    "prevention_campaign": (None, (("effect", 0.0),)),
 }
 PLACEBO_SEEDS = (0, 1, 2)
 

@@ -100,7 +100,7 @@ def _nps_shop_listings_after_the_ban(*interventions: tuple) -> int:
     model = CryptoMarketModel(config_with(*interventions))
     for _ in range(model.burn_in + T0 + 1):
         model.step()
-    nps = np.flatnonzero(model.subs.is_nps)
+    nps = np.flatnonzero(model.subs.is_nps & (model.subs.analogue_of < 0))  # the analogues are not banned
     shop = np.isin(model.listings.market, [m.idx for m in model.markets if m.kind == Channel.WEBSHOP])
     return int((shop & np.isin(model.listings.substance, nps)).sum())
 
@@ -116,7 +116,11 @@ def test_nps_ban_delists_shops_and_raises_prices():
     assert some < n_base, f"with the default compliance some shops delist ({n_base} -> {some})"
     base_model, _ = run_with()
     model, _ = run_with(iv("substance_ban", substances=("nps",)))
-    nps = np.flatnonzero(model.subs.is_nps)
+    nps = np.flatnonzero(model.subs.is_nps & (model.subs.analogue_of < 0))
+    analogues = np.flatnonzero(model.subs.analogue_of >= 0)
+    assert np.isin(model.listings.substance, analogues).any(), "after the ban its analogues are listed"
+    assert not np.isin(base_model.listings.substance, analogues).any(), "without a ban no analogue is listed"
+    assert not model.subs.controlled[analogues].any(), "the analogues are not covered by the ban"
     shop = np.isin(model.listings.market, [m.idx for m in model.markets if m.kind == Channel.WEBSHOP])
     bshop = np.isin(base_model.listings.market, [m.idx for m in base_model.markets if m.kind == Channel.WEBSHOP])
     assert model.subs.controlled[nps].all(), "banned substances are controlled"
@@ -202,7 +206,9 @@ def test_red_alert_and_drug_checking():
     )
     model, _ = run_with(iv("drug_checking", share=1.0))
     pop = model.buyers
-    assert pop.checking[pop.online_capable].all(), "every online buyer checks with share=1"
+    # online-capable people are appended as Tor skill spreads: those of the start day all check
+    at_start = pop.online_capable[: model.police.actions[0].record["online_capable_at_start"]]
+    assert pop.checking[at_start].all(), "every buyer online-capable on the start day checks with share=1"
 
 
 def test_revert_at_end_day_restores_levers():

@@ -36,6 +36,8 @@ SCENARIO_OF = {
     "drug_checking": ("harm_reduction", 0, ["scenario.interventions.1.start_day=2", "scenario.interventions.1.end_day=4"]),
     "red_alert": ("harm_reduction", 1, ["scenario.interventions.0.start_day=2", "scenario.interventions.1.end_day=4"]),
     "honeypot": ("bayonet", 0, ["scenario.interventions.1.start_day=3"]),
+    "price_change": ("price_rise", 0, []),
+    "prevention_campaign": ("prevention", 0, ["scenario.interventions.0.end_day=4"]),
 }
 
 

@@ -306,8 +306,12 @@ def test_a_bad_value_in_one_job_refuses_the_whole_sweep_before_anything_runs(tmp
         (["model.buyers.purchases_per_month_mean=0"], ["purchases_per_month_mean", "> 0"]),
         (["model.choice.nest_lambda=5"], ["nest_lambda", "(0, 1]"]),
         (
-            ["scenario=takedown", "scenario.interventions.0.start_day=2", "+scenario.interventions.0.params.publicity_days=abc"],
-            ["publicity_days", "int"],
+            [
+                "scenario=takedown",
+                "scenario.interventions.0.start_day=2",
+                "+scenario.interventions.0.params.publicity_half_life_days=abc",
+            ],
+            ["publicity_half_life_days", "float"],
         ),
         (
             ["scenario=payment", "scenario.interventions.0.start_day=2", "scenario.interventions.0.target=largest"],

@@ -13,7 +13,7 @@ import pytest
 from sim.report import ReportError, main, write_report
 
 ROOT = Path(__file__).resolve().parent.parent
-SMALL = ["model.n_buyers=1000", "run.burn_in_days=10", "run.figures=false"]
+SMALL = ["model.n_buyers=3000", "run.burn_in_days=10", "run.figures=false"]
 
 
 JOBLIB = ("hydra/launcher=joblib", "hydra.launcher.n_jobs=2")

@@ -7,10 +7,14 @@ hundreds of thousands of buyers. ``model.buyer(i)`` gives a :class:`Buyer`, a re
 buyer ``i`` and its state, for notebooks, tests and visualisation. A buyer acts only when its next purchase is due: purchase times
 sit in a day calendar, so no day touches every buyer.
 
-The choice is a nested logit: channel (offline street, web shop, cryptomarket, decentralised),
-then market, then listing. Market utility = channel convenience + trust + listing inclusive
-value (price, quality, reputation) - perceived risk; buyers only see markets they know and can
-reach (Tor skill for cryptomarkets and decentralised markets).
+Each purchase occasion is a nested choice (docs/ODD.md, demand): not buying, or buying a
+substance of the buyer's substitution nest on a channel (offline street, web shop, cryptomarket,
+decentralised), then a market, then a listing. Market utility = channel convenience + trust +
+listing inclusive value (price, quality, reputation) - perceived risk; buyers only see markets
+they know and can reach (Tor skill for cryptomarkets and decentralised markets). The population
+also holds people at risk who do not use yet (or any more): they start with an attempt that ends
+in a purchase; users stop with a hazard that is higher when they do not buy. Skill with Tor
+spreads at occasions (a Bass diffusion), arrests pause or end use and deter from the channel.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.columns import resized
-from sim.config import BuyerConfig
+from sim.config import BuyerConfig, DemandConfig
 from sim.domain import Channel
+from sim.market.harm import consumption_harm
 from sim.market.orders import bucket, pop_day
 from sim.market.records import Purchases
 from sim.market.trade import place_orders
@@ -34,6 +39,8 @@ if TYPE_CHECKING:
 #: a purchase gap longer than any horizon (days): caps the gaps of buyers whose rate is ~0, so that
 #: day numbers stay finite integers
 NEVER_DAYS = 1e9
+#: the window of ``users_active_30d``, days
+ACTIVE_WINDOW_DAYS = 30
 
 
 class Buyer:
@@ -48,6 +55,11 @@ class Buyer:
     @property
     def _pop(self) -> BuyerPopulation:
         return self.model.buyers
+
+    @property
+    def using(self) -> bool:
+        """Uses drugs now (False: a person at risk who has not started, or has stopped)."""
+        return bool(self._pop.active[self.idx])
 
     @property
     def tech_skill(self) -> bool:
@@ -80,13 +92,27 @@ class Buyer:
 class BuyerPopulation:
     """Columns of buyer state plus trust and awareness per market.
 
-    Trust changes go through :meth:`set_trust`, which keeps per-market sums so that mean trust
-    is read without a pass over all buyers.
+    Rows ``0 .. n_users-1`` use at the start; the rest (``potential_users_per_user`` per user) are
+    people at risk who do not. Trust changes go through :meth:`set_trust`, which keeps per-market
+    sums so that mean trust is read without a pass over all buyers; users, skilled people and users
+    active in the last 30 days are counted incrementally for the same reason.
     """
 
-    def __init__(self, cfg: BuyerConfig, n: int, n_subs: int, demand_p: np.ndarray, rng: np.random.Generator, market_cap: int):
+    def __init__(
+        self,
+        cfg: BuyerConfig,
+        demand: DemandConfig,
+        n_users: int,
+        n_subs: int,
+        demand_p: np.ndarray,
+        rng: np.random.Generator,
+        market_cap: int,
+    ):
         self.cfg = cfg
+        self.demand = demand
+        n = n_users + int(round(n_users * demand.potential_users_per_user))
         self.n = n
+        self.n_users_start = n_users
         mean = cfg.purchases_per_month_mean
         sd = cfg.purchases_per_month_logsd
         # lognormal with the configured arithmetic mean
@@ -103,16 +129,39 @@ class BuyerPopulation:
         self.last_online_day = np.full(n, -(10**6), dtype=np.int32)
         #: day of the last purchase on a hidden market (cryptomarket or decentralised)
         self.last_hidden_day = np.full(n, -(10**6), dtype=np.int32)
+        #: day of the last purchase on any channel
+        self.last_purchase_day = np.full(n, -(10**6), dtype=np.int32)
         self.migrant_from = np.full(n, -1, dtype=np.int32)
+        #: uses now; stopped for good (after an arrest: never starts again)
+        self.active = np.arange(n) < n_users
+        self.quit = np.zeros(n, dtype=bool)
         self.arrested = np.zeros(n, dtype=bool)
+        #: arrested: no purchase before this day; avoids the street / online channels afterwards
+        self.paused_until = np.full(n, -(10**6), dtype=np.int32)
+        self.deterred_street = np.zeros(n, dtype=bool)
+        self.deterred_online = np.zeros(n, dtype=bool)
+        #: per (buyer, substance): a drug check found it not as described (the buyer avoids it)
+        self.distrust = np.zeros((n, n_subs), dtype=bool)
+        #: prevention campaigns: the day a person was reached, the effect then, its half-life
+        self.campaign_day = np.zeros(n, dtype=np.int32)
+        self.campaign_effect = np.zeros(n, dtype=np.float32)
+        self.campaign_half_life = np.ones(n, dtype=np.float32)
         self.trust = np.zeros((n, market_cap), dtype=np.float32)
         self.aware = np.zeros((n, market_cap), dtype=bool)
         self.bought = np.zeros((n, market_cap), dtype=bool)
         self.trust_sum = np.zeros(market_cap)
         self.aware_count = np.zeros(market_cap)
         self.online_capable = np.flatnonzero(self.webshop)
-        #: online-capable buyers in thousands: rates "per 1,000 online-capable buyers" times this are counts
-        self.online_per_1000 = len(self.online_capable) / 1000.0
+        #: online-capable users at the start, in thousands: rates "per 1,000 online-capable buyers"
+        #: times this are counts (fixed over the run: it sets the scale of the modelled country)
+        self.online_per_1000 = float(np.count_nonzero(self.webshop[:n_users])) / 1000.0
+        #: counters kept up to date by every change (no pass over all buyers)
+        self.n_active = int(n_users)
+        self.n_tech = int(np.count_nonzero(self.tech))
+        #: buyers whose last purchase (any channel / online) fell on day d, for the last 30 days
+        #: (slot d % 30): counts of recent buyers without a pass over all buyers
+        self.last_day_ring = np.zeros(ACTIVE_WINDOW_DAYS, dtype=np.int64)
+        self.last_online_ring = np.zeros(ACTIVE_WINDOW_DAYS, dtype=np.int64)
         self._due: dict[int, list[np.ndarray]] = defaultdict(list)
 
     # ----------------------------------------------------------------- capacity
@@ -125,11 +174,58 @@ class BuyerPopulation:
         for name in ("trust_sum", "aware_count"):
             setattr(self, name, resized(getattr(self, name), cap))
 
+    # ----------------------------------------------------------------- counts
+    def tech_users(self) -> int:
+        """Users with Tor skill now (one vectorised pass; called weekly by vendor entry)."""
+        return int(np.count_nonzero(self.tech & self.active))
+
+    def open_day(self, day: int) -> None:
+        """Purchases made 30 days ago leave the 30-day window."""
+        self.last_day_ring[day % ACTIVE_WINDOW_DAYS] = 0
+        self.last_online_ring[day % ACTIVE_WINDOW_DAYS] = 0
+
+    @property
+    def users_active_30d(self) -> int:
+        """Buyers with a purchase in the last 30 days (today included)."""
+        return int(self.last_day_ring.sum())
+
+    @property
+    def online_active_30d(self) -> int:
+        """Buyers with an online purchase in the last 30 days (today included)."""
+        return int(self.last_online_ring.sum())
+
+    def record_purchases(self, buyers: np.ndarray, day: int, online: bool = False) -> None:
+        """Buyers who bought today: move their last (online) purchase day and the 30-day count to ``day``."""
+        ring, last = (self.last_online_ring, self.last_online_day) if online else (self.last_day_ring, self.last_purchase_day)
+        b = np.unique(buyers)
+        old = last[b].astype(np.int64)
+        inside = (day - old < ACTIVE_WINDOW_DAYS) & (old != day)
+        np.subtract.at(ring, old[inside] % ACTIVE_WINDOW_DAYS, 1)
+        ring[day % ACTIVE_WINDOW_DAYS] += int(np.count_nonzero(old != day))
+        last[b] = day
+
     # ----------------------------------------------------------------- events others report
-    def arrest(self, buyers: np.ndarray) -> None:
-        """Arrested buyers keep buying but become maximally risk averse."""
-        self.arrested[buyers] = True
-        self.risk[buyers] = 1.0
+    def arrest(self, rng: np.random.Generator, buyers: np.ndarray, day: int, online: bool) -> tuple[int, int]:
+        """Specific deterrence: arrested buyers stop for good, or pause, and avoid that channel after.
+
+        Returns:
+            (buyers who stopped for good, buyers who pause), among those not arrested before today.
+        """
+        d = self.demand
+        b = np.unique(buyers)
+        self.arrested[b] = True
+        if online:
+            self.deterred_online[b] = True
+        else:
+            self.deterred_street[b] = True
+        u = rng.random((len(b), 2))
+        stop = b[u[:, 0] < d.arrest_quit_prob]
+        pause = b[u[:, 0] >= d.arrest_quit_prob]
+        self.quit[stop] = True
+        self.paused_until[pause] = day + np.rint(
+            -np.log1p(-u[u[:, 0] >= d.arrest_quit_prob, 1]) * d.arrest_pause_days_mean
+        ).astype(np.int64)
+        return len(stop), len(pause)
 
     def mark_migrants(self, market: int) -> np.ndarray:
         """Buyers who ever bought on ``market`` (now closed) look for another; returns them."""
@@ -140,6 +236,35 @@ class BuyerPopulation:
     def set_drug_checking(self, buyers: np.ndarray, on: bool) -> None:
         """Give (or take back) drug checking to ``buyers``."""
         self.checking[buyers] = on
+
+    def learn_skill(self, buyers: np.ndarray) -> None:
+        """``buyers`` (not yet skilled) learn to use Tor and cryptocurrency."""
+        if len(buyers) == 0:
+            return
+        self.tech[buyers] = True
+        self.n_tech += len(buyers)
+        new_online = buyers[~self.webshop[buyers]]
+        self.webshop[buyers] = True
+        if len(new_online):
+            self.online_capable = np.concatenate([self.online_capable, new_online])
+
+    def start(self, buyers: np.ndarray) -> None:
+        """``buyers`` start using."""
+        self.active[buyers] = True
+        self.n_active += len(buyers)
+
+    def stop(self, buyers: np.ndarray) -> None:
+        """``buyers`` stop using."""
+        self.active[buyers] = False
+        self.n_active -= len(buyers)
+
+    def campaign_utility(self, buyers: np.ndarray, day: int) -> np.ndarray:
+        """Extra utility of not buying from prevention campaigns, decayed since each buyer was reached."""
+        eff = self.campaign_effect[buyers]
+        if not eff.any():
+            return np.zeros(len(buyers))
+        age = np.maximum(0, day - self.campaign_day[buyers])
+        return eff * np.exp2(-age / self.campaign_half_life[buyers])
 
     # ----------------------------------------------------------------- trust store
     def make_aware(self, buyers: np.ndarray, market: int, trust: float) -> None:
@@ -165,21 +290,48 @@ class BuyerPopulation:
         c = self.aware_count[market]
         return float(self.trust_sum[market] / c) if c > 0 else float("nan")
 
-    # ----------------------------------------------------------------- purchase calendar
-    def schedule_next(self, rng: np.random.Generator, buyers: np.ndarray, day: int) -> None:
-        """Put each buyer's next purchase on the calendar (exponential gaps, at least one day)."""
+    # ----------------------------------------------------------------- calendar
+    def schedule_next(self, rng: np.random.Generator, buyers: np.ndarray, day: int, into: list | None = None) -> None:
+        """Put each user's next purchase occasion on the calendar (exponential gaps, at least one day).
+
+        With ``into``, the (buyers, days) are appended there for one :meth:`schedule_at` later.
+        """
         if len(buyers) == 0:
             return
         gap = np.minimum(rng.exponential(30.0 / self.rate[buyers]), NEVER_DAYS)  # a rate of ~0 never buys again
-        bucket(self._due, buyers, day + np.maximum(1, np.rint(gap)).astype(np.int64))
+        self._file(buyers, day + np.maximum(1, np.rint(gap)).astype(np.int64), into)
+
+    def schedule_attempt(self, rng: np.random.Generator, buyers: np.ndarray, day: int, into: list | None = None) -> None:
+        """Put each non-user's next start attempt on the calendar (exponential gaps, at least one day)."""
+        if len(buyers) == 0:
+            return
+        rate = self.demand.start_attempts_per_month
+        gap = np.full(len(buyers), NEVER_DAYS) if rate <= 0 else np.minimum(rng.exponential(30.0 / rate, len(buyers)), NEVER_DAYS)
+        self._file(buyers, day + np.maximum(1, np.rint(gap)).astype(np.int64), into)
+
+    def _file(self, buyers: np.ndarray, days: np.ndarray, into: list | None) -> None:
+        if into is None:
+            bucket(self._due, buyers, days)
+        else:
+            into.append((buyers, days))
+
+    def schedule_at(self, buyers: np.ndarray, days: np.ndarray) -> None:
+        """Put ``buyers`` on the calendar on ``days`` (arrested buyers after their pause; a day's batch)."""
+        bucket(self._due, buyers, np.asarray(days, dtype=np.int64))
 
     def schedule_first(self, rng: np.random.Generator, day: int) -> None:
-        """Spread first purchases uniformly over each buyer's first interval, from ``day`` (the first day run)."""
-        gap = np.minimum(rng.random(self.n) * 30.0 / self.rate, NEVER_DAYS)
-        bucket(self._due, np.arange(self.n), day + np.floor(gap).astype(np.int64))
+        """Put users' first purchases and non-users' first start attempts on the calendar.
+
+        Users' first purchases fall uniformly over their first interval from ``day`` (the first
+        day run); people at risk make a first start attempt after an exponential wait.
+        """
+        users = np.flatnonzero(self.active)
+        gap = np.minimum(rng.random(len(users)) * 30.0 / self.rate[users], NEVER_DAYS)
+        bucket(self._due, users, day + np.floor(gap).astype(np.int64))
+        self.schedule_attempt(rng, np.flatnonzero(~self.active), day - 1)
 
     def pop_due(self, day: int) -> np.ndarray:
-        """Buyers whose purchase is due on ``day`` (ascending ids, deterministic)."""
+        """Buyers whose occasion is due on ``day`` (ascending ids, deterministic)."""
         return np.sort(pop_day(self._due, day))
 
     # ----------------------------------------------------------------- learning
@@ -219,97 +371,260 @@ class BuyerPopulation:
         self.fav_trust[b] = ft_new
 
 
-def choose_purchases(model: CryptoMarketModel, ids: np.ndarray) -> dict[str, np.ndarray]:
-    """Decide the purchases of buyers ``ids`` (all due today) in one vectorised pass.
+def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Decide the occasions of buyers ``ids`` (all due today) in one vectorised pass.
 
-    Returns a dict of arrays over the buyers who bought: ``buyer``, ``substance``, ``channel``
-    and, for online purchases, ``market`` and ``vendor`` (``-1`` offline). Buyers with no
-    available option buy nothing this time.
+    A three-level nested logit (docs/ODD.md, demand): not buying (utility ``outside``, default
+    ``model.demand.abstain_utility`` plus campaigns) against a nest (dissimilarity
+    ``buy_nest_lambda``) of (substance, channel) nests, each a nest (``choice.nest_lambda``) of the
+    markets of that channel. Candidate substances are the focal one of the occasion (the usual one
+    with probability ``usual_substance_prob``, else one of the population's mix) and the others of
+    its substitution nest, at a utility penalty.
+
+    Returns:
+        Arrays over the buyers who bought: ``buyer``, ``substance``, ``channel`` and, for online
+        purchases, ``market`` and ``vendor`` (``-1`` offline); plus ``abstained`` (buyers who
+        chose not to buy) and ``no_option`` (buyers with nothing available).
     """
-    from sim.market.choice import NEG_INF, nested_choice
+    from sim.market.choice import NEG_INF, logsumexp_rows
 
     rng = model.streams["purchase"]
     pop = model.buyers
     ch = model.cfg.model.choice
+    dm = model.cfg.model.demand
+    subs = model.subs
     n = len(ids)
-    S = len(model.subs)
-    # substance: the buyer's usual one most of the time, else from the population's mix
+    S = len(subs)
+    # the focal substance of the occasion and its substitution nest
     usual = rng.random(n) < pop.cfg.usual_substance_prob
-    sub = np.where(usual, pop.primary[ids], rng.choice(S, size=n, p=model.subs.demand_p)).astype(np.int64)
-    # prevention campaigns and red alerts: some intended purchases of a substance do not happen
-    go = rng.random(n) < model.levers.demand_factor[sub]
-    act = np.array([m.idx for m in model.markets if m.active and not m.down_today], dtype=np.int64)  # usable today
-    kinds = model.market_table.kind[act]
-    risk_kind = np.array([ch.risk_offline, ch.risk_webshop, ch.risk_cryptomarket, ch.risk_decentralised])
-    conv_kind = np.array([ch.conv_offline, ch.conv_webshop, ch.conv_cryptomarket, ch.conv_decentralised])
+    focal = np.where(usual, pop.primary[ids], rng.choice(S, size=n, p=subs.demand_p)).astype(np.int64)
+    cand = subs.nest_members[focal]  # n x K, -1 padded
+    K = cand.shape[1]
+    valid = (cand >= 0) & subs.present[np.maximum(cand, 0)]
+    csub = np.maximum(cand, 0)
+    analogue = subs.analogue_of[csub] == focal[:, None]
+    taste = np.where(cand == focal[:, None], 0.0, np.where(analogue, -dm.analogue_penalty, -dm.substitute_penalty))
+    taste = taste - dm.distrust_penalty * pop.distrust[ids[:, None], csub]
+    # red alerts: reached buyers leave the substance out of this occasion
+    alert = rng.random((n, K)) >= model.levers.demand_factor[csub]
+    taste = np.where(valid & ~alert, taste, NEG_INF)
+    # street: available with the dealer's availability, priced at today's street price
+    ref = subs.street_price
+    ps = pop.price_sens[ids]
     risk_b = pop.risk[ids]
-    u = np.full((n, 1 + len(act)), NEG_INF)
-    street_ok = pop.offline[ids] & model.street.available(rng, sub)
-    u[street_ok, 0] = conv_kind[0] - ch.beta_risk * risk_b[street_ok] * risk_kind[0]
-    if len(act):
-        iv = model.listings.inclusive[np.ix_(act, np.arange(S))][:, sub].T  # n x markets
-        perceived = risk_kind[kinds] + model.levers.risk_shock[act]
-        um = (
+    street_ok = pop.offline[ids][:, None] & (rng.random((n, K)) < model.street.availability[csub])
+    u_street = (
+        ch.conv_offline
+        - ch.beta_risk * risk_b[:, None] * ch.risk_offline
+        - ps[:, None] * ch.beta_price * np.log(model.street.price / ref)[csub]
+        - np.where(pop.deterred_street[ids], dm.arrest_channel_penalty, 0.0)[:, None]
+    )
+    u_street = np.where(street_ok, u_street, NEG_INF)
+    # online markets usable today: the substance-free part of their utility first
+    act = np.array([m.idx for m in model.markets if m.active and not m.down_today], dtype=np.int64)
+    kinds = model.market_table.kind[act]
+    M = len(act)
+    lam_c, lam_b = ch.nest_lambda, dm.buy_nest_lambda
+    nest_value = np.full((n, K, 4), NEG_INF)
+    nest_value[:, :, 0] = u_street
+    # per candidate: (position of each deciding row in its matrix, utilities of the rows that can
+    # buy it online); only rows that reach some online market are computed (most buyers reach none)
+    online_u: list[tuple[np.ndarray, np.ndarray]] = []
+    nests = [(c, np.flatnonzero(kinds == c)) for c in (1, 2, 3)]
+    on_rows = np.flatnonzero(pop.webshop[ids]) if M else np.zeros(0, dtype=np.int64)  # webshop users include the Tor-skilled
+    if len(on_rows):
+        ido = ids[on_rows]
+        risk_kind = np.array([ch.risk_offline, ch.risk_webshop, ch.risk_cryptomarket, ch.risk_decentralised])
+        conv_kind = np.array([ch.conv_offline, ch.conv_webshop, ch.conv_cryptomarket, ch.conv_decentralised])
+        perceived = risk_kind[kinds] + model.levers.risk_shock[act] + model.levers.news_risk * (kinds != Channel.WEBSHOP)
+        base = (
             conv_kind[kinds][None, :]
-            - ch.beta_risk * risk_b[:, None] * perceived[None, :]
-            + ch.beta_trust * (pop.trust[np.ix_(ids, act)] - pop.cfg.initial_trust)  # centred: initial trust = 0
-            + iv
-            - ((pop.price_sens[ids] - 1.0) * ch.beta_price * model.listings.log_price_index[sub])[:, None]
+            - ch.beta_risk * risk_b[on_rows, None] * perceived[None, :]
+            + ch.beta_trust * (pop.trust[np.ix_(ido, act)] - pop.cfg.initial_trust)  # centred: initial trust = 0
+            - np.where(pop.deterred_online[ido], dm.arrest_channel_penalty, 0.0)[:, None]
         )
-        reach = np.where(kinds[None, :] == Channel.WEBSHOP, pop.webshop[ids][:, None], pop.tech[ids][:, None])
-        ok = reach & pop.aware[np.ix_(ids, act)] & model.police.access_mask(ids, act)
-        # loyalty: the market where the favourite vendor sells this substance
-        fav = pop.fav_vendor[ids]
-        for row, mcol in model.listings.favourite_columns(fav, sub, act, model.m_cap):
-            um[row, mcol] += ch.beta_loyalty * pop.fav_trust[ids[row]]
         lv = model.levers
         if lv.payment_friction or lv.payment_friction_skilled:
             # exchange KYC: paying online costs everyone, and low-skill buyers most
-            um -= np.where(pop.tech[ids], lv.payment_friction_skilled, lv.payment_friction)[:, None]
-        u[:, 1:] = np.where(ok, um, NEG_INF)
-    u[~go] = NEG_INF
-    nest_of = np.concatenate([[0], kinds]).astype(np.int64)
-    channel, alt = nested_choice(u, nest_of, 4, ch.nest_lambda, rng)
-    bought = alt >= 0
-    market = np.where(alt > 0, act[np.maximum(alt - 1, 0)] if len(act) else -1, -1)
+            base -= np.where(pop.tech[ido], lv.payment_friction_skilled, lv.payment_friction)[:, None]
+        reach = np.where(kinds[None, :] == Channel.WEBSHOP, pop.webshop[ido][:, None], pop.tech[ido][:, None])
+        ok = reach & pop.aware[np.ix_(ido, act)] & model.police.access_mask(ido, act)
+        keep = ok.any(axis=1)
+        on_rows, ido, base = on_rows[keep], ido[keep], np.where(ok[keep], base[keep], NEG_INF)
+        inclusive = model.listings.inclusive[act]  # markets x substances
+        fav = pop.fav_vendor[ido]
+        for k in range(K):
+            local = np.flatnonzero(np.isfinite(taste[on_rows, k]))
+            rows_k = on_rows[local]
+            sk = csub[rows_k, k]
+            um = (
+                base[local]
+                + inclusive[:, sk].T
+                - ((ps[rows_k] - 1.0) * ch.beta_price * model.listings.log_price_index[sk])[:, None]
+            )
+            # loyalty: the market where the favourite vendor sells this substance
+            for row, mcol in model.listings.favourite_columns(fav[local], sk, act, model.m_cap):
+                um[row, mcol] += ch.beta_loyalty * pop.fav_trust[ido[local[row]]]
+            for c, cols in nests:
+                if len(cols):
+                    nest_value[rows_k, k, c] = lam_c * logsumexp_rows(um[:, cols] / lam_c)
+            position = np.full(n, -1, dtype=np.int64)
+            position[rows_k] = np.arange(len(rows_k))
+            online_u.append((position, um))
+    flat = (nest_value + taste[:, :, None]).reshape(n, K * 4)
+    buy_value = lam_b * logsumexp_rows(flat / lam_b)
+    u0 = dm.abstain_utility + pop.campaign_utility(ids, model.day) if outside is None else outside
+    no_option = ~np.isfinite(buy_value)
+    with np.errstate(over="ignore"):
+        p_buy = np.where(no_option, 0.0, 1.0 / (1.0 + np.exp(np.minimum(u0 - buy_value, 700.0))))
+    buys = rng.random(n) < p_buy
+    pick = np.full(n, -1, dtype=np.int64)
+    rows = np.flatnonzero(buys)
+    pick[rows] = gumbel_pick(flat[rows] / lam_b, rng)
+    k_of, channel = pick // 4, pick % 4
+    sub = np.where(buys, csub[np.arange(n), np.maximum(k_of, 0)], -1)
+    market = np.full(n, -1, dtype=np.int64)
+    online_buys = np.flatnonzero(buys & (channel > 0))
+    if len(online_buys):
+        # the market inside the chosen (substance, channel) nest, for all online buyers in one draw
+        u_pick = np.full((len(online_buys), M), NEG_INF)
+        for k, (position, um) in enumerate(online_u):
+            mine = k_of[online_buys] == k
+            if mine.any():
+                u_pick[mine] = um[position[online_buys[mine]]]
+        u_pick[kinds[None, :] != channel[online_buys][:, None]] = NEG_INF
+        market[online_buys] = act[gumbel_pick(u_pick / lam_c, rng)]
     vendor = np.full(n, -1, dtype=np.int64)
-    online = np.flatnonzero(alt > 0)
+    online = np.flatnonzero(buys & (channel > 0))
     if len(online):
         buyers = ids[online]
         loyalty = ch.beta_loyalty * pop.fav_trust[buyers]
         vendor[online] = model.listings.choose(rng, market[online], sub[online], pop.fav_vendor[buyers], loyalty)
     return {
-        "buyer": ids[bought],
-        "substance": sub[bought],
-        "channel": channel[bought],
-        "market": market[bought],
-        "vendor": vendor[bought],
+        "buyer": ids[buys],
+        "substance": sub[buys],
+        "channel": channel[buys],
+        "market": market[buys],
+        "vendor": vendor[buys],
+        "abstained": ids[~buys & ~no_option],
+        "no_option": ids[no_option],
+        "bought_mask": buys,
+        "no_option_mask": no_option,
     }
 
 
-def make_purchases(model: CryptoMarketModel) -> None:
-    """The purchase phase: buyers due today decide; street deals complete, online orders are placed."""
-    ids = model.buyers.pop_due(model.day)
-    if len(ids) == 0:
+def gumbel_pick(u: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One column per row with logit probabilities (rows have at least one finite utility).
+
+    Drawn by inverting the cumulative probabilities with one uniform per row (the same law as
+    adding Gumbel noise and taking the argmax, with one draw per row instead of one per cell).
+    """
+    if len(u) == 0:
+        return np.zeros(0, dtype=np.int64)
+    w = np.exp(u - u.max(axis=1, keepdims=True))
+    cum = np.cumsum(w, axis=1)
+    target = rng.random(len(u)) * cum[:, -1]
+    pick = (cum <= target[:, None]).sum(axis=1)
+    return np.minimum(pick, u.shape[1] - 1)
+
+
+def _learn_skill_at_occasions(model: CryptoMarketModel, ids: np.ndarray, gap_months: np.ndarray) -> None:
+    """Bass diffusion of Tor skill, checked at occasions: hazard innovation + imitation x share skilled + news."""
+    pop, dm = model.buyers, model.cfg.model.demand
+    learners = ids[~pop.tech[ids]]
+    if len(learners) == 0:
         return
-    model.buyers.schedule_next(model.streams["purchase"], ids, model.day)
-    p = choose_purchases(model, ids)
+    hazard = dm.skill_innovation_per_month + dm.skill_imitation_per_month * pop.n_tech / pop.n + model.levers.skill_interest
+    gap = gap_months[~pop.tech[ids]]
+    rng = model.streams["demand"]
+    new = learners[rng.random(len(learners)) < -np.expm1(-hazard * gap)]
+    if len(new) == 0:
+        return
+    pop.learn_skill(new)
+    # a new user of hidden markets learns of one, where their contact buys: by 30-day sales
+    hidden = [m for m in model.markets if m.active and m.kind != Channel.WEBSHOP]
+    if not hidden:
+        return
+    w = np.array([float(model.market_table.ring[m.idx].sum()) for m in hidden]) + 1e-9
+    pick = rng.choice(len(hidden), size=len(new), p=w / w.sum())
+    for j, m in enumerate(hidden):
+        who = new[pick == j]
+        if len(who):
+            pop.make_aware(who, m.idx, pop.cfg.initial_trust)
+    model.today.skill_learned += len(new)
+
+
+def make_purchases(model: CryptoMarketModel) -> None:
+    """The purchase phase: occasions due today are decided; street deals complete, online orders are placed.
+
+    Users who are paused after an arrest wait; users arrested into quitting stop. The rest choose
+    (:func:`choose_purchases`); people at risk who choose to buy start using. Users who did not buy
+    stop with a higher hazard than those who did.
+    """
+    pop, dm, day = model.buyers, model.cfg.model.demand, model.day
+    rng_d = model.streams["demand"]
     t = model.today
-    t.unmet += len(ids) - len(p["buyer"])
+    due = model.buyers.pop_due(day)
+    if len(due) == 0:
+        return
+    users = due[pop.active[due]]
+    # arrested: quit for good, or wait until the pause ends
+    quitting = users[pop.quit[users]]
+    if len(quitting):
+        pop.stop(quitting)
+        t.cessations += len(quitting)
+    users = users[~pop.quit[users]]
+    later: list[tuple[np.ndarray, np.ndarray]] = []  # the day's calendar entries, filed at once
+    paused = users[pop.paused_until[users] > day]
+    if len(paused):
+        later.append((paused, pop.paused_until[paused].astype(np.int64)))
+        t.forgone_paused += len(paused)
+    # deciding today: users not paused, and people at risk making a start attempt (ascending ids)
+    ids = due[~pop.quit[due] & (~pop.active[due] | (pop.paused_until[due] <= day))]
+    gap_months = np.where(pop.active[ids], 1.0 / np.maximum(pop.rate[ids], 1e-9), 1.0 / max(dm.start_attempts_per_month, 1e-9))
+    _learn_skill_at_occasions(model, ids, gap_months)
+    using = pop.active[ids]
+    p = choose_purchases(model, ids)
+    bought, no_option = p["bought_mask"], p["no_option_mask"]
+    # starting: people at risk whose attempt ended in a purchase
+    new_users = ids[bought & ~using]
+    pop.start(new_users)
+    t.initiations += len(new_users)
+    pop.schedule_attempt(model.streams["purchase"], ids[~bought & ~using], day, into=later)
+    # stopping: a hazard per month, higher at occasions without a purchase
+    t.forgone_abstained += int(np.count_nonzero(using & ~bought & ~no_option))
+    t.unmet += int(np.count_nonzero(using & no_option))
+    stays = using | bought
+    went = ids[stays]
+    mult = np.where(bought[stays], 1.0, dm.abstain_stop_multiplier)
+    hazard = dm.stop_hazard_per_month * mult / np.maximum(pop.rate[went], 1e-9)
+    stop = rng_d.random(len(went)) < -np.expm1(-hazard)
+    stopping = went[stop]
+    pop.stop(stopping)
+    t.cessations += len(stopping)
+    pop.schedule_attempt(model.streams["purchase"], stopping, day, into=later)
+    pop.schedule_next(model.streams["purchase"], went[~stop], day, into=later)
+    if later:
+        pop.schedule_at(np.concatenate([b for b, _ in later]), np.concatenate([d for _, d in later]))
+    if len(p["buyer"]) == 0:
+        return
+    pop.record_purchases(p["buyer"], day)
     off = p["channel"] == Channel.OFFLINE
     # street purchases complete at once
     rng = model.streams["purchase"]
     sb, ss = p["buyer"][off], p["substance"][off]
     price, purity = model.street.deal(rng, ss)
+    nad = rng.random(len(sb)) < model.subs.nad_offline[ss]
+    purity = purity * np.where(nad, model.cfg.model.escrow.not_as_described_purity_factor, 1.0)
     value = price * model.units[ss]
     t.sales[0] += len(sb)
     t.value[0] += float(value.sum())
     street = np.zeros(len(sb), dtype=np.int64)
     t.purchases.append(Purchases(sb, ss, street, np.full(len(sb), -1), price, purity, value))
-    t.harm += float((model.subs.harm_weight[ss] * purity / model.subs.purity_off_mean[ss]).sum())
+    t.harm += float(consumption_harm(model, sb, ss, purity, nad, online=False).sum())
     caught = sb[rng.random(len(sb)) < model.cfg.model.enforcement.street_buyer_arrest_prob]
     if len(caught):
-        model.police.arrest_buyers(caught)
+        model.police.arrest_buyers(caught, online=False)
     # online orders
     on = ~off
     b, m, v, s = p["buyer"][on], p["market"][on], p["vendor"][on], p["substance"][on]
@@ -332,7 +647,7 @@ def make_purchases(model: CryptoMarketModel) -> None:
     np.add.at(t.m_new_buyers, pm[new], 1)
     model.buyers.bought[pb, pm] = True
     t.purchases.append(Purchases(b, s, chan, m, model.vend.price[v, s], model.orders.purity[ids_o], price))
-    model.buyers.last_online_day[b] = model.day
+    model.buyers.record_purchases(b, model.day, online=True)
     model.buyers.last_hidden_day[b[chan != Channel.WEBSHOP]] = model.day
     mig = model.buyers.migrant_from[b] >= 0
     for bb, mm in zip(b[mig].tolist(), m[mig].tolist()):

@@ -100,7 +100,11 @@ class LawEnforcement(mesa.Agent):
         self.model.vendor_agents[v].arrest(reason)  # agents are stored in idx order
         self.model.today.arrests_vendors += 1
 
-    def arrest_buyers(self, buyers: np.ndarray) -> None:
-        """Arrested buyers keep buying but become maximally risk averse."""
-        self.model.buyers.arrest(buyers)
-        self.model.today.arrests_buyers += len(np.unique(buyers))
+    def arrest_buyers(self, buyers: np.ndarray, online: bool = True) -> None:
+        """Arrest buyers; specific deterrence follows (:meth:`sim.agents.buyer.BuyerPopulation.arrest`).
+
+        ``online``: after a controlled delivery or from a market's records; else on the street.
+        """
+        model = self.model
+        model.buyers.arrest(model.streams["demand"], buyers, model.day, online)
+        model.today.arrests_buyers += len(np.unique(buyers))

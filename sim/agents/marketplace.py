@@ -209,7 +209,7 @@ def setup_markets(model: CryptoMarketModel) -> None:
         open_market(model, Channel.DECENTRALISED, seed_share=mc.markets.initial_awareness_decentralised, initial=True)
     for _ in range(mc.markets.initial_webshops):
         open_market(model, Channel.WEBSHOP, seed_share=mc.markets.initial_awareness_webshop, initial=True)
-    n_tech = int(model.buyers.tech.sum())
+    n_tech = model.buyers.tech_users()
     n_v = max(3, int(round(mc.vendors.vendors_per_1000_online_buyers * n_tech / 1000)))
     w = np.zeros(model.m_cap)
     for m in model.markets:

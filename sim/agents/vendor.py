@@ -210,11 +210,14 @@ class Vendor(mesa.Agent):
                 model.vend.fb_sum[self.idx, m] = carried_c * score
         model.listings.mark_dirty()
 
-    def set_prices(self) -> None:
-        """Price = street price x cost factor x (1 + risk premium + reputation premium) x noise x load."""
+    def set_prices(self, only: list[int] | None = None) -> None:
+        """Price = street price x cost factor x (1 + risk premium + reputation premium) x noise x load.
+
+        ``only``: re-price just these substances (a newly listed one), leaving the others as posted.
+        """
         model = self.model
         cfg = model.cfg.model.vendors
-        subs = np.array(self.substances)
+        subs = np.array(self.substances if only is None else only, dtype=np.int64)
         t = model.subs
         prior = cfg.rating_prior_good / cfg.rating_prior_count  # a new vendor's score: no premium
         rep = max(0.0, (self.overall_score() - prior) / (1 - prior))
@@ -229,6 +232,7 @@ class Vendor(mesa.Agent):
             * model.vend.noise[self.idx, subs]
             * surcharge
             * model.levers.ban_price_factor[subs]
+            * model.levers.price_factor[subs]
         )
 
     def arrest(self, reason: str) -> None:
@@ -265,7 +269,8 @@ def add_vendors(
     idx = _draw_vendor_rows(model, n, rng, webshop_market)
     cfg, t = model.cfg.model.vendors, model.subs
     agents = []
-    sellable = np.flatnonzero(t.webshop_sellable)
+    # analogues reach a shop only through a ban (sim/interventions/substance_ban.py)
+    sellable = np.flatnonzero(t.webshop_sellable & (t.analogue_of < 0))
     for v in idx.tolist():
         if webshop_market is not None:
             agent = Vendor(model, v, sellable.tolist(), {webshop_market}, webshop=True)
@@ -338,6 +343,6 @@ def vendor_entry(model: CryptoMarketModel) -> None:
     n = model.vend.n
     act = model.vend.active[:n] & ~model.vend.webshop[:n]
     unserved = np.maximum(0.0, model.vend.ring[:n, :7].sum(axis=1) - 7 * model.vend.capacity[:n])[act].sum()
-    n_tech = float(model.buyers.tech.sum())
+    n_tech = float(model.buyers.tech_users())
     lam = vc.entry_base_weekly_per_1000 * n_tech / 1000.0 + vc.entry_per_100_unserved * unserved / 100.0
     add_vendors(model, int(rng.poisson(lam)), rng)

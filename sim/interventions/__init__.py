@@ -76,6 +76,8 @@ def _register() -> None:
     from sim.interventions.honeypot import Honeypot
     from sim.interventions.parcel_interdiction import ParcelInterdiction
     from sim.interventions.payment import PaymentIntervention
+    from sim.interventions.prevention import PreventionCampaign
+    from sim.interventions.price_change import PriceChange
     from sim.interventions.site_blocking import SiteBlocking
     from sim.interventions.substance_ban import SubstanceBan
     from sim.interventions.takedown import Takedown
@@ -90,6 +92,8 @@ def _register() -> None:
         RedAlert,
         DrugChecking,
         ExitScam,
+        PriceChange,
+        PreventionCampaign,
     ):
         REGISTRY[cls.name] = cls
 

@@ -2,13 +2,18 @@
 
 Red alert: for a substance, a share ``reach x compliance`` of intended purchases does not happen
 while the alert runs (dangerous batch warnings through forums and drug-checking services).
-Drug checking: a share ``share`` of online-capable buyers who do not yet check get access; checking
-avoids most of the harm of adulterated or mis-sold products (see sim/market/trade.py).
+Drug checking: a share ``share`` of online-capable buyers and ``offline_share`` of the others (street
+buyers: most drug-checking samples are bought offline, van der Gouwe et al. 2017) who do not yet
+check get access. Checkers know what they take: they dose for its strength and avoid most of the harm
+of mis-sold products, and a product found not as described makes them avoid that substance and is
+reported against the vendor (sim/market/harm.py, sim/market/trade.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import numpy as np
 
 from sim.errors import ConfigError
 from sim.interventions.base import Intervention
@@ -58,16 +63,19 @@ class DrugChecking(Intervention):
         """Parameters of drug checking (ranges declared per field)."""
 
         share: float = prob(0.5)  #: share of online-capable buyers given drug checking
+        offline_share: float = prob(0.2)  #: share of the other buyers (street only) given drug checking (assumption)
 
     def apply(self) -> None:
-        """Give drug checking to a share of the online-capable buyers who do not use it yet."""
+        """Give drug checking to shares of the online-capable and of the other buyers who do not use it yet."""
         model = self.model
         pop = model.buyers
-        cand = pop.online_capable[~pop.checking[pop.online_capable]]
-        new = cand[model.streams["interventions"].random(len(cand)) < self.params.share]
+        cand = np.flatnonzero(~pop.checking)
+        share = np.where(pop.webshop[cand], self.params.share, self.params.offline_share)
+        new = cand[model.streams["interventions"].random(len(cand)) < share]
         self.saved = {"new": new}
         pop.set_drug_checking(new, True)
         self.record["buyers_given_checking"] = int(len(new))
+        self.record["online_capable_at_start"] = int(len(pop.online_capable))
 
     def revert(self) -> None:
         """Take drug checking back from the buyers who were given it."""

@@ -15,7 +15,7 @@ import numpy as np
 
 from sim.domain import MarketStatus
 from sim.interventions.base import Intervention
-from sim.interventions.takedown import publicity
+from sim.interventions.publicity import publicity
 from sim.market.records import Purchases
 from sim.params import at_least, nonneg, prob, ranged
 
@@ -36,7 +36,8 @@ class Honeypot(Intervention):
         publicity_risk: float = ranged(
             0.2, lo=-1.0, hi=1.0, why="added to a perceived risk in [0, 1]; negative = the news raises interest"
         )
-        publicity_days: int = nonneg(60)
+        publicity_half_life_days: float = nonneg(30.0)  #: half-life of the news effects, days
+        publicity_interest: float = nonneg(0.002)  #: extra Tor-skill learning hazard per month after the news
 
     def apply(self) -> None:
         """Take over the target covertly and start logging its users; schedule the shutdown."""
@@ -69,7 +70,7 @@ class Honeypot(Intervention):
         buyers = np.flatnonzero(self.buyers_seen)
         hit = buyers[rng.random(len(buyers)) < p.buyer_arrest_prob]
         if len(hit):
-            model.police.arrest_buyers(hit)
+            model.police.arrest_buyers(hit, online=True)
         self.record.update(
             shutdown_day=model.day,
             vendors_logged=len(vendors),
@@ -78,4 +79,4 @@ class Honeypot(Intervention):
             arrests_buyers=len(hit),
         )
         model.log_event("intervention_honeypot_shutdown", self.market.name, f"arrested {arrested_v} vendors, {len(hit)} buyers")
-        publicity(self, p.publicity_risk, p.publicity_days)
+        publicity(self, p.publicity_risk, p.publicity_interest, p.publicity_half_life_days)

@@ -2,9 +2,10 @@
 
 Escrow is frozen (buyers' pending orders lost), with probability ``backend_seizure_prob`` the
 backend is seized and its vendors are arrested with probability ``vendor_arrest_scale x (1 - opsec)``
-and its recent buyers with ``buyer_arrest_prob``; a publicity shock changes the perceived risk of
-all hidden markets by ``publicity_risk`` for ``publicity_days`` (negative = the news raises
-interest). Vendors and buyers migrate through the usual weekly decisions and forum news.
+and its recent buyers with ``buyer_arrest_prob``; the news raises the perceived risk of all hidden
+markets by ``publicity_risk`` (general deterrence) and the hazard of learning Tor skill by
+``publicity_interest`` (publicity effect), both decaying with ``publicity_half_life_days``
+(sim/interventions/publicity.py). Vendors and buyers migrate through the usual weekly decisions and forum news.
 Sources: Soska & Christin 2015; Decary-Hetu & Giommoni 2017; Ladegaard 2018 (publicity).
 """
 
@@ -14,8 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.domain import Channel, MarketStatus
+from sim.domain import MarketStatus
 from sim.interventions.base import Intervention
+from sim.interventions.publicity import publicity
 from sim.params import nonneg, prob, ranged
 
 
@@ -35,7 +37,11 @@ class Takedown(Intervention):
         publicity_risk: float = ranged(
             0.15, lo=-1.0, hi=1.0, why="added to a perceived risk in [0, 1]; negative = the news raises interest"
         )  #: added perceived risk of hidden markets (may be set to 0)
-        publicity_days: int = nonneg(60)  #: how long the publicity shock lasts, days
+        #: half-life of the news effects, days (assumption: news fades within a few months)
+        publicity_half_life_days: float = nonneg(30.0)
+        #: extra hazard per month of learning Tor skill right after the news (assumption; the
+        #: innovation hazard is model.demand.skill_innovation_per_month)
+        publicity_interest: float = nonneg(0.002)
         #: how much a market's security (0-1) lowers the chance of usable records: probability x (1 - effect x security)
         security_effect: float = prob(0.5)
 
@@ -56,22 +62,7 @@ class Takedown(Intervention):
                 buyers = np.flatnonzero(model.buyers.bought[:, m.idx])
                 hit = buyers[rng.random(len(buyers)) < p.buyer_arrest_prob]
                 if len(hit):
-                    model.police.arrest_buyers(hit)
+                    model.police.arrest_buyers(hit, online=True)
                     arrested_b += len(hit)
         self.record.update(escrow_frozen_eur=model.ledger.seized - lost, arrests_vendors=arrested_v, arrests_buyers=arrested_b)
-        publicity(self, p.publicity_risk, p.publicity_days)
-
-
-def publicity(iv: Intervention, risk: float, days: int) -> None:
-    """Shift the perceived risk of all hidden markets by ``risk`` for ``days`` days."""
-    if risk == 0 or days <= 0:
-        return
-    model = iv.model
-    hidden = np.flatnonzero(np.isin(model.market_table.kind, (Channel.CRYPTOMARKET, Channel.DECENTRALISED)))
-    model.levers.risk_shock[hidden] += risk
-
-    def end() -> None:
-        model.levers.risk_shock[hidden] -= risk
-
-    iv.keep_alive.append(end)  # keep a strong reference: Mesa holds callbacks weakly
-    model.schedule_event(end, at=model.time + days)
+        publicity(self, p.publicity_risk, p.publicity_interest, p.publicity_half_life_days)

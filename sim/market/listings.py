@@ -165,7 +165,8 @@ def update_listing_utility(model: CryptoMarketModel) -> None:
     v, m, s = li.vendor, li.market, li.substance
     cnt = model.vend.fb_count[v, m]
     score = reputation_score(model.vend.fb_sum[v, m], cnt, vc.rating_prior_good, vc.rating_prior_count)
-    logp = np.log(model.vend.price[v, s] / model.street.price[s])
+    # against the table's street price (fixed), so that a rise of all prices lowers every option
+    logp = np.log(model.vend.price[v, s] / model.subs.street_price[s])
     load = model.vend.ring[v, :7].sum(axis=1) / 7.0 / model.vend.capacity[v]
     utility = (
         # centred on a reference listing (score 0.8, 20 feedbacks by default), so that the channel
@@ -178,5 +179,5 @@ def update_listing_utility(model: CryptoMarketModel) -> None:
     )
     reference = model.cfg.model.choice.listing_reference_online_buyers
     scaled = model.market_table.kind != Channel.WEBSHOP  # hidden markets: vendors scale with the Tor buyers
-    log_scale = np.where(scaled, np.log(len(model.buyers.online_capable) / reference), 0.0)
+    log_scale = np.where(scaled, np.log(model.buyers.online_per_1000 * 1000.0 / reference), 0.0)
     li.set_utility(utility, logp, log_scale=log_scale)

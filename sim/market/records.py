@@ -75,6 +75,12 @@ class DayCounters:
     refunds: int = 0
     escrow_lost: float = 0.0
     unmet: int = 0
+    #: occasions of users that ended without a purchase by choice, or because an arrest pauses them
+    forgone_abstained: int = 0
+    forgone_paused: int = 0
+    initiations: int = 0
+    cessations: int = 0
+    skill_learned: int = 0
 
     def grow_markets(self, cap: int) -> None:
         """Make room for ``cap`` market columns."""

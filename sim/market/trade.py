@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.market.escrow import HELD, OrderEvent, OrderState, Outcome, flows_sum, transition_array
+from sim.market.harm import consumption_harm
 from sim.market.reputation import reputation_score
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ def place_orders(
     commission = model.market_table.commission[markets]
     u = rng.random((n, 7))
     into_escrow = model.market_table.has_escrow[markets] & ~_finalise_early(model, vendors, markets, u[:, 0])
-    outcome, outcome_day, cross = _draw_outcomes(model, rng, vendors, into_escrow, u[:, 1:5])
+    outcome, outcome_day, cross = _draw_outcomes(model, rng, vendors, subs, into_escrow, u[:, 1:5])
     purity = model.vend.purity[vendors, subs] * np.where(
         outcome == Outcome.NOT_AS_DESCRIBED, model.cfg.model.escrow.not_as_described_purity_factor, 1.0
     )
@@ -71,7 +72,12 @@ def _finalise_early(model: CryptoMarketModel, vendors: np.ndarray, markets: np.n
 
 
 def _draw_outcomes(
-    model: CryptoMarketModel, rng: np.random.Generator, vendors: np.ndarray, into_escrow: np.ndarray, u: np.ndarray
+    model: CryptoMarketModel,
+    rng: np.random.Generator,
+    vendors: np.ndarray,
+    subs: np.ndarray,
+    into_escrow: np.ndarray,
+    u: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """What will happen to each parcel (fixed now, observed later): outcome, the day it is known, cross-border."""
     cfg, vend, day = model.cfg.model.escrow, model.vend, model.day
@@ -82,7 +88,7 @@ def _draw_outcomes(
     cross = ~vend.domestic[vendors]
     seized = cross & (u[:, 1] < model.levers.customs_prob * (1.0 - vend.stealth[vendors]))
     lost = u[:, 2] < cfg.lost_in_post_prob
-    nad = u[:, 3] < cfg.not_as_described_prob
+    nad = u[:, 3] < model.subs.nad_online[subs]
     outcome = np.full(n, Outcome.DELIVERED, dtype=np.int8)
     outcome[nad] = Outcome.NOT_AS_DESCRIBED
     outcome[lost] = Outcome.LOST
@@ -208,11 +214,13 @@ def process_outcomes(model: CryptoMarketModel) -> None:
     # consumption and harm
     consumed = good | (out == Outcome.NOT_AS_DESCRIBED)
     nad = out == Outcome.NOT_AS_DESCRIBED
-    rel = ob.purity[ids] / model.subs.purity_off_mean[s]
-    harm = model.subs.harm_weight[s] * rel * np.where(nad, model.cfg.model.escrow.not_as_described_harm_factor, 1.0)
-    harm = harm * np.where(nad & model.buyers.checking[b], 1 - model.cfg.model.buyers.drug_checking_harm_reduction, 1.0)
     t = model.today
-    t.harm += float((harm * consumed).sum())
+    t.harm += float(consumption_harm(model, b[consumed], s[consumed], ob.purity[ids][consumed], nad[consumed], online=True).sum())
+    # a drug check that finds a product not as described is reported: a certain bad rating and post
+    reported = nad & model.buyers.checking[b]
+    if reported.any():
+        np.add.at(model.vend.fb_count, (v[reported], m[reported]), 1.0)
+        model.forum.post(model.day, m[reported], np.zeros(int(reported.sum()), dtype=bool))
     t.delivered_ok += int(good.sum())
     t.outcomes += len(ids)
     seized = out == Outcome.SEIZED
@@ -220,7 +228,7 @@ def process_outcomes(model: CryptoMarketModel) -> None:
     # controlled deliveries: seized parcels lead to buyer and sometimes vendor arrests
     cd = seized & (u[:, 2] < model.levers.controlled_delivery_prob)
     if cd.any():
-        model.police.arrest_buyers(b[cd])
+        model.police.arrest_buyers(b[cd], online=True)
     va = seized & (u[:, 3] < model.levers.trace_prob)
     for vv in np.unique(v[va]).tolist():
         model.police.arrest_vendor(int(vv), reason="seized parcel traced")
