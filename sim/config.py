@@ -81,8 +81,9 @@ class BuyerConfig:
     """Buyers: drug users in the modelled population (docs/ODD.md, entities)."""
 
     #: mean purchase occasions per month (intended purchases, any channel); lognormal across buyers.
-    #: About four in five end in a purchase at default prices (model.demand.abstain_utility), so
-    #: users buy about 1.5 times a month. Modelling judgement for recreational users who buy for
+    #: About six in ten end in a purchase at default prices (model.demand.abstain_utility; more for
+    #: buyers with online options, who have more to choose from), so users buy about 1.1 times a
+    #: month (measured in the default run). Modelling judgement for recreational users who buy for
     #: themselves and friends.
     purchases_per_month_mean: float = positive(1.8, why="it is divided by")
     #: sd of log(purchase rate) across buyers; heavy right tail of demand
@@ -137,9 +138,10 @@ class DemandConfig:
     """
 
     #: utility of not buying at a purchase occasion, logit units relative to a street deal of the
-    #: usual substance at table prices (calibrated: about a fifth of occasions end without a
-    #: purchase and the price elasticity of purchases comes out near -0.5, the middle of the range
-    #: of Gallet 2014 and the AIC systematic review)
+    #: usual substance at table prices. Calibrated: the price elasticity of purchases (every price
+    #: +10% for a year, same seed) must lie in the published range -0.3 to -1.0 (Gallet 2014; AIC
+    #: systematic review: about -0.9 on average); measured -0.74 over five seeds (docs/validation.md).
+    #: About 37% of occasions then end without a purchase
     abstain_utility: float = signed(-1.0)
     #: dissimilarity of the nest of all buying alternatives against not buying, (0, 1]: below 1,
     #: other substances and channels are closer substitutes of an unavailable option than not
@@ -159,16 +161,18 @@ class DemandConfig:
     distrust_penalty: float = nonneg(1.0)
     #: stopping hazard of a user per month at occasions when they buy; times
     #: ``abstain_stop_multiplier`` at occasions when they do not (price, risk, campaigns and
-    #: shortages raise stopping through not buying). About 2% a month, a fifth of users a year
-    #: (assumption, in the range of one-year discontinuation among past-year users in general
-    #: population panels)
+    #: shortages raise stopping through not buying). Measured in the default run: about 2.5% of
+    #: users stop a month, a quarter a year (assumption, in the range of one-year discontinuation
+    #: among past-year users in general population panels)
     stop_hazard_per_month: float = nonneg(0.01)
     abstain_stop_multiplier: float = nonneg(5.0)
     #: people at risk who do not use at the start (former and would-be users), per user: they are
-    #: simulated too, so that starting can respond to prices and campaigns (assumption)
+    #: simulated too, so that starting can respond to prices and campaigns (assumption). The
+    #: population has n_buyers x (1 + this) rows
     potential_users_per_user: float = nonneg(0.5)
     #: start attempts per month of a person at risk; an attempt that ends in a purchase starts use.
-    #: Set so that starting balances stopping in the baseline (use stays about level)
+    #: Set so that starting about balances stopping in the baseline: users fall by about 5% over
+    #: three years in the default run, most of it in the first months (assumption)
     start_attempts_per_month: float = nonneg(0.075)
     #: skill with Tor and cryptocurrency spreads as in a Bass (1969) diffusion: a non-skilled person
     #: learns with hazard innovation + imitation x (share of people skilled) + news interest, per
@@ -211,8 +215,9 @@ class ChoiceConfig:
     #: over listings grows as the log of the population; the choice subtracts log(online-capable
     #: buyers / this) (not for web shops: one seller each whatever the size), which keeps the
     #: choice between street and online markets independent of the population size. Default: the
-    #: online-capable buyers of the default 20,000-buyer population, at which the convenience
-    #: constants were set (assumption)
+    #: online-capable buyers of the default 20,000-buyer population when the convenience constants
+    #: were set (before Tor skill spread and tech_skill_share was lowered to 0.025; today's default
+    #: has about 5,400); kept so that the constants keep their meaning (assumption)
     listing_reference_online_buyers: float = positive(5900.0, why="a log of a ratio to it is taken")
     #: convenience constants per channel (relative to offline = 0); cryptomarkets need Tor and
     #: crypto, decentralised markets more so. Set so the online share of purchases matches

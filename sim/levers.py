@@ -30,7 +30,8 @@ class Levers:
     #: per substance: multiplier of all prices, street and online (a price shock, e.g. a tax or
     #: supply-side enforcement raising costs)
     price_factor: np.ndarray
-    #: per market column: extra perceived risk of using the market (publicity after a takedown)
+    #: per market column: extra perceived risk of using the market (set by scenarios or notebooks;
+    #: news of police operations is ``news_risk``, for all hidden markets)
     risk_shock: np.ndarray
     #: utility penalty of paying online (exchange KYC), for low-skill and for skilled buyers
     payment_friction: float = 0.0

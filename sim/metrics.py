@@ -30,7 +30,7 @@ def active_vendors(model: CryptoMarketModel) -> int:
 
 
 def active_buyers_online(model: CryptoMarketModel) -> int:
-    """Buyers with an online purchase in the last 30 days (computed from purchase days)."""
+    """Buyers with an online purchase in the last 30 days (a counter kept by purchases)."""
     return model.buyers.online_active_30d
 
 

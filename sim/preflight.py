@@ -484,8 +484,11 @@ def memory_estimate(cfg) -> float:
     tech_buyers = mc.n_buyers * mc.buyers.tech_skill_share
     vendors = max(3.0, mc.vendors.vendors_per_1000_online_buyers * tech_buyers / 1000.0) * (1.0 + years)
     vendor_bytes = vendors * 8.0 * (3 * len(cfg.substances) + 30 + 2 * market_columns)
-    buyer_market_bytes = mc.n_buyers * market_columns * 6.0
-    return BASE_BYTES + mc.n_buyers * BYTES_PER_BUYER * max(1.0, horizon / ESTIMATE_DAYS) + vendor_bytes + buyer_market_bytes
+    # the population holds the users and the people at risk; per person: a row of per-market state
+    # (trust 4 bytes, awareness and bought 1 each) and one byte per substance (distrust)
+    people = mc.n_buyers * (1.0 + mc.demand.potential_users_per_user)
+    buyer_market_bytes = people * (market_columns * 6.0 + len(cfg.substances))
+    return BASE_BYTES + people * BYTES_PER_BUYER * max(1.0, horizon / ESTIMATE_DAYS) + vendor_bytes + buyer_market_bytes
 
 
 def memory_available() -> tuple[float, str]:

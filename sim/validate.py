@@ -177,7 +177,8 @@ def analogue_nps_ban_webshops(run: Run) -> dict[str, float]:
 def analogue_price_elasticity(run: Run) -> dict[str, float]:
     """Relative change in purchases per relative change in prices.
 
-    Every price +10% from day 365; purchases over the next year against the same seed's counterfactual.
+    Every price +10% from day 365; purchases over the next year (or to the end of a shorter run)
+    against the same seed's counterfactual.
     """
     e = run.effect("price_change")
     change, factor = e.get("purchases_change"), e.get("factor")

@@ -73,7 +73,7 @@ class Buyer:
 
     @property
     def purchases_per_month(self) -> float:
-        """Mean purchases per month (any channel)."""
+        """Mean purchase occasions per month (any channel; some end without a purchase)."""
         return float(self._pop.rate[self.idx])
 
     def trust_in(self, market: int) -> float | None:
@@ -205,11 +205,13 @@ class BuyerPopulation:
         last[b] = day
 
     # ----------------------------------------------------------------- events others report
-    def arrest(self, rng: np.random.Generator, buyers: np.ndarray, day: int, online: bool) -> tuple[int, int]:
+    def arrest(self, rng: np.random.Generator, buyers: np.ndarray, day: int, online: bool) -> int:
         """Specific deterrence: arrested buyers stop for good, or pause, and avoid that channel after.
 
+        Quitters stop at once (they never start again); a pause never shortens one already running.
+
         Returns:
-            (buyers who stopped for good, buyers who pause), among those not arrested before today.
+            The number of users who stopped for good (cessations today).
         """
         d = self.demand
         b = np.unique(buyers)
@@ -219,13 +221,14 @@ class BuyerPopulation:
         else:
             self.deterred_street[b] = True
         u = rng.random((len(b), 2))
-        stop = b[u[:, 0] < d.arrest_quit_prob]
-        pause = b[u[:, 0] >= d.arrest_quit_prob]
+        quits = u[:, 0] < d.arrest_quit_prob
+        stop, pause = b[quits], b[~quits]
         self.quit[stop] = True
-        self.paused_until[pause] = day + np.rint(
-            -np.log1p(-u[u[:, 0] >= d.arrest_quit_prob, 1]) * d.arrest_pause_days_mean
-        ).astype(np.int64)
-        return len(stop), len(pause)
+        ceasing = stop[self.active[stop]]
+        self.stop(ceasing)
+        until = day + np.rint(-np.log1p(-u[~quits, 1]) * d.arrest_pause_days_mean).astype(np.int64)
+        self.paused_until[pause] = np.maximum(self.paused_until[pause], until)
+        return len(ceasing)
 
     def mark_migrants(self, market: int) -> np.ndarray:
         """Buyers who ever bought on ``market`` (now closed) look for another; returns them."""
@@ -541,6 +544,7 @@ def _learn_skill_at_occasions(model: CryptoMarketModel, ids: np.ndarray, gap_mon
     if len(new) == 0:
         return
     pop.learn_skill(new)
+    model.today.skill_learned += len(new)
     # a new user of hidden markets learns of one, where their contact buys: by 30-day sales
     hidden = [m for m in model.markets if m.active and m.kind != Channel.WEBSHOP]
     if not hidden:
@@ -551,7 +555,6 @@ def _learn_skill_at_occasions(model: CryptoMarketModel, ids: np.ndarray, gap_mon
         who = new[pick == j]
         if len(who):
             pop.make_aware(who, m.idx, pop.cfg.initial_trust)
-    model.today.skill_learned += len(new)
 
 
 def make_purchases(model: CryptoMarketModel) -> None:
@@ -567,20 +570,17 @@ def make_purchases(model: CryptoMarketModel) -> None:
     due = model.buyers.pop_due(day)
     if len(due) == 0:
         return
-    users = due[pop.active[due]]
-    # arrested: quit for good, or wait until the pause ends
-    quitting = users[pop.quit[users]]
-    if len(quitting):
-        pop.stop(quitting)
-        t.cessations += len(quitting)
-    users = users[~pop.quit[users]]
+    # arrested: those who quit for good leave the calendar (they stopped when arrested); the paused
+    # (users, or people at risk arrested from old records) wait until the pause ends
+    due = due[~pop.quit[due]]
     later: list[tuple[np.ndarray, np.ndarray]] = []  # the day's calendar entries, filed at once
-    paused = users[pop.paused_until[users] > day]
+    wait = pop.paused_until[due] > day
+    paused = due[wait]
     if len(paused):
         later.append((paused, pop.paused_until[paused].astype(np.int64)))
-        t.forgone_paused += len(paused)
+        t.forgone_paused += int(np.count_nonzero(pop.active[paused]))
     # deciding today: users not paused, and people at risk making a start attempt (ascending ids)
-    ids = due[~pop.quit[due] & (~pop.active[due] | (pop.paused_until[due] <= day))]
+    ids = due[~wait]
     gap_months = np.where(pop.active[ids], 1.0 / np.maximum(pop.rate[ids], 1e-9), 1.0 / max(dm.start_attempts_per_month, 1e-9))
     _learn_skill_at_occasions(model, ids, gap_months)
     using = pop.active[ids]

@@ -106,5 +106,5 @@ class LawEnforcement(mesa.Agent):
         ``online``: after a controlled delivery or from a market's records; else on the street.
         """
         model = self.model
-        model.buyers.arrest(model.streams["demand"], buyers, model.day, online)
+        model.today.cessations += model.buyers.arrest(model.streams["demand"], buyers, model.day, online)
         model.today.arrests_buyers += len(np.unique(buyers))

@@ -1,4 +1,4 @@
-"""Prevention campaign / red alert and drug checking for online buyers.
+"""Red alert and drug checking (online and street buyers).
 
 Red alert: for a substance, a share ``reach x compliance`` of intended purchases does not happen
 while the alert runs (dangerous batch warnings through forums and drug-checking services).
@@ -53,7 +53,7 @@ class RedAlert(Intervention):
 
 
 class DrugChecking(Intervention):
-    """Give online buyers access to drug checking."""
+    """Give buyers (more of them online-capable) access to drug checking."""
 
     name = "drug_checking"
     uses_target = False

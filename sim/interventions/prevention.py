@@ -56,8 +56,14 @@ class PreventionCampaign(Intervention):
         self.record["users_reached"] = int(np.count_nonzero(pop.active[reached]))
 
     def revert(self) -> None:
-        """End the campaign: the reached lose its remaining effect."""
-        pop, r = self.model.buyers, self.reached
-        pop.campaign_day[r] = self.saved["day"]
-        pop.campaign_effect[r] = self.saved["effect"]
-        pop.campaign_half_life[r] = self.saved["half_life"]
+        """End the campaign: the reached lose its remaining effect.
+
+        Only where this campaign's values still stand: people a later campaign reached keep that one.
+        """
+        pop, r, p = self.model.buyers, self.reached, self.params
+        mine = (pop.campaign_day[r] == self.start_day) & (pop.campaign_effect[r] == np.float32(p.effect))
+        mine &= pop.campaign_half_life[r] == np.float32(p.half_life_days)
+        r = r[mine]
+        pop.campaign_day[r] = self.saved["day"][mine]
+        pop.campaign_effect[r] = self.saved["effect"][mine]
+        pop.campaign_half_life[r] = self.saved["half_life"][mine]

@@ -53,7 +53,6 @@ class PriceChange(Intervention):
         model, f = self.model, self.params.factor
         s = self.substance_ids()
         self.subs = s
-        self.saved = {"street": model.street.price[s].copy(), "factor": model.levers.price_factor[s].copy()}
         model.street.price[s] *= f
         model.levers.price_factor[s] *= f
         n = model.vend.n
@@ -62,9 +61,13 @@ class PriceChange(Intervention):
         self.record["factor"] = float(f)
 
     def revert(self) -> None:
-        """Restore the prices (posted prices at once, vendors' lever for their next re-pricing)."""
+        """Undo its own factor (posted prices at once, vendors' lever for their next re-pricing).
+
+        Dividing by the factor, rather than restoring saved values, keeps what overlapping
+        interventions (another price change, a ban's street price rise) did in between.
+        """
         model, s, f = self.model, self.subs, self.params.factor
-        model.street.price[s] = self.saved["street"]
-        model.levers.price_factor[s] = self.saved["factor"]
+        model.street.price[s] /= f
+        model.levers.price_factor[s] /= f
         n = model.vend.n
         model.vend.price[:n, s] /= f

@@ -7,7 +7,7 @@ surveyed darknet buyers used darknet markets less and 9% stopped). The same news
 the hazard of learning Tor skill rises by ``interest`` per month (publicity effect: after the
 Ulbricht sentencing one market's daily sales rose from about $100k to $250k, Ladegaard 2018). Both
 decay exponentially with ``half_life_days``; after ten half-lives the rest is removed, so the
-levers return exactly to where they were.
+levers return to where they were (up to floating-point rounding).
 """
 
 from __future__ import annotations

@@ -88,8 +88,6 @@ class SubstanceBan(Intervention):
         self.saved = {
             "controlled": t.controlled[s].copy(),
             "availability": model.street.availability[s].copy(),
-            "price_factor": model.levers.ban_price_factor[s].copy(),
-            "street_price": model.street.price[s].copy(),
             "delisted": set(model.levers.delisted),
         }
         t.controlled[s] = True
@@ -119,6 +117,7 @@ class SubstanceBan(Intervention):
         if len(self.analogue_ids) == 0:
             return
         rng = model.streams["interventions"]
+        self.saved_sellable = t.webshop_sellable[self.analogue_ids].copy()
         t.present[self.analogue_ids] = True
         t.webshop_sellable[self.analogue_ids] = True
         for agent in model.vendor_agents:
@@ -146,7 +145,7 @@ class SubstanceBan(Intervention):
         if len(getattr(self, "analogue_ids", ())) == 0:
             return
         t.present[self.analogue_ids] = False
-        t.webshop_sellable[self.analogue_ids] = False
+        t.webshop_sellable[self.analogue_ids] = self.saved_sellable
         for v, sid in self.analogue_sellers:
             agent = model.vendor_agents[v]
             if sid in agent.substances:
@@ -213,8 +212,9 @@ class SubstanceBan(Intervention):
         self.stop_daily()
         model.subs.controlled[s] = self.saved["controlled"]
         model.street.availability[s] = self.saved["availability"]
-        model.levers.ban_price_factor[s] = self.saved["price_factor"]
-        model.street.price[s] = self.saved["street_price"]
+        # divide out its own factors, so that overlapping interventions keep theirs
+        model.levers.ban_price_factor[s] /= 1.0 + self.params.risk_premium
+        model.street.price[s] /= self.params.street_price_factor
         model.levers.delisted = self.saved["delisted"]
         self.analogues_leave()
         model.listings.mark_dirty()  # prices return at the vendors' next weekly decision

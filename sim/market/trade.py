@@ -217,10 +217,13 @@ def process_outcomes(model: CryptoMarketModel) -> None:
     t = model.today
     t.harm += float(consumption_harm(model, b[consumed], s[consumed], ob.purity[ids][consumed], nad[consumed], online=True).sum())
     # a drug check that finds a product not as described is reported: a certain bad rating and post
+    # (for those whose random draws above gave neither)
     reported = nad & model.buyers.checking[b]
-    if reported.any():
-        np.add.at(model.vend.fb_count, (v[reported], m[reported]), 1.0)
-        model.forum.post(model.day, m[reported], np.zeros(int(reported.sum()), dtype=bool))
+    rate, tell = reported & ~fb, reported & ~post
+    if rate.any():
+        np.add.at(model.vend.fb_count, (v[rate], m[rate]), 1.0)
+    if tell.any():
+        model.forum.post(model.day, m[tell], np.zeros(int(tell.sum()), dtype=bool))
     t.delivered_ok += int(good.sum())
     t.outcomes += len(ids)
     seized = out == Outcome.SEIZED
