@@ -1126,7 +1126,8 @@ def _run_events(events: pd.DataFrame | None) -> list[tuple[int, str]]:
             str(e["event"]).removeprefix("intervention_").removeprefix("intervention").replace("_", " ").strip() or "intervention"
         )
         target = e.get("target")
-        out.append((int(e["day"]), f"{what} ({target})" if isinstance(target, str) and target else what))
+        shown = isinstance(target, str) and target and target != "system"  # whole-system interventions name no market
+        out.append((int(e["day"]), f"{what} ({target})" if shown else what))
     return out
 
 

@@ -13,6 +13,7 @@ Every check raises :class:`sim.errors.ConfigError` with a one-line message.
 from __future__ import annotations
 
 import os
+import re
 import resource
 from dataclasses import fields, is_dataclass
 from pathlib import Path, PurePosixPath
@@ -102,6 +103,7 @@ def check_command_line(args: list[str], multirun: bool | None = None) -> None:
         raise ConfigError(f"{' and '.join(chosen)}: give only one of -m, --cfg, --info and --shell-completion")
     if multirun is None:
         multirun = "-m" in args or "--multirun" in args
+    _check_shared_intervention_override(args)
     parser = OverridesParser.create()
     for arg in override_args(args):
         try:
@@ -168,6 +170,21 @@ def trial_overrides(args: list[str]) -> list[str] | None:
     return out
 
 
+def _check_shared_intervention_override(args: list[str]) -> None:
+    """Refuse ``scenario.interventions.N.KEY=...`` in a sweep over several scenarios.
+
+    Hydra composes the default scenario first, where such an override cannot apply.
+    """
+    swept = [a for a in args if a.startswith("scenario=") and "," in a]
+    shared = [a.split("=")[0] for a in args if a.lstrip("+~").startswith("scenario.interventions.") and "=" in a]
+    if swept and shared:
+        raise ConfigError(
+            f"{shared[0]}: cannot be shared by the scenarios of {swept[0]} (each has its own interventions, and "
+            "a sweep composes the default scenario first); give each scenario its settings in an experiment file, "
+            "or sweep one scenario at a time"
+        )
+
+
 def composition_error(err: Exception) -> ConfigError:
     """A one-line :class:`ConfigError` from Hydra's composition error (naming key and value)."""
     cause = err.__cause__ or err
@@ -176,6 +193,16 @@ def composition_error(err: Exception) -> ConfigError:
     detail = str(cause).splitlines()[0] if cause is not err else ""
     text = first.removeprefix("Error merging override ")
     detail += allowed_type(detail)
+    if "is not a subclass of InterventionConfig" in detail:
+        # an override of scenario.interventions.N.* where the scenario has fewer interventions
+        m = re.search(r"scenario\.interventions\.(\d+)\.[\w.]+", text)
+        where = m.group(0) if m else "scenario.interventions.N.KEY"
+        n = m.group(1) if m else "N"
+        return ConfigError(
+            f"{where}: the scenario has no intervention {n} (a scenario without interventions is the baseline). "
+            "A sweep over several scenarios composes the default scenario first, so an override of one "
+            "scenario's intervention cannot be shared: give each scenario its settings in an experiment file"
+        )
     if "is not in struct" in detail:
         dotted = str(key or "KEY").replace("[", ".").replace("]", "")  # as an override is written
         detail += f"; to add a key the config file does not set, write it with a leading +: +{dotted}=VALUE"

@@ -336,6 +336,14 @@ def test_a_bad_value_in_one_job_refuses_the_whole_sweep_before_anything_runs(tmp
         (["model.markets.initial_cryptomarkets=10000000"], ["GB"]),
         (["scenario.interventions=[{name: takedown, start_day: 3}]"], ["scenario.name=baseline"]),
         (["model.choice.beta_price=inf"], ["finite"]),
+        (["scenario.interventions.0.start_day=2"], ["no intervention 0"]),
+        (["model.demand.buy_nest_lambda=0.5"], ["buy_nest_lambda", "nest_lambda"]),
+        (
+            ["scenario=price_rise", "scenario.interventions.0.start_day=2", "scenario.interventions.0.params.factor=-1"],
+            ["factor", "> 0"],
+        ),
+        (["substances.9.analogue_of=nosuch"], ["analogue_of", "nosuch"]),
+        (["-m", "scenario=price_rise,prevention", "scenario.interventions.0.start_day=2"], ["cannot be shared"]),
     ],
 )
 def test_bad_input_is_refused_with_one_line_and_nothing_on_disk(tmp_path, args, words):

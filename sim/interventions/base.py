@@ -57,7 +57,7 @@ class Intervention:
         self.start_day = int(cfg.start_day)
         self.end_day = None if cfg.end_day is None else int(cfg.end_day)
         #: where it applies; "largest" when the scenario names no target
-        self.target = "largest" if cfg.target is None else str(cfg.target)
+        self.target = ("largest" if cfg.target is None else str(cfg.target)) if self.uses_target else None
         self.params = self.parse_params(dict(cfg.params or {}), self.where)
         self.saved: dict[str, Any] = {}
         #: whether it has started (its dawn has come); only fired interventions are reported
@@ -126,14 +126,18 @@ class Intervention:
         self.cohort = CohortProbe(model, self.index, [m.idx for m in self.targets])
         model.probes.append(self.cohort)
         self.apply()
-        model.log_event(f"intervention_{self.name}", ",".join(m.name for m in self.targets) or self.target, self.describe())
+        model.log_event(f"intervention_{self.name}", self.event_target(), self.describe())
         if self.end_day is not None:
             model.schedule_event(self.finish, at=model.mesa_time_of_dawn(self.end_day))
 
     def finish(self) -> None:
         """Dawn of ``end_day``: undo what ``apply`` changed."""
         self.revert()
-        self.model.log_event(f"intervention_{self.name}_end", ",".join(m.name for m in self.targets) or self.target, "reverted")
+        self.model.log_event(f"intervention_{self.name}_end", self.event_target(), "reverted")
+
+    def event_target(self) -> str:
+        """What events.parquet names as the target: the markets, or ``system`` for whole-system interventions."""
+        return ",".join(m.name for m in self.targets) or (self.target if self.uses_target else None) or "system"
 
     def apply(self) -> None:  # pragma: no cover - abstract
         """Dawn of ``start_day``: make the change (subclasses), saving what ``revert`` restores."""
