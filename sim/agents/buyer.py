@@ -427,7 +427,10 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
     act = np.array([m.idx for m in model.markets if m.active and not m.down_today], dtype=np.int64)
     kinds = model.market_table.kind[act]
     M = len(act)
-    lam_c, lam_b = ch.nest_lambda, dm.buy_nest_lambda
+    lam_b = dm.buy_nest_lambda
+    # dissimilarity of each channel's nest of markets: web shops sell the same legal-grey range, so
+    # many shops are closer substitutes of one another than several cryptomarkets are
+    lam_of = np.array([1.0, ch.nest_lambda_webshop, ch.nest_lambda, ch.nest_lambda])
     nest_value = np.full((n, K, 4), NEG_INF)
     nest_value[:, :, 0] = u_street
     # per candidate: (position of each deciding row in its matrix, utilities of the rows that can
@@ -470,7 +473,7 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
                 um[row, mcol] += ch.beta_loyalty * pop.fav_trust[ido[local[row]]]
             for c, cols in nests:
                 if len(cols):
-                    nest_value[rows_k, k, c] = lam_c * logsumexp_rows(um[:, cols] / lam_c)
+                    nest_value[rows_k, k, c] = lam_of[c] * logsumexp_rows(um[:, cols] / lam_of[c])
             position = np.full(n, -1, dtype=np.int64)
             position[rows_k] = np.arange(len(rows_k))
             online_u.append((position, um))
@@ -496,7 +499,7 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
             if mine.any():
                 u_pick[mine] = um[position[online_buys[mine]]]
         u_pick[kinds[None, :] != channel[online_buys][:, None]] = NEG_INF
-        market[online_buys] = act[gumbel_pick(u_pick / lam_c, rng)]
+        market[online_buys] = act[gumbel_pick(u_pick / lam_of[channel[online_buys]][:, None], rng)]
     vendor = np.full(n, -1, dtype=np.int64)
     online = np.flatnonzero(buys & (channel > 0))
     if len(online):

@@ -57,7 +57,7 @@ class Intervention:
         self.start_day = int(cfg.start_day)
         self.end_day = None if cfg.end_day is None else int(cfg.end_day)
         #: where it applies; "largest" when the scenario names no target
-        self.target = ("largest" if cfg.target is None else str(cfg.target)) if self.uses_target else None
+        self.target: str = "largest" if cfg.target is None else str(cfg.target)
         self.params = self.parse_params(dict(cfg.params or {}), self.where)
         self.saved: dict[str, Any] = {}
         #: whether it has started (its dawn has come); only fired interventions are reported
