@@ -83,14 +83,14 @@ def test_rerun_skips_finished_jobs(serial):
 
 
 def test_failed_job_is_reported_and_others_collected(tmp_path):
-    # crypto_40 does not exist on day 20: that job fails at its start day, the other runs
+    # crypto_40 does not exist on day 20: that job fails at its start day, the other (largest) runs
     proc = sweep(
         tmp_path,
         "scenario=exit_scam",
         "seed=0",
         "run.days=60",
         "scenario.interventions.0.start_day=20",
-        "scenario.interventions.0.target=crypto_1,crypto_40",
+        "scenario.interventions.0.target=largest,crypto_40",
     )
     assert proc.returncode == 1, "a failed job does not take the sweep down, but the sweep exits 1: " + proc.stderr[-2000:]
     jobs = pd.read_csv(tmp_path / "collected" / "jobs.csv")
