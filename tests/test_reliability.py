@@ -443,7 +443,17 @@ def test_every_shipped_config_file_is_clean_data():
 
 # ----------------------------------------------------------------------------- 9. interrupts
 def _interrupt_when_running(cmd: list[str], status_glob: Path, pattern: str) -> subprocess.CompletedProcess:
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C at a terminal reaches a process whose SIGINT is handled. Under a parent that ignores
+    # SIGINT (a background job of a non-interactive shell, nohup), the child would inherit the
+    # ignored disposition and Python would install no handler, so restore the default first.
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.time() + 120
     while time.time() < deadline:
         found = [p for p in status_glob.glob(pattern) if '"running"' in p.read_text()]
