@@ -1,4 +1,4 @@
-"""Daily data collection into the four tables of the output contract (docs/outputs.md).
+"""Daily data collection into the tables of the output contract (docs/outputs.md).
 
 The collector reads the day's counters and the named metrics of :mod:`sim.metrics`; it never
 passes over all orders. Tables are built once at the end from per-day column chunks.
@@ -14,6 +14,7 @@ import pandas as pd
 from sim.domain import CHANNEL_NAMES
 from sim.interventions.cohort import COHORT_COLUMNS
 from sim.market.records import Purchases
+from sim.market.reputation import reputation_score
 from sim.metrics import DAILY_METRICS
 
 if TYPE_CHECKING:
@@ -38,6 +39,22 @@ MARKET_COLUMNS = (
 )
 
 
+#: columns of vendors.parquet, in order (docs/outputs.md)
+VENDOR_COLUMNS = (
+    "day",
+    "vendor",
+    "origin",
+    "webshop",
+    "markets",
+    "sales",
+    "value_eur",
+    "feedbacks",
+    "reputation",
+    "capacity",
+    "status",
+)
+
+
 class Recorder:
     """Collects one row per day, per (day, market) and per (day, substance, channel)."""
 
@@ -45,6 +62,7 @@ class Recorder:
         self.daily: list[dict] = []
         self._markets: list[dict[str, np.ndarray]] = []
         self._subs: list[dict[str, np.ndarray]] = []
+        self._vendors: list[dict[str, np.ndarray]] = []
 
     def collect(self, model: CryptoMarketModel) -> None:
         """Record day ``model.day`` (called at the end of the day)."""
@@ -118,9 +136,33 @@ class Recorder:
             }
         )
 
+    def collect_vendors(self, model: CryptoMarketModel) -> None:
+        """Record the week ending today for every vendor trading at some time in it (weekly, vectorised)."""
+        vend, vc = model.vend, model.cfg.model.vendors
+        n = vend.n
+        rows = np.flatnonzero(vend.active[:n] | (vend.left_day[:n] > model.day - 7))
+        markets = np.array([len(model.vendor_agents[v].markets) for v in rows.tolist()], dtype=np.int64)
+        fb_count, fb_sum = vend.fb_count[rows].sum(axis=1), vend.fb_sum[rows].sum(axis=1)
+        status = np.where(vend.active[rows], "active", np.where(vend.arrested[rows], "arrested", "quit")).astype(object)
+        self._vendors.append(
+            {
+                "day": np.full(len(rows), model.day),
+                "vendor": rows,
+                "origin": np.where(vend.domestic[rows], "domestic", "abroad").astype(object),
+                "webshop": vend.webshop[rows].copy(),
+                "markets": markets,
+                "sales": vend.week_sales[rows].astype(np.int64),
+                "value_eur": vend.week_value[rows].copy(),
+                "feedbacks": fb_count.astype(np.int64),
+                "reputation": reputation_score(fb_sum, fb_count, vc.rating_prior_good, vc.rating_prior_count),
+                "capacity": vend.capacity[rows].copy(),
+                "status": status,
+            }
+        )
+
     # ------------------------------------------------------------------ tables
     def tables(self, model: CryptoMarketModel) -> dict[str, pd.DataFrame]:
-        """The contract tables: daily, markets, substances, events, and cohorts when interventions ran."""
+        """The contract tables: daily, markets, substances, events, vendors, and cohorts when interventions ran."""
         daily = pd.DataFrame(self.daily)
         mk = (
             pd.DataFrame({k: np.concatenate([c[k] for c in self._markets]) for k in self._markets[0]})
@@ -146,7 +188,11 @@ class Recorder:
             su.insert(2, "channel", np.array(CHANNEL_NAMES, dtype=object)[su["cell"] % 4])
             su = su.drop(columns="cell")
         ev = pd.DataFrame(model.events, columns=["day", "event", "target", "detail"])
-        out = {"daily": daily, "markets": mk, "substances": su, "events": ev}
+        if self._vendors:
+            ve = pd.DataFrame({k: np.concatenate([c[k] for c in self._vendors]) for k in VENDOR_COLUMNS})
+        else:
+            ve = pd.DataFrame({k: pd.Series(dtype=object) for k in VENDOR_COLUMNS})
+        out = {"daily": daily, "markets": mk, "substances": su, "events": ev, "vendors": ve}
         if model.probes:  # cohorts followed from 30 days before an intervention's start day
             rows = [r for probe in model.probes for r in probe.rows]
             out["cohorts"] = pd.DataFrame(rows, columns=list(COHORT_COLUMNS)).sort_values(["intervention", "day"], kind="stable")

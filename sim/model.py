@@ -193,9 +193,13 @@ class CryptoMarketModel(mesa.Model):
         """Forum readers update trust and learn of markets."""
         read_forum(self)
 
+    def week_ends_today(self) -> bool:
+        """Whether today is the last day of a week (vendors re-decide, the vendor panel is recorded)."""
+        return (self.day + self.burn_in) % 7 == 6
+
     def phase_vendors(self) -> None:
         """On the last day of each week: vendors re-decide (in random order), new vendors enter."""
-        if (self.day + self.burn_in) % 7 == 6:
+        if self.week_ends_today():
             self.agents_by_type[Vendor].shuffle_do("weekly")
             vendor_entry(self)
 
@@ -208,9 +212,14 @@ class CryptoMarketModel(mesa.Model):
         self._log_purchases()
 
     def phase_collect(self) -> None:
-        """Record the day (from day 0 on) into the output tables."""
+        """Record the day (from day 0 on) into the output tables; at the end of a week, the vendor panel."""
         if self.day >= 0:
             self.recorder.collect(self)
+        if self.week_ends_today():
+            if self.day >= 6:  # whole weeks of recorded days only
+                self.recorder.collect_vendors(self)
+            self.vend.week_sales[:] = 0.0
+            self.vend.week_value[:] = 0.0
 
     def phase_close_day(self) -> None:
         """Open tomorrow's counters now, so that what happens at tomorrow's dawn counts on tomorrow."""

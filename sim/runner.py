@@ -25,7 +25,7 @@ from sim.errors import FolderError
 from sim.rundir import OWN_NAMES, mark, publish, read_status
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
-TABLES = ("daily", "markets", "substances", "events")  # and cohorts.parquet when interventions ran
+TABLES = ("daily", "markets", "substances", "events", "vendors")  # and cohorts.parquet when interventions ran
 
 
 def compose(overrides: list[str] | None = None) -> Config:

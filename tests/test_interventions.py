@@ -263,3 +263,41 @@ def test_registry_names_match_classes():
     for name, cls in REGISTRY.items():
         assert cls.name == name and cls.__doc__, f"{name} must be registered under its own name and documented"
     assert SubstanceTable  # the table type is importable for ban targets
+
+
+def test_takedown_cuts_vendors_once_and_arrests_from_records_come_later():
+    """Van Buskirk et al. 2017: vendor numbers drop once at a takedown; prosecutions follow over months."""
+    _, base = run_with()
+    model, t = run_with(
+        iv("takedown", backend_seizure_prob=1.0, security_effect=0.0, vendor_arrest_scale=1.0, vendor_flight_share=0.5)
+    )
+    rec = model.police.actions[0].record
+    vendors, cf = t["daily"].set_index("day")["active_vendors"], base["daily"].set_index("day")["active_vendors"]
+    on_day = int(cf.loc[T0] - vendors.loc[T0])
+    assert rec["vendors_fled"] >= 1 and on_day >= rec["vendors_fled"], (
+        f"the vendors who flee leave on the day ({rec['vendors_fled']} fled, {on_day} fewer than the counterfactual)"
+    )
+    arrests = t["daily"].set_index("day")["arrests_vendors"] - base["daily"].set_index("day")["arrests_vendors"]
+    assert rec["vendors_identified"] >= 1, f"full records identify vendors ({rec})"
+    assert arrests.loc[T0] <= 0, "nobody is arrested on the day of the seizure: investigations take time"
+    assert arrests.loc[T0 + 1 :].sum() >= 1 and rec["arrests_vendors"] >= 1, f"identified vendors are arrested later ({rec})"
+    online = ["sales_webshop", "sales_cryptomarket", "sales_decentralised"]
+
+    def ratio(tables, lo):
+        return (
+            window(tables["daily"], lo, lo + 30)[online].to_numpy().sum()
+            / window(base["daily"], lo, lo + 30)[online].to_numpy().sum()
+        )
+
+    _, mild = run_with(iv("takedown"))
+    assert ratio(t, T0 + 60) < ratio(mild, T0 + 60), "losing more vendors slows the recovery of online trade"
+    assert ratio(mild, T0 + 60) > max(0.85, ratio(mild, T0)), (
+        f"online trade recovers after a default takedown ({ratio(mild, T0):.2f} -> {ratio(mild, T0 + 60):.2f} of the counterfactual)"
+    )
+
+
+def test_takedown_without_flight_or_records_leaves_vendors_trading():
+    """With no flight and no usable records, the seized market's vendors all keep trading elsewhere."""
+    model, t = run_with(iv("takedown", backend_seizure_prob=0.0, vendor_flight_share=0.0))
+    rec = model.police.actions[0].record
+    assert rec["vendors_fled"] == 0 and rec["vendors_identified"] == 0 and rec["arrests_vendors"] == 0, rec

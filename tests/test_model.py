@@ -161,3 +161,26 @@ def test_daily_table_has_contract_columns(tiny):
     }
     assert list(t["events"].columns) == ["day", "event", "target", "detail"]
     assert t["daily"]["day"].tolist() == list(range(150)), "one row per recorded day, burn-in excluded"
+
+
+def test_vendor_panel_adds_up_to_the_online_sales_of_its_weeks(tiny):
+    """vendors.parquet: one row per week and vendor; a week's vendor sales are that week's online orders."""
+    from sim.collect import VENDOR_COLUMNS
+
+    _, t = tiny
+    v, d = t["vendors"], t["daily"].set_index("day")
+    assert list(v.columns) == list(VENDOR_COLUMNS), "vendors.parquet contract columns, in order"
+    assert len(v) > 0 and not v.duplicated(["day", "vendor"]).any(), "at most one row per week and vendor"
+    days = sorted(v["day"].unique())
+    assert days[0] >= 6 and all(b - a == 7 for a, b in zip(days, days[1:])), f"weekly rows on whole weeks: {days[:5]}"
+    online = d[["sales_webshop", "sales_cryptomarket", "sales_decentralised"]].sum(axis=1)
+    value = d[["value_webshop_eur", "value_cryptomarket_eur", "value_decentralised_eur"]].sum(axis=1)
+    for day in days:
+        week = slice(day - 6, day)
+        got = v[v.day == day]
+        assert got["sales"].sum() == online.loc[week].sum(), f"week ending {day}: vendor sales = online orders"
+        assert got["value_eur"].sum() == pytest.approx(value.loc[week].sum()), f"week ending {day}: value"
+    assert set(v["status"]) <= {"active", "quit", "arrested"} and set(v["origin"]) <= {"domestic", "abroad"}
+    assert (v["reputation"].between(0, 1)).all() and (v.loc[v.status == "active", "markets"] >= 1).all(), (
+        "reputation is a score in [0, 1]; an active vendor lists somewhere"
+    )

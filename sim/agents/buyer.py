@@ -642,6 +642,8 @@ def make_purchases(model: CryptoMarketModel) -> None:
     np.add.at(t.m_value, m, price)
     np.add.at(model.market_table.ring[:, 0], m, 1.0)
     np.add.at(model.vend.ring[:, 0], v, 1.0)
+    np.add.at(model.vend.week_sales, v, 1.0)
+    np.add.at(model.vend.week_value, v, price)
     pairs = np.unique(b.astype(np.int64) * model.m_cap + m)
     pm = pairs % model.m_cap
     np.add.at(t.m_buyers, pm, 1)

@@ -51,6 +51,8 @@ class VendorTable(Table):
         "ring": Col(np.float64, 0.0, RING_DAYS),  # orders per day over the last 30 days, today first
         "fb_count": Col(np.float64, 0.0, "markets"),  # feedbacks received per market
         "fb_sum": Col(np.float64, 0.0, "markets"),  # good feedbacks per market
+        "week_sales": Col(np.float64, 0.0),  # orders paid since the last weekly record
+        "week_value": Col(np.float64, 0.0),  # their value, EUR
     }
     active: np.ndarray
     domestic: np.ndarray
@@ -69,6 +71,8 @@ class VendorTable(Table):
     ring: np.ndarray
     fb_count: np.ndarray
     fb_sum: np.ndarray
+    week_sales: np.ndarray
+    week_value: np.ndarray
 
     def adapt_to_interdiction(self, rng: np.random.Generator, shift_prob: float, stealth_gain: float) -> None:
         """Weekly under parcel interdiction: cross-border vendors may ship domestically and improve stealth."""

@@ -1,12 +1,17 @@
 """Takedown: police seize a market (README, interventions).
 
-Escrow is frozen (buyers' pending orders lost), with probability ``backend_seizure_prob`` the
-backend is seized and its vendors are arrested with probability ``vendor_arrest_scale x (1 - opsec)``
-and its recent buyers with ``buyer_arrest_prob``; the news raises the perceived risk of all hidden
+Escrow is frozen (buyers' pending orders lost). At once, each vendor of the seized market quits
+for good with probability ``vendor_flight_share`` (fear, lost keys and identity): vendor numbers
+drop once, then grow again at their usual rate (Van Buskirk et al. 2017). With probability
+``backend_seizure_prob`` the backend is seized; from its records each vendor is identified with
+probability ``vendor_arrest_scale x (1 - opsec)`` and arrested after an investigation of
+exponential length (mean ``prosecution_delay_days_mean``), if still trading then; recent buyers
+are arrested with ``buyer_arrest_prob``. The news raises the perceived risk of all hidden
 markets by ``publicity_risk`` (general deterrence) and the hazard of learning Tor skill by
 ``publicity_interest`` (publicity effect), both decaying with ``publicity_half_life_days``
 (sim/interventions/publicity.py). Vendors and buyers migrate through the usual weekly decisions and forum news.
-Sources: Soska & Christin 2015; Decary-Hetu & Giommoni 2017; Ladegaard 2018 (publicity).
+Sources: Soska & Christin 2015; Decary-Hetu & Giommoni 2017; Van Buskirk et al. 2017 (vendor
+counts); Ladegaard 2018 (publicity).
 """
 
 from __future__ import annotations
@@ -33,6 +38,15 @@ class Takedown(Intervention):
 
         backend_seizure_prob: float = prob(0.5)  #: chance the seizure yields usable records
         vendor_arrest_scale: float = prob(0.3)  #: arrest probability of a vendor with zero opsec, given records
+        #: share of the seized market's vendors who stop selling at once (fear, lost keys and
+        #: identity). Assumption sized on Van Buskirk et al. 2017: unique vendors fell by 627 after
+        #: Operation Onymous and by 910 after Evolution closed, a once-off drop of the order of a
+        #: fifth to a third of the vendors of the closed markets
+        vendor_flight_share: float = prob(0.2)
+        #: mean days from the seizure to the arrest of a vendor identified in its records
+        #: (exponential; assumption: prosecutions came months after the takedowns, e.g. the Silk
+        #: Road and Operation Onymous vendor arrests)
+        prosecution_delay_days_mean: float = nonneg(90.0)
         buyer_arrest_prob: float = prob(0.002)  #: arrest probability of a recent buyer, given records
         publicity_risk: float = ranged(
             0.15, lo=-1.0, hi=1.0, why="added to a perceived risk in [0, 1]; negative = the news raises interest"
@@ -45,24 +59,52 @@ class Takedown(Intervention):
         #: how much a market's security (0-1) lowers the chance of usable records: probability x (1 - effect x security)
         security_effect: float = prob(0.5)
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        #: (arrest day, vendor row, market name) of the vendors identified in seized records
+        self.prosecutions: list[tuple[int, int, str]] = []
+
     def apply(self) -> None:
-        """Seize each target: frozen escrow, records, arrests, publicity."""
+        """Seize each target: frozen escrow, vendors' flight, records, arrests, publicity."""
         model, p = self.model, self.params
         rng = model.streams["interventions"]
-        arrested_v = arrested_b = 0
+        identified = fled = arrested_b = 0
         lost = model.ledger.seized
         for m in self.targets:
             vendors = [a for a in model.vendor_agents if m.idx in a.markets and model.vend.active[a.idx]]
             m.close(MarketStatus.SEIZED, reason="takedown")
-            if rng.random() < p.backend_seizure_prob * (1.0 - p.security_effect * m.security):
-                for a in vendors:
-                    if rng.random() < p.vendor_arrest_scale * (1.0 - model.vend.opsec[a.idx]):
-                        model.police.arrest_vendor(a.idx, reason=f"records of {m.name}")
-                        arrested_v += 1
+            records = rng.random() < p.backend_seizure_prob * (1.0 - p.security_effect * m.security)
+            u = rng.random((len(vendors), 3))
+            for a, (u_flee, u_found, u_delay) in zip(vendors, u.tolist()):
+                if records and u_found < p.vendor_arrest_scale * (1.0 - model.vend.opsec[a.idx]):
+                    # inverse-CDF draw, so that the count of random numbers does not depend on the parameters
+                    delay = -p.prosecution_delay_days_mean * np.log1p(-u_delay)
+                    self.prosecutions.append((model.day + max(0, int(round(delay))), a.idx, m.name))
+                    identified += 1
+                if u_flee < p.vendor_flight_share and model.vend.active[a.idx]:
+                    a.quit(f"fled after the takedown of {m.name}")
+                    fled += 1
+            if records:
                 buyers = np.flatnonzero(model.buyers.bought[:, m.idx])
                 hit = buyers[rng.random(len(buyers)) < p.buyer_arrest_prob]
                 if len(hit):
                     model.police.arrest_buyers(hit, online=True)
                     arrested_b += len(hit)
-        self.record.update(escrow_frozen_eur=model.ledger.seized - lost, arrests_vendors=arrested_v, arrests_buyers=arrested_b)
+        self.record.update(
+            escrow_frozen_eur=model.ledger.seized - lost,
+            vendors_fled=fled,
+            vendors_identified=identified,
+            arrests_vendors=0,
+            arrests_buyers=arrested_b,
+        )
+        for day in sorted({d for d, _, _ in self.prosecutions}):
+            model.schedule_event(self.prosecute, at=model.mesa_time_of_dawn(day))
         publicity(self, p.publicity_risk, p.publicity_interest, p.publicity_half_life_days)
+
+    def prosecute(self) -> None:
+        """Dawn of a day when investigations of identified vendors end: arrest those still trading."""
+        model = self.model
+        for day, v, market in self.prosecutions:
+            if day == model.day and model.vend.active[v]:
+                model.police.arrest_vendor(v, reason=f"records of {market}")
+                self.record["arrests_vendors"] += 1
