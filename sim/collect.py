@@ -48,6 +48,8 @@ VENDOR_COLUMNS = (
     "markets",
     "sales",
     "value_eur",
+    "wholesale_sales",
+    "wholesale_value_eur",
     "feedbacks",
     "reputation",
     "capacity",
@@ -73,6 +75,8 @@ class Recorder:
             row[f"sales_{c}"] = int(t.sales[i])
         for i, c in enumerate(CHANNEL_NAMES):
             row[f"value_{c}_eur"] = float(t.value[i])
+        row["sales_wholesale"] = t.wholesale_sales
+        row["value_wholesale_eur"] = t.wholesale_value
         for name, fn in DAILY_METRICS.items():
             row[name] = fn(model)
         row.update(
@@ -153,6 +157,8 @@ class Recorder:
                 "markets": markets,
                 "sales": vend.week_sales[rows].astype(np.int64),
                 "value_eur": vend.week_value[rows].copy(),
+                "wholesale_sales": vend.week_wholesale_sales[rows].astype(np.int64),
+                "wholesale_value_eur": vend.week_wholesale_value[rows].copy(),
                 "feedbacks": fb_count.astype(np.int64),
                 "reputation": reputation_score(fb_sum, fb_count, vc.rating_prior_good, vc.rating_prior_count),
                 "capacity": vend.capacity[rows].copy(),

@@ -454,6 +454,38 @@ class StreetConfig:
 
     #: spread of street prices across deals, sd of log price (assumption)
     price_logsd: float = nonneg(0.15)
+    # --- the street's supply: dealers who restock weekly, partly online (sim/agents/dealer.py)
+    #: street dealers per 1,000 users at the start (assumption; only the granularity of supply
+    #: depends on it: what the street sells is set by the buyers' demand)
+    dealers_per_1000_users: float = nonneg(10.0)
+    #: sd of log dealer size (share of its substance's street trade; assumption)
+    dealer_size_logsd: float = nonneg(1.0)
+    #: share of dealers who buy part of their stock on hidden markets (assumption; Demant,
+    #: Munksgaard & Houborg 2016 describe dealers and social suppliers stocking up online)
+    online_dealer_share: float = prob(0.25)
+    #: share of its restock an online-sourcing dealer buys online (assumption; with
+    #: ``online_dealer_share`` chosen so that wholesale lots are about a quarter of cryptomarket
+    #: revenue, Aldridge & Decary-Hetu 2016: an input pattern, ``wholesale_share``)
+    online_sourcing_share: float = prob(0.15)
+    #: size of a wholesale lot, EUR of street value (assumption: above the USD 1,000 at which
+    #: Aldridge & Decary-Hetu 2016 count a listing as wholesale-sized)
+    wholesale_lot_eur: float = positive(1500.0, why="lots are counted in units of it")
+    #: quantity discount of a lot against the vendor's retail price per unit (assumption: bulk
+    #: listings sell per gram well below single-gram listings)
+    bulk_discount: float = prob(0.4)
+    #: share of an online shortfall (lots not placed or not arrived) dealers make up within the
+    #: week from the offline import channel (assumption)
+    offline_substitution: float = prob(0.5)
+    #: elasticity of the street price to short supply: price x (delivered / needed) ** -response
+    #: (assumption: prices rise when supply is short, e.g. the UK NPS ban, Home Office 2018)
+    price_response: float = nonneg(0.5)
+    #: weekly share of the way a dealer moves its online buying towards 0 after a week whose lots
+    #: all failed, or back towards its habit otherwise (assumption: other sources within about a month)
+    sourcing_adaptation_weekly: float = prob(0.25)
+    #: utility bonus of a dealer's usual online supplier (assumption)
+    dealer_loyalty: float = nonneg(2.0)
+    #: memory of the dealers' forecast of weekly street sales, weeks (exponential smoothing; assumption)
+    demand_memory_weeks: float = positive(4.0, why="it is divided by")
 
 
 @dataclass

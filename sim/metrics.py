@@ -170,6 +170,17 @@ def top_buyer_share(order_buyers: np.ndarray, top: float = 0.1) -> float:
     return top_vendor_share(counts, top)
 
 
+def wholesale_share(vendors: pd.DataFrame) -> float:
+    """Dealers' wholesale lots on hidden markets / all hidden-market trade (lots and users' orders), by value.
+
+    From the vendor panel (vendors.parquet); web-shop sellers are left out, the share being about
+    cryptomarket revenue (Aldridge & Decary-Hetu 2016). NaN without hidden-market trade.
+    """
+    hidden = vendors[~vendors["webshop"].astype(bool)]
+    total = float(hidden["value_eur"].sum() + hidden["wholesale_value_eur"].sum())
+    return float(hidden["wholesale_value_eur"].sum()) / total if total > 0 else float("nan")
+
+
 def multi_homing_share(buyers: np.ndarray, markets: np.ndarray, days: np.ndarray, window: int = 30) -> float:
     """Mean over consecutive ``window``-day blocks of the share of buyers with orders on two or more markets.
 

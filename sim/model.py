@@ -9,6 +9,7 @@ import mesa
 import numpy as np
 
 from sim.agents.buyer import Buyer, BuyerPopulation, make_purchases
+from sim.agents.dealer import StreetSupply, restock
 from sim.agents.law_enforcement import LawEnforcement
 from sim.agents.marketplace import Marketplace, MarketTable, open_market, setup_markets
 from sim.agents.vendor import Vendor, VendorTable, vendor_entry
@@ -39,6 +40,7 @@ PHASES = (
     "escrow",
     "forum",
     "vendors",
+    "street_supply",
     "enforcement",
     "observe",
     "collect",
@@ -100,6 +102,10 @@ class CryptoMarketModel(mesa.Model):
             mc.buyers, mc.demand, mc.n_buyers, S, self.subs.demand_p, self.streams["buyers_init"], self.m_cap
         )
         self.forum = Forum(mc.forum, self.m_cap)
+        #: street dealers and the street's weekly supply (their online wholesale reaches the street)
+        self.street_supply = StreetSupply(
+            mc.street, self.subs.demand_p, self.subs.street_availability > 0, mc.n_buyers, self.streams["dealers"]
+        )
         # vendors
         self.vendor_agents: list[Vendor] = []
         self.vend = VendorTable(capacity=256, widths={"substances": S, "markets": self.m_cap})
@@ -203,6 +209,11 @@ class CryptoMarketModel(mesa.Model):
             self.agents_by_type[Vendor].shuffle_do("weekly")
             vendor_entry(self)
 
+    def phase_street_supply(self) -> None:
+        """On the last day of each week: dealers restock, partly with wholesale lots bought online."""
+        if self.week_ends_today():
+            restock(self)
+
     def phase_enforcement(self) -> None:
         """Background arrests of vendors."""
         self.police.daily()
@@ -218,8 +229,8 @@ class CryptoMarketModel(mesa.Model):
         if self.week_ends_today():
             if self.day >= 6:  # whole weeks of recorded days only
                 self.recorder.collect_vendors(self)
-            self.vend.week_sales[:] = 0.0
-            self.vend.week_value[:] = 0.0
+            for name in ("week_sales", "week_value", "week_wholesale_sales", "week_wholesale_value"):
+                getattr(self.vend, name)[:] = 0.0
 
     def phase_close_day(self) -> None:
         """Open tomorrow's counters now, so that what happens at tomorrow's dawn counts on tomorrow."""

@@ -24,6 +24,7 @@ STREAMS = (
     "enforcement",
     "interventions",
     "demand",
+    "dealers",
 )
 
 

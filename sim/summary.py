@@ -73,6 +73,7 @@ def headline(model: CryptoMarketModel, tables: dict[str, pd.DataFrame]) -> dict:
         "migration_concentration": metrics.migration_concentration(model.migrations),
         "top1pct_vendor_share": metrics.top_vendor_share(vendor_orders),
         "top10pct_buyer_share": metrics.top_buyer_share(orders["buyer"][recorded & last_year]),
+        "wholesale_share": metrics.wholesale_share(tables["vendors"]) if "vendors" in tables else None,
         "multi_homing_share": metrics.multi_homing_share(
             orders["buyer"][crypto & last_year], orders["market"][crypto & last_year], orders["day"][crypto & last_year]
         ),
@@ -147,6 +148,7 @@ def pattern_checks(h: dict, units: dict[str, str] | None = None) -> list[dict]:
         ("market_lifespan", "market_lifespan_mean_days"),
         ("buyer_concentration", "top10pct_buyer_share"),
         ("multi_homing", "multi_homing_share"),
+        ("wholesale_share", "wholesale_share"),
     ):
         add(tid, h[key], targets[tid]["band"])
     band = targets["online_share_of_samples"]["band"]

@@ -14,6 +14,8 @@ DAILY_COLUMNS = (
     "day",
     *(f"sales_{c}" for c in CHANNEL_NAMES),
     *(f"value_{c}_eur" for c in CHANNEL_NAMES),
+    "sales_wholesale",
+    "value_wholesale_eur",
     "active_markets",
     "active_vendors",
     "active_buyers_online",
@@ -66,6 +68,7 @@ HEADLINE_SCALARS = (
     "top1pct_vendor_share",
     "top10pct_buyer_share",
     "multi_homing_share",
+    "wholesale_share",
     "money_imbalance_eur",
 )
 #: the first intervention's effects copied into runs_summary (besides displacement shares);

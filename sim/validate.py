@@ -213,8 +213,13 @@ def analogue_deterrence_after_operation(run: Run) -> dict[str, float]:
 
 
 def analogue_wholesale_share(run: Run) -> dict[str, float]:
-    """Not computed: the model has no wholesale listings yet."""
-    return {"": math.nan}
+    """Dealers' wholesale lots on hidden markets / all hidden-market trade (lots and users' orders), by value.
+
+    From the vendor panel: vendors other than web-shop sellers (the share is about cryptomarket revenue).
+    """
+    from sim.metrics import wholesale_share
+
+    return {"": wholesale_share(run.table("vendors"))}
 
 
 def analogue_market_coexistence(run: Run) -> dict[str, float]:

@@ -36,6 +36,7 @@ def test_the_day_runs_its_phases_in_the_documented_order():
         "escrow",
         "forum",
         "vendors",
+        "street_supply",
         "enforcement",
         "observe",
         "collect",

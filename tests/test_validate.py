@@ -100,14 +100,19 @@ def test_pattern_table_reports_every_pattern_and_not_modelled_ones_fail():
     summary = {"run": {"delivery_success_rate": 0.9, "online_share_of_purchases": {}}, "interventions": []}
     markets = pd.DataFrame({"day": [0], "market": ["crypto_1"], "kind": ["cryptomarket"], "value_eur": [1.0]})
     daily = pd.DataFrame({"day": [0], "sales_offline": [1], "sales_webshop": [0]})
-    runs = [fake_run(summary=summary, seed=s, markets=markets, daily=daily) for s in range(3)]
-    table, details = pattern_table(runs, targets())
+    vendors = pd.DataFrame({"webshop": [False, True], "value_eur": [75.0, 500.0], "wholesale_value_eur": [25.0, 500.0]})
+    runs = [fake_run(summary=summary, seed=s, markets=markets, daily=daily, vendors=vendors) for s in range(3)]
+    # a pattern whose mechanism is missing carries a status in targets.yaml (none does at present)
+    listed = [dict(t, status="not modelled yet: for this test") if t["id"] == "multi_homing" else t for t in targets()]
+    table, details = pattern_table(runs, listed)
     assert list(table.columns) == list(VALIDATION_COLUMNS), "validation.csv's columns"
     assert set(table["pattern"]) == {t["id"] for t in targets()}, "no pattern is skipped"
     row = table[table.pattern == "delivery_reliability"].iloc[0]
     assert row["holds"] and row["mean"] == pytest.approx(0.9) and row["n"] == 3, f"a pattern within its band holds: {row}"
+    r = table[table.pattern == "multi_homing"].iloc[0]
+    assert not r["holds"] and r["status"].startswith("not modelled yet"), "a pattern with a status is not modelled yet"
     r = table[table.pattern == "wholesale_share"].iloc[0]
-    assert not r["holds"] and r["status"].startswith("not modelled yet"), "wholesale_share is reported as not modelled yet"
+    assert r["mean"] == pytest.approx(0.25) and r["holds"], "wholesale lots of hidden-market vendors / their trade, shops left out"
     for tid in ("price_elasticity", "online_adoption_growth", "deterrence_after_operation"):
         r = table[table.pattern == tid].iloc[0]
         assert r["status"] == "no value" and not r["holds"], f"{tid} is modelled: without a run giving it, it has no value"

@@ -415,11 +415,11 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
     ref = subs.street_price
     ps = pop.price_sens[ids]
     risk_b = pop.risk[ids]
-    street_ok = pop.offline[ids][:, None] & (rng.random((n, K)) < model.street.availability[csub])
+    street_ok = pop.offline[ids][:, None] & (rng.random((n, K)) < model.street.current_availability[csub])
     u_street = (
         ch.conv_offline
         - ch.beta_risk * risk_b[:, None] * ch.risk_offline
-        - ps[:, None] * ch.beta_price * np.log(model.street.price / ref)[csub]
+        - ps[:, None] * ch.beta_price * np.log(model.street.current_price / ref)[csub]
         - np.where(pop.deterred_street[ids], dm.arrest_channel_penalty, 0.0)[:, None]
     )
     u_street = np.where(street_ok, u_street, NEG_INF)
@@ -617,6 +617,7 @@ def make_purchases(model: CryptoMarketModel) -> None:
     rng = model.streams["purchase"]
     sb, ss = p["buyer"][off], p["substance"][off]
     price, purity = model.street.deal(rng, ss)
+    model.street_supply.record_street_sales(ss, model.units[ss])
     nad = rng.random(len(sb)) < model.subs.nad_offline[ss]
     purity = purity * np.where(nad, model.cfg.model.escrow.not_as_described_purity_factor, 1.0)
     value = price * model.units[ss]

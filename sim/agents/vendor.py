@@ -53,6 +53,8 @@ class VendorTable(Table):
         "fb_sum": Col(np.float64, 0.0, "markets"),  # good feedbacks per market
         "week_sales": Col(np.float64, 0.0),  # orders paid since the last weekly record
         "week_value": Col(np.float64, 0.0),  # their value, EUR
+        "week_wholesale_sales": Col(np.float64, 0.0),  # dealers' wholesale lots since the last record
+        "week_wholesale_value": Col(np.float64, 0.0),  # their value, EUR
     }
     active: np.ndarray
     domestic: np.ndarray
@@ -73,6 +75,8 @@ class VendorTable(Table):
     fb_sum: np.ndarray
     week_sales: np.ndarray
     week_value: np.ndarray
+    week_wholesale_sales: np.ndarray
+    week_wholesale_value: np.ndarray
 
     def adapt_to_interdiction(self, rng: np.random.Generator, shift_prob: float, stealth_gain: float) -> None:
         """Weekly under parcel interdiction: cross-border vendors may ship domestically and improve stealth."""

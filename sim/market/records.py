@@ -81,6 +81,9 @@ class DayCounters:
     initiations: int = 0
     cessations: int = 0
     skill_learned: int = 0
+    #: dealers' wholesale lots paid today and their value, EUR
+    wholesale_sales: int = 0
+    wholesale_value: float = 0.0
 
     def grow_markets(self, cap: int) -> None:
         """Make room for ``cap`` market columns."""
