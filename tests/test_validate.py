@@ -112,7 +112,9 @@ def test_pattern_table_reports_every_pattern_and_not_modelled_ones_fail():
     r = table[table.pattern == "multi_homing"].iloc[0]
     assert not r["holds"] and r["status"].startswith("not modelled yet"), "a pattern with a status is not modelled yet"
     r = table[table.pattern == "wholesale_share"].iloc[0]
-    assert r["mean"] == pytest.approx(0.25) and r["holds"], "wholesale lots of hidden-market vendors / their trade, shops left out"
+    assert r["mean"] == pytest.approx(0.25) and r["holds"], (
+        "wholesale lots of hidden-market vendors / their trade, shops left out"
+    )
     for tid in ("price_elasticity", "online_adoption_growth", "deterrence_after_operation"):
         r = table[table.pattern == tid].iloc[0]
         assert r["status"] == "no value" and not r["holds"], f"{tid} is modelled: without a run giving it, it has no value"
