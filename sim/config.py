@@ -478,7 +478,7 @@ class StreetConfig:
     offline_substitution: float = prob(0.5)
     #: elasticity of the street price to short supply: price x (delivered / needed) ** -response
     #: (assumption: prices rise when supply is short, e.g. the UK NPS ban, Home Office 2018)
-    price_response: float = nonneg(0.5)
+    price_response: float = ranged(0.5, lo=0.0, hi=5.0, why="an elasticity; above 5 a small shortfall multiplies prices")
     #: weekly share of the way a dealer moves its online buying towards 0 after a week whose lots
     #: all failed, or back towards its habit otherwise (assumption: other sources within about a month)
     sourcing_adaptation_weekly: float = prob(0.25)
