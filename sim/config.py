@@ -466,7 +466,7 @@ class StreetConfig:
     #: share of its restock an online-sourcing dealer buys online (assumption; with
     #: ``online_dealer_share`` chosen so that wholesale lots are about a quarter of cryptomarket
     #: revenue, Aldridge & Decary-Hetu 2016: an input pattern, ``wholesale_share``)
-    online_sourcing_share: float = prob(0.15)
+    online_sourcing_share: float = prob(0.25)
     #: size of a wholesale lot, EUR of street value (assumption: above the USD 1,000 at which
     #: Aldridge & Decary-Hetu 2016 count a listing as wholesale-sized)
     wholesale_lot_eur: float = positive(1500.0, why="lots are counted in units of it")
