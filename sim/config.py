@@ -455,13 +455,15 @@ class StreetConfig:
     #: spread of street prices across deals, sd of log price (assumption)
     price_logsd: float = nonneg(0.15)
     # --- the street's supply: dealers who restock weekly, partly online (sim/agents/dealer.py)
-    #: street dealers per 1,000 users at the start (assumption; only the granularity of supply
-    #: depends on it: what the street sells is set by the buyers' demand)
+    #: street dealers per 1,000 users at the start (assumption; what the street sells is set by
+    #: the buyers' demand, and the share of it bought online by ``online_dealer_share``, which is
+    #: met by dealer size in every substance; this sets how many dealers share it)
     dealers_per_1000_users: float = nonneg(10.0)
     #: sd of log dealer size (share of its substance's street trade; assumption)
     dealer_size_logsd: float = nonneg(1.0)
-    #: share of dealers who buy part of their stock on hidden markets (assumption; Demant,
-    #: Munksgaard & Houborg 2016 describe dealers and social suppliers stocking up online)
+    #: share of each substance's street trade, by dealer size, held by dealers who buy part of
+    #: their stock online (assumption; Demant, Munksgaard & Houborg 2016 describe dealers and
+    #: social suppliers stocking up online)
     online_dealer_share: float = prob(0.25)
     #: share of its restock an online-sourcing dealer buys online (assumption; with
     #: ``online_dealer_share`` chosen so that wholesale lots are about a quarter of cryptomarket
@@ -482,7 +484,7 @@ class StreetConfig:
     #: weekly share of the way a dealer moves its online buying towards 0 after a week whose lots
     #: all failed, or back towards its habit otherwise (assumption: other sources within about a month)
     sourcing_adaptation_weekly: float = prob(0.25)
-    #: utility bonus of a dealer's usual online supplier (assumption)
+    #: utility bonus of a dealer's usual online supplier, logit utility units (assumption)
     dealer_loyalty: float = nonneg(2.0)
     #: memory of the dealers' forecast of weekly street sales, weeks (exponential smoothing; assumption)
     demand_memory_weeks: float = positive(4.0, why="it is divided by")

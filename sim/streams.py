@@ -24,13 +24,23 @@ STREAMS = (
     "enforcement",
     "interventions",
     "demand",
-    "dealers",
+    "dealers",  # set-up of the dealers; their weekly restocking draws from keyed_stream
 )
 
 
 def stream_seed(seed: int, name: str) -> np.random.SeedSequence:
     """Seed of a named stream: independent of the other streams and of their order."""
     return np.random.SeedSequence([int(seed), zlib.crc32(name.encode())])
+
+
+def keyed_stream(seed: int, name: str, *keys: int) -> np.random.Generator:
+    """A generator for one occasion of a process (e.g. one week and substance of restocking).
+
+    Its draws depend only on the seed, the name and the keys, not on how many numbers other
+    occasions used: an intervention that changes one occasion's draws leaves the others as they
+    were (common random numbers where one stream's use would depend on the state of the run).
+    """
+    return np.random.default_rng(np.random.SeedSequence([int(seed), zlib.crc32(name.encode()), *map(int, keys)]))
 
 
 def make_streams(seed: int) -> dict[str, np.random.Generator]:

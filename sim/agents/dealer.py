@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.columns import Col, Table
+from sim.market.listings import rebuild_listings, update_listing_utility
+from sim.streams import keyed_stream
 
 if TYPE_CHECKING:
     from sim.model import CryptoMarketModel
@@ -68,11 +70,18 @@ class StreetSupply:
         n_total = max(1.0, cfg.dealers_per_1000_users * n_users / 1000.0)
         for s in np.flatnonzero(street_ok & (demand_p > 0)).tolist():
             k = max(1, int(round(n_total * demand_p[s])))
-            online = rng.random(k) < cfg.online_dealer_share
+            size = rng.lognormal(0.0, cfg.dealer_size_logsd, k)
+            # dealers in random order buy online until they hold ``online_dealer_share`` of the
+            # substance's street trade, so that the share of supply bought online does not depend
+            # on which few dealers the draw made online
+            order = rng.permutation(k)
+            before = np.cumsum(size[order]) - size[order]
+            online = np.zeros(k, dtype=bool)
+            online[order] = before < cfg.online_dealer_share * size.sum()
             self.dealers.append(
                 k,
                 substance=s,
-                size=rng.lognormal(0.0, cfg.dealer_size_logsd, k),
+                size=size,
                 preferred_online=np.where(online, cfg.online_sourcing_share, 0.0),
                 online_share=np.where(online, cfg.online_sourcing_share, 0.0),
             )
@@ -95,8 +104,10 @@ def restock(model: CryptoMarketModel) -> None:
     """The week's restocking: wholesale lots online, the rest offline; the street's supply ratio."""
     sup = model.street_supply
     cfg = sup.cfg
-    rng = model.streams["dealers"]
     d = sup.dealers
+    if model.listings.dirty:  # vendors quit or moved today: dealers see today's listings
+        rebuild_listings(model)
+        update_listing_utility(model)
     n = d.n
     S = len(sup.week_units)
     a = 1.0 / max(cfg.demand_memory_weeks, 1.0)
@@ -110,25 +121,32 @@ def restock(model: CryptoMarketModel) -> None:
     online_units = need * d.online_share[:n]
     # the lots sample the week's wholesale flow (their count is Poisson); the street's supply follows
     # the share of each dealer's lots that arrived, so that lumpy lots do not make street prices jump
-    lots = rng.poisson(online_units / lot_units[sub])
+    lots = np.zeros(n, dtype=np.int64)
     arrived = np.zeros(n)
-    rows = np.repeat(np.arange(n), lots)
     placed = np.zeros(S, dtype=np.int64)
-    if len(rows):
-        vendor, market = _choose_suppliers(model, rng, rows)
-        has = vendor >= 0
-        rows, v, m = rows[has], vendor[has], market[has]
-        s = sub[rows]
-        ok = _lot_arrives(model, rng, v)
-        d.vendor[rows] = v  # the usual supplier is the last one used
-        value = model.vend.price[v, s] * lot_units[s] * (1.0 - cfg.bulk_discount)
+    up = _open_today(model)
+    week = (model.day + model.burn_in) // 7
+    for s in np.unique(sub).tolist():
+        # each week and substance draws from its own generator (common random numbers)
+        rng = keyed_stream(model.cfg.seed, "dealers", week, s)
+        mine = np.flatnonzero(sub == s)
+        lots[mine] = rng.poisson(online_units[mine] / lot_units[s])
+        rows = np.repeat(mine, lots[mine])
+        if len(rows) == 0:
+            continue
+        vendor, market = _choose_suppliers(model, rng, s, d.vendor[rows], up)
+        if len(vendor) == 0:
+            continue
+        ok = _lot_arrives(model, rng, vendor)
+        d.vendor[rows] = vendor  # the usual supplier is the last one used
+        value = model.vend.price[vendor, s] * lot_units[s] * (1.0 - cfg.bulk_discount)
         np.add.at(arrived, rows[ok], 1.0)
-        placed = np.bincount(s, minlength=S)
-        _record_wholesale(model, v, m, value)
+        placed[s] = len(rows)
+        _record_wholesale(model, vendor, market, value)
     sup.lots_placed = placed
     sup.lots_delivered = np.bincount(sub, weights=arrived, minlength=S).astype(np.int64)
     li = model.listings
-    listed = np.bincount(li.substance[_open_today(model)[li.market]], minlength=S) > 0
+    listed = np.bincount(li.substance[up[li.market] & model.vend.active[li.vendor]], minlength=S) > 0
     got_share = np.where(lots > 0, arrived / np.maximum(lots, 1), np.where(listed[sub], 1.0, 0.0))
     shortfall = online_units * (1.0 - got_share)
     need_s = np.bincount(sub, weights=need, minlength=S)
@@ -142,31 +160,23 @@ def restock(model: CryptoMarketModel) -> None:
     model.street.set_supply(sup.ratio, cfg.price_response)
 
 
-def _choose_suppliers(model: CryptoMarketModel, rng: np.random.Generator, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A vendor and market for each lot: a logit over today's listings of the substance on open markets.
+def _choose_suppliers(
+    model: CryptoMarketModel, rng: np.random.Generator, s: int, usual: np.ndarray, up: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """A vendor and market for each lot of substance ``s``: a logit over today's listings on open markets.
 
-    The dealer's usual vendor gets ``dealer_loyalty`` extra utility. Returns -1 where no listing exists.
+    ``usual``: each lot's dealer's usual vendor, who gets ``dealer_loyalty`` extra utility.
+    Returns empty arrays where the substance has no listing on an open market.
     """
     li = model.listings
-    sup = model.street_supply
-    vendor = np.full(len(rows), -1, dtype=np.int64)
-    market = np.full(len(rows), -1, dtype=np.int64)
-    if len(li) == 0:
-        return vendor, market
-    up = _open_today(model)
-    sub = sup.dealers.substance[rows]
-    usual = sup.dealers.vendor[rows]
-    for s in np.unique(sub).tolist():
-        sel = np.flatnonzero(sub == s)
-        cand = np.flatnonzero((li.substance == s) & up[li.market])
-        if len(cand) == 0:
-            continue
-        util = np.broadcast_to(li.utility[cand], (len(sel), len(cand))).copy()
-        util += sup.cfg.dealer_loyalty * (li.vendor[cand][None, :] == usual[sel][:, None])
-        pick = (util + rng.gumbel(size=util.shape)).argmax(axis=1)
-        vendor[sel] = li.vendor[cand[pick]]
-        market[sel] = li.market[cand[pick]]
-    return vendor, market
+    cand = np.flatnonzero((li.substance == s) & up[li.market] & model.vend.active[li.vendor])
+    if len(cand) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    util = np.broadcast_to(li.utility[cand], (len(usual), len(cand))).copy()
+    util += model.street_supply.cfg.dealer_loyalty * (li.vendor[cand][None, :] == usual[:, None])
+    pick = (util + rng.gumbel(size=util.shape)).argmax(axis=1)
+    return li.vendor[cand[pick]], li.market[cand[pick]]
 
 
 def _open_today(model: CryptoMarketModel) -> np.ndarray:

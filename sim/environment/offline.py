@@ -32,7 +32,8 @@ class StreetMarket:
         """The week's supply ratio (delivered / needed) per substance sets availability and price.
 
         Short supply makes the substance unavailable on a share (1 - ratio) of attempts and raises
-        the price by ratio ** -price_response; a surplus lowers the price the same way.
+        the price by ratio ** -price_response (a ratio above 1 would lower it; the dealers'
+        restocking never supplies more than it needs, so it gives at most 1).
         """
         r = np.clip(ratio, 0.05, 20.0)
         self.supply_availability = np.minimum(1.0, r)

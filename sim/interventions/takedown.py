@@ -5,7 +5,7 @@ for good with probability ``vendor_flight_share`` (fear, lost keys and identity)
 drop once, then grow again at their usual rate (Van Buskirk et al. 2017). With probability
 ``backend_seizure_prob`` the backend is seized; from its records each vendor is identified with
 probability ``vendor_arrest_scale x (1 - opsec)`` and arrested after an investigation of
-exponential length (mean ``prosecution_delay_days_mean``), if still trading then; recent buyers
+exponential length (mean ``prosecution_delay_days_mean``, at least a day), if still trading then; recent buyers
 are arrested with ``buyer_arrest_prob``. The news raises the perceived risk of all hidden
 markets by ``publicity_risk`` (general deterrence) and the hazard of learning Tor skill by
 ``publicity_interest`` (publicity effect), both decaying with ``publicity_half_life_days``
@@ -69,6 +69,7 @@ class Takedown(Intervention):
         model, p = self.model, self.params
         rng = model.streams["interventions"]
         identified = fled = arrested_b = 0
+        seen: set[int] = set()
         lost = model.ledger.seized
         for m in self.targets:
             vendors = [a for a in model.vendor_agents if m.idx in a.markets and model.vend.active[a.idx]]
@@ -76,10 +77,13 @@ class Takedown(Intervention):
             records = rng.random() < p.backend_seizure_prob * (1.0 - p.security_effect * m.security)
             u = rng.random((len(vendors), 3))
             for a, (u_flee, u_found, u_delay) in zip(vendors, u.tolist()):
-                if records and u_found < p.vendor_arrest_scale * (1.0 - model.vend.opsec[a.idx]):
-                    # inverse-CDF draw, so that the count of random numbers does not depend on the parameters
+                found = records and u_found < p.vendor_arrest_scale * (1.0 - model.vend.opsec[a.idx])
+                if found and a.idx not in seen:  # a vendor of several seized markets is identified once
+                    seen.add(a.idx)
+                    # inverse-CDF draw, so that the count of random numbers does not depend on the
+                    # parameters; at least a day: investigations take time
                     delay = -p.prosecution_delay_days_mean * np.log1p(-u_delay)
-                    self.prosecutions.append((model.day + max(0, int(round(delay))), a.idx, m.name))
+                    self.prosecutions.append((model.day + 1 + int(delay), a.idx, m.name))
                     identified += 1
                 if u_flee < p.vendor_flight_share and model.vend.active[a.idx]:
                     a.quit(f"fled after the takedown of {m.name}")
