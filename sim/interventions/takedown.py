@@ -63,6 +63,8 @@ class Takedown(Intervention):
         super().__init__(*args, **kwargs)
         #: (arrest day, vendor row, market name) of the vendors identified in seized records
         self.prosecutions: list[tuple[int, int, str]] = []
+        #: vendor rows of the vendors who stopped at once
+        self.fled: list[int] = []
 
     def apply(self) -> None:
         """Seize each target: frozen escrow, vendors' flight, records, arrests, publicity."""
@@ -87,6 +89,7 @@ class Takedown(Intervention):
                     identified += 1
                 if u_flee < p.vendor_flight_share and model.vend.active[a.idx]:
                     a.quit(f"fled after the takedown of {m.name}")
+                    self.fled.append(a.idx)
                     fled += 1
             if records:
                 buyers = np.flatnonzero(model.buyers.bought[:, m.idx])
