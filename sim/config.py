@@ -458,7 +458,7 @@ class StreetConfig:
     #: street dealers per 1,000 users at the start (assumption; what the street sells is set by
     #: the buyers' demand, and the share of it bought online by ``online_dealer_share``, which is
     #: met by dealer size in every substance; this sets how many dealers share it)
-    dealers_per_1000_users: float = nonneg(10.0)
+    dealers_per_1000_users: float = positive(10.0, why="the street needs dealers")
     #: sd of log dealer size (share of its substance's street trade; assumption)
     dealer_size_logsd: float = nonneg(1.0)
     #: share of each substance's street trade, by dealer size, held by dealers who buy part of
@@ -474,7 +474,7 @@ class StreetConfig:
     wholesale_lot_eur: float = positive(1500.0, why="lots are counted in units of it")
     #: quantity discount of a lot against the vendor's retail price per unit (assumption: bulk
     #: listings sell per gram well below single-gram listings)
-    bulk_discount: float = prob(0.4)
+    bulk_discount: float = ranged(0.4, lo=0.0, hi=1.0, hi_open=True, why="a discount of 1 would make lots free")
     #: share of an online shortfall (lots not placed or not arrived) dealers make up within the
     #: week from the offline import channel (assumption)
     offline_substitution: float = prob(0.5)

@@ -343,6 +343,8 @@ def test_a_bad_value_in_one_job_refuses_the_whole_sweep_before_anything_runs(tmp
             ["factor", "> 0"],
         ),
         (["substances.9.analogue_of=nosuch"], ["analogue_of", "nosuch"]),
+        (["model.street.dealers_per_1000_users=0"], ["dealers_per_1000_users", "> 0"]),
+        (["model.street.bulk_discount=1"], ["bulk_discount", "[0, 1)"]),
         (["-m", "scenario=price_rise,prevention", "scenario.interventions.0.start_day=2"], ["cannot be shared"]),
     ],
 )
