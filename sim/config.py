@@ -86,8 +86,11 @@ class BuyerConfig:
     #: month (measured in the default run). Modelling judgement for recreational users who buy for
     #: themselves and friends.
     purchases_per_month_mean: float = positive(1.8, why="it is divided by")
-    #: sd of log(purchase rate) across buyers; heavy right tail of demand
-    purchases_per_month_logsd: float = nonneg(0.8)
+    #: sd of log(purchase rate) across buyers: a heavy right tail of demand, a minority of frequent
+    #: buyers making much of the purchases (Norbutas 2018: on Abraxas 10% of buyers made over half
+    #: of them). Assumption: 1.0 puts about 40% of purchase occasions in the top decile, the
+    #: rest of the concentration coming from who buys online and how often they succeed
+    purchases_per_month_logsd: float = nonneg(1.0)
     #: share able to use Tor and cryptocurrency (gates cryptomarkets and decentralised markets).
     #: At the start; it grows as the skill spreads (model.demand.skill_*). Chosen so that the online
     #: share of classic-drug purchases starts at a few percent (van der Gouwe et al. 2017: 1.4-4.1%
@@ -362,11 +365,14 @@ class VendorConfig:
     #: capacity, orders per day; lognormal median and sd of log
     capacity_median: float = positive(3.0, why="the median of a lognormal distribution")
     capacity_logsd: float = nonneg(0.8)
+    #: weekly capacity growth of a vendor whose orders exceed its capacity, per unit of excess load
+    #: (cumulative advantage: successful vendors scale up; assumption)
+    capacity_growth_weekly: float = nonneg(0.1)
     #: maximum substances per vendor
     max_substances: int = at_least(3, 1)
     #: mean number of substances beyond the first (1 + Poisson, capped at max_substances; assumption)
     extra_substances_mean: float = nonneg(0.6)
-    #: price surcharge per unit of load above capacity: vendors raise prices when overloaded (assumption)
+    #: price surcharge per unit of load (orders / capacity) above 1: overloaded vendors raise prices (assumption)
     load_surcharge: float = nonneg(0.1)
     #: Bayesian prior on ratings, in pseudo-ratings: a new vendor's score is good / count = 0.8 (assumption)
     rating_prior_good: float = nonneg(4.0)
@@ -375,22 +381,50 @@ class VendorConfig:
     #: for many buyers); assumptions
     webshop_stealth: float = prob(0.3)
     webshop_capacity_factor: float = positive(10.0)
-    #: mean markets listed on at entry (multi-homing; 1 + Poisson)
-    extra_markets_mean: float = nonneg(0.5)
+    #: mean markets listed on at entry or after losing all markets, beyond the first (1 + Poisson;
+    #: assumption: most vendors single-home, ElBahrawy et al. 2020)
+    extra_markets_mean: float = nonneg(0.2)
     #: a vendor choosing a market weighs each by its orders over the last 30 days plus this many
     #: orders per 1,000 online-capable buyers, so that a market without sales yet (a new one) can
     #: attract vendors. A rate, so that new markets' pull does not depend on the population size
     #: (assumption: one order at the default 20,000 buyers, about 5,900 online-capable)
     new_market_pull_orders_per_1000_online_buyers: float = positive(0.17, why="a market with no sales must have a weight")
-    #: price: risk premium (share of cost) and reputation premium at full reputation
+    # --- prices (sim/market/pricing.py): unit cost x a markup set by competition
+    #: acquisition cost per unit, share of the street retail price (times the substance table's
+    #: ``online_cost_factor``): vendors buy upstream, above the kilo level, below retail
+    #: (assumption; retail prices are two to three times wholesale prices, Caulkins & Reuter 1998,
+    #: EMCDDA price data, and cryptomarket vendors buy in between)
+    acquisition_cost_share: float = ranged(0.62, lo=0.0, hi=1.0, lo_open=True, why="a share of the retail price")
+    #: shipping and packaging per order, EUR (assumption: a letter stamp and vacuum-sealed stealth packaging)
+    shipping_cost_eur_per_order: float = nonneg(0.5)
+    #: risk premium, share of cost (assumption)
     risk_premium: float = nonneg(0.08)
     #: the risk premium of substances that are not controlled, relative to that of controlled ones (assumption)
     uncontrolled_risk_factor: float = nonneg(0.5)
+    #: price premium at the best reputation, share of the price (Eschenbaum & Liebert 2021 find
+    #: reputation earns an almost one-for-one price premium; the size is an assumption)
     reputation_premium: float = nonneg(0.12)
-    #: price noise across vendors, sd of log price
+    #: substitutability of listings on one market beyond other markets and the street, rho in
+    #: [0, 1) of Berry's (1994) nested logit: the competitive markup is e / (e - 1) with elasticity
+    #: e = beta_price x (1 / (1 - rho) - rho / (1 - rho) x the listing's share among its
+    #: competitors): 1.33 among many competitors, 2 alone (assumption)
+    pricing_nest_correlation: float = ranged(0.5, lo=0.0, hi=1.0, hi_open=True, why="a nest correlation")
+    #: ceiling of the markup over unit cost (assumption: buyers' outside options)
+    max_markup: float = ranged(3.0, lo=1.0, hi=100.0, why="price / cost")
+    #: share of the gap between the current and the target markup (in logs) closed each week
+    #: (assumption: sticky prices, about two weeks to adjust)
+    price_adjustment_weekly: float = ranged(0.5, lo=0.0, hi=1.0, lo_open=True, why="a share of the way")
+    #: spread of unit costs across vendors, sd of log (assumption)
     price_logsd: float = nonneg(0.1)
-    #: weekly probability of adding a market (multi-homing) when there is one with more trade
+    #: weekly probability that a vendor with spare capacity considers adding a market; it joins the
+    #: market with the most orders per vendor if the margin expected there over
+    #: ``bond_payback_weeks`` exceeds ``vendor_bond_eur`` (assumption)
     add_market_weekly_prob: float = prob(0.05)
+    #: vendor bond or listing fee paid to join a market, EUR (cryptomarkets asked vendor bonds of
+    #: the order of USD 100-1,000, e.g. AlphaBay and Dream Market; the value is an assumption)
+    vendor_bond_eur: float = nonneg(300.0)
+    #: weeks of expected margin a vendor sets against the bond (assumption)
+    bond_payback_weeks: float = nonneg(8.0)
     #: weekly probability of quitting for any reason, baseline
     quit_weekly_prob: float = prob(0.006)
     #: extra weekly quit probability if no sale for 4 weeks
@@ -420,12 +454,10 @@ class ForumConfig:
     window_days: int = at_least(30, 1)  #: posts older than this are not read
     #: probability that a reader learns of a market, times the market's share of forum posts
     awareness_prob: float = prob(0.5)
-    #: closure news: the forum recommends surviving markets of the same kind with weight proportional
-    #: to their share of 30-day sales raised to this exponent, and total weight of the closed market's
-    #: 30-day orders, at least ``closure_news_min_weight_per_1000_online_buyers`` posts per 1,000
-    #: online-capable buyers (assumption: 10 posts at the default 20,000 buyers; exponent 2
-    #: concentrates migrants on the largest market)
-    closure_news_share_exponent: float = nonneg(2.0)
+    #: closure news: the forum talks about the surviving markets of the same kind in proportion to
+    #: their 30-day orders (what users can see of their size), with total weight of the closed
+    #: market's 30-day orders, at least this many posts per 1,000 online-capable buyers
+    #: (assumption: 10 posts at the default 20,000 buyers)
     closure_news_min_weight_per_1000_online_buyers: float = nonneg(1.7)
 
 

@@ -12,7 +12,7 @@ from sim.agents.buyer import Buyer, BuyerPopulation, make_purchases
 from sim.agents.dealer import StreetSupply, restock
 from sim.agents.law_enforcement import LawEnforcement
 from sim.agents.marketplace import Marketplace, MarketTable, open_market, setup_markets
-from sim.agents.vendor import Vendor, VendorTable, vendor_entry
+from sim.agents.vendor import Vendor, VendorTable, announce_moves, vendor_entry
 from sim.collect import Recorder
 from sim.columns import doubled
 from sim.config import Config
@@ -24,6 +24,7 @@ from sim.levers import Levers
 from sim.market.escrow import Ledger
 from sim.market.listings import ListingIndex, rebuild_listings, update_listing_utility
 from sim.market.orders import OrderBook
+from sim.market.pricing import PriceRule
 from sim.market.records import DayCounters, Purchases
 from sim.market.trade import process_outcomes, process_settlements
 from sim.streams import make_streams
@@ -71,6 +72,16 @@ class CryptoMarketModel(mesa.Model):
         self.subs = SubstanceTable.from_config(cfg.substances)
         self.street = StreetMarket(self.subs, cfg.model.street.price_logsd)
         self.units = np.array([cfg.model.buyers.units_per_purchase[c] for c in self.subs.drug_class])
+        vc = cfg.model.vendors
+        #: how vendors set prices: competition on their markets (sim/market/pricing.py)
+        self.price_rule = PriceRule(
+            price_coefficient=cfg.model.choice.beta_price,
+            nest_correlation=vc.pricing_nest_correlation,
+            max_markup=vc.max_markup,
+            reputation_premium=vc.reputation_premium,
+            load_surcharge=vc.load_surcharge,
+            adjustment=vc.price_adjustment_weekly,
+        )
         #: what interventions move (each saves and restores what it changes)
         self.levers = Levers(
             customs_prob=cfg.model.escrow.customs_seizure_prob,
@@ -108,6 +119,8 @@ class CryptoMarketModel(mesa.Model):
         )
         # vendors
         self.vendor_agents: list[Vendor] = []
+        #: (vendor row, market) listed this week, announced to the vendors' customers at week end
+        self.vendor_moves: list[tuple[int, int]] = []
         self.vend = VendorTable(capacity=256, widths={"substances": S, "markets": self.m_cap})
         self.police = LawEnforcement(self)
         #: the day's data collection, built with the model as Mesa models build a DataCollector
@@ -208,6 +221,7 @@ class CryptoMarketModel(mesa.Model):
         if self.week_ends_today():
             self.agents_by_type[Vendor].shuffle_do("weekly")
             vendor_entry(self)
+            announce_moves(self)
 
     def phase_street_supply(self) -> None:
         """On the last day of each week: dealers restock, partly with wholesale lots bought online."""

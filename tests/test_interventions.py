@@ -327,3 +327,21 @@ def test_takedown_without_flight_or_records_leaves_vendors_trading():
     model, t = run_with(iv("takedown", backend_seizure_prob=0.0, vendor_flight_share=0.0))
     rec = model.police.actions[0].record
     assert rec["vendors_fled"] == 0 and rec["vendors_identified"] == 0 and rec["arrests_vendors"] == 0, rec
+
+
+def test_takedown_of_a_decentralised_market_hits_only_its_front_end():
+    """No server to seize: the market trades on, no escrow frozen, no vendor flees; buyers who knew it
+    lose the way to it (half of them by default) and must learn of it again."""
+    model, t = run_with(iv("takedown", "all:decentralised"))
+    base, _ = run_with()
+    dec = [m for m in model.markets if m.kind == Channel.DECENTRALISED and m.opened_day < T0]
+    mk = t["markets"]
+    after = mk[(mk.day == T0 + 1) & mk.market.isin([m.name for m in dec])]
+    assert dec and (after.status == "active").all() and len(after) == len(dec), "decentralised markets stay open"
+    (record,) = [a.record for a in model.police.actions if a.fired]
+    assert record["frontends_seized"] == len(dec), f"every decentralised target's front-end is seized: {record}"
+    assert record["escrow_frozen_eur"] == 0 and record["vendors_fled"] == 0, f"nothing else is seized: {record}"
+    knew = sum(int(base.buyers.aware_count[m.idx]) for m in dec)
+    assert record["buyers_lost_way"] > 0.2 * knew, f"buyers lose the way to it: {record['buyers_lost_way']} of about {knew}"
+    ev = t["events"]
+    assert (ev["event"] == "frontend_seized").sum() == len(dec), "the seizure is logged"

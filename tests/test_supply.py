@@ -22,6 +22,7 @@ ONLINE_DEALERS = [
     "model.street.online_dealer_share=1.0",
     "model.street.online_sourcing_share=0.5",
     "model.markets.new_cryptomarkets_per_year=0",
+    "model.markets.initial_decentralised=0",  # a takedown cannot close a decentralised market
     "model.markets.new_decentralised_per_year=0",
 ]
 
@@ -32,8 +33,7 @@ def run(takedown: bool):
     if takedown:
         cfg.scenario.name = "no_hidden_markets"
         cfg.scenario.interventions = [
-            InterventionConfig(name="takedown", start_day=T0, target=f"all:{kind}", params={"publicity_risk": 0.0})
-            for kind in ("cryptomarket", "decentralised")
+            InterventionConfig(name="takedown", start_day=T0, target="all:cryptomarket", params={"publicity_risk": 0.0})
         ]
         validate_config(cfg)
     return simulate(cfg)
@@ -102,3 +102,20 @@ def test_removing_online_wholesale_raises_street_prices_and_lowers_availability(
     assert later.mean() < rise.mean() - 0.02, (
         f"the street recovers as dealers turn to offline sources ({rise.mean():.3f} -> {later.mean():.3f})"
     )
+
+
+def test_online_dealers_hold_their_share_of_street_trade_even_when_few():
+    """Dealers in random order buy online until they hold ``online_dealer_share`` of each substance's
+    street trade; the one at the boundary buys online for the part that completes it (a small world
+    with a few dealers per substance must not source far more online)."""
+    from sim.agents.dealer import StreetSupply
+
+    cfg = compose(["model.n_buyers=800"])
+    table = SubstanceTable.from_config(cfg.substances)
+    sup = StreetSupply(cfg.model.street, table.demand_p, table.street_availability > 0, 800, np.random.default_rng(1))
+    d = sup.dealers
+    for s in np.unique(d.substance[: d.n]).tolist():
+        mine = d.substance[: d.n] == s
+        size = d.size[: d.n][mine]
+        online = (size * d.preferred_online[: d.n][mine] / cfg.model.street.online_sourcing_share).sum() / size.sum()
+        assert online == pytest.approx(cfg.model.street.online_dealer_share), f"substance {s}: online dealers hold {online:.3f}"

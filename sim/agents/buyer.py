@@ -281,6 +281,17 @@ class BuyerPopulation:
         self.aware_count[market] += len(new)
         self.trust_sum[market] += float(np.float32(trust)) * len(new)
 
+    def forget(self, buyers: np.ndarray, market: int) -> None:
+        """Buyers lose their way to ``market`` (its discovery site is gone): they must learn of it again."""
+        buyers = np.unique(buyers)
+        known = buyers[self.aware[buyers, market]]
+        if len(known) == 0:
+            return
+        self.trust_sum[market] -= float(self.trust[known, market].astype(np.float64).sum())
+        self.aware[known, market] = False
+        self.trust[known, market] = 0.0
+        self.aware_count[market] -= len(known)
+
     def set_trust(self, buyers: np.ndarray, markets: np.ndarray, values: np.ndarray) -> None:
         """Set trust of (buyer, market) pairs to ``values`` clipped to [0, 1]; pairs must be unique."""
         values = np.clip(values, 0.0, 1.0).astype(np.float32)

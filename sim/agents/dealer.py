@@ -73,17 +73,19 @@ class StreetSupply:
             size = rng.lognormal(0.0, cfg.dealer_size_logsd, k)
             # dealers in random order buy online until they hold ``online_dealer_share`` of the
             # substance's street trade, so that the share of supply bought online does not depend
-            # on which few dealers the draw made online
+            # on which few dealers the draw made online; the dealer at the boundary buys online
+            # for the part of its trade that completes the share (else, with few dealers, one
+            # large first dealer would take far more than the share)
             order = rng.permutation(k)
             before = np.cumsum(size[order]) - size[order]
-            online = np.zeros(k, dtype=bool)
-            online[order] = before < cfg.online_dealer_share * size.sum()
+            part = np.zeros(k)
+            part[order] = np.clip((cfg.online_dealer_share * size.sum() - before) / size[order], 0.0, 1.0)
             self.dealers.append(
                 k,
                 substance=s,
                 size=size,
-                preferred_online=np.where(online, cfg.online_sourcing_share, 0.0),
-                online_share=np.where(online, cfg.online_sourcing_share, 0.0),
+                preferred_online=part * cfg.online_sourcing_share,
+                online_share=part * cfg.online_sourcing_share,
             )
         #: retail units sold on the street this week, per substance (filled by the purchases)
         self.week_units = np.zeros(S)

@@ -179,16 +179,16 @@ class Marketplace(mesa.Agent):
             taken = seize_escrow(model, market.idx, OrderEvent.FREEZE)
         model.today.escrow_lost += taken
         model.buyers.mark_migrants(market.idx)
-        # closure news: the forum recommends surviving markets, most of all the largest
+        # closure news: the forum talks about the surviving markets of the same kind in proportion
+        # to the trade each visibly has (its 30-day orders); where migrants go then follows from
+        # what they see: this talk, their trust, and their vendors' announcements (Vendor.migrate)
         mc, fc = model.cfg.model.markets, model.cfg.model.forum
         sales = model.market_table.sales30 * np.array(
             [m.active and m.kind == market.kind for m in model.markets] + [False] * (model.m_cap - len(model.markets))
         )
         if sales.sum() > 0:
-            share = sales / sales.sum()
-            pull = share**fc.closure_news_share_exponent
             least = fc.closure_news_min_weight_per_1000_online_buyers * model.buyers.online_per_1000
-            weight = pull / pull.sum() * max(least, float(model.market_table.ring[market.idx].sum()))
+            weight = sales / sales.sum() * max(least, float(model.market_table.ring[market.idx].sum()))
             for d in range(0, mc.migration_news_days, 3):
                 model.forum.add_news(model.day + d, weight / (mc.migration_news_days / 3))
         model.listings.mark_dirty()

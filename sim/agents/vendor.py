@@ -4,8 +4,8 @@ A :class:`Vendor` is a Mesa agent; the columns that vectorised code reads every 
 purity, stealth, scam propensity, reputation per market) live in model arrays indexed by
 ``Vendor.idx``. Weekly, each vendor re-decides (``weekly``): drop closed markets and migrate
 (taking part of its reputation along, as a PGP-signed identity), add a market where trade is,
-reset prices (cost + risk premium + reputation premium + a load surcharge), start an exit scam,
-or quit. New vendors enter in :func:`add_vendors`.
+reset prices (unit cost times a markup set by competition on its markets, a reputation premium
+and a load surcharge: sim/market/pricing.py), start an exit scam, or quit. New vendors enter in :func:`add_vendors`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 
 from sim.columns import Col, Table
 from sim.domain import Channel
+from sim.market.pricing import adjust_markup, target_markup, unit_cost
 from sim.market.reputation import reputation_score
 
 if TYPE_CHECKING:
@@ -47,7 +48,8 @@ class VendorTable(Table):
         "arrested": Col(bool, False),
         "price": Col(np.float64, 0.0, "substances"),  # EUR per unit
         "purity": Col(np.float64, 0.0, "substances"),
-        "noise": Col(np.float64, 0.0, "substances"),  # vendor-specific price multiplier
+        "noise": Col(np.float64, 0.0, "substances"),  # vendor-specific cost multiplier
+        "markup": Col(np.float64, 0.0, "substances"),  # price / cost (0: not priced yet)
         "ring": Col(np.float64, 0.0, RING_DAYS),  # orders per day over the last 30 days, today first
         "fb_count": Col(np.float64, 0.0, "markets"),  # feedbacks received per market
         "fb_sum": Col(np.float64, 0.0, "markets"),  # good feedbacks per market
@@ -70,6 +72,7 @@ class VendorTable(Table):
     price: np.ndarray
     purity: np.ndarray
     noise: np.ndarray
+    markup: np.ndarray
     ring: np.ndarray
     fb_count: np.ndarray
     fb_sum: np.ndarray
@@ -166,11 +169,12 @@ class Vendor(mesa.Agent):
                 self.quit("no market left")
                 return
         elif u[0] < cfg.add_market_weekly_prob:
-            self.join_markets(rng, 1)
+            self.consider_another_market()
         if self.markets != before:
             model.listings.mark_dirty()
         self.set_prices()
         orders_week = model.vend.ring[self.idx, :7].sum() if model.vend.ring.shape[1] >= 7 else 0
+        self.invest(orders_week / 7.0 / model.vend.capacity[self.idx])
         self.idle_weeks = 0 if orders_week > 0 else self.idle_weeks + 1
         quit_p = cfg.quit_weekly_prob + (cfg.quit_idle_weekly_prob if self.idle_weeks >= 4 else 0.0)
         if u[1] < quit_p:
@@ -185,6 +189,15 @@ class Vendor(mesa.Agent):
         ):
             self.exit_until = day + cfg.exit_scam_days
 
+    def invest(self, load: float) -> None:
+        """Cumulative advantage: a vendor whose orders exceed its capacity grows it.
+
+        Stock, staff and packing grow by ``capacity_growth_weekly`` per unit of excess load (at most one unit a week).
+        """
+        if load > 1.0:
+            g = self.model.cfg.model.vendors.capacity_growth_weekly * min(load - 1.0, 1.0)
+            self.model.vend.capacity[self.idx] *= 1.0 + g
+
     def finalise_early_anywhere(self) -> bool:
         """Whether the vendor qualifies for finalise-early on any of its markets."""
         esc = self.model.cfg.model.escrow
@@ -195,53 +208,93 @@ class Vendor(mesa.Agent):
         return False
 
     def migrate(self, rng: np.random.Generator) -> None:
-        """Move to 1 + Poisson(extra) active markets, weighted by their recent trade."""
+        """Its markets are gone: re-list on 1 + Poisson(extra) active markets, weighted by their recent trade."""
         cfg = self.model.cfg.model.vendors
         self.join_markets(rng, 1 + int(rng.poisson(cfg.extra_markets_mean)))
 
-    def join_markets(self, rng: np.random.Generator, k: int) -> None:
-        """List on up to ``k`` more markets, chosen by recent trade; carry part of the reputation."""
+    def consider_another_market(self) -> None:
+        """Multi-home only where it pays.
+
+        Join the market with the most orders per vendor if the margin expected there over ``bond_payback_weeks`` covers the vendor bond, and the vendor has spare capacity.
+        """
         model = self.model
+        cfg = model.cfg.model.vendors
+        v = self.idx
+        if model.vend.ring[v, :7].sum() / 7.0 >= model.vend.capacity[v]:
+            return  # no spare capacity to sell elsewhere
         cand = [m.idx for m in model.markets if m.active and m.kind != Channel.WEBSHOP and m.idx not in self.markets]
         if not cand:
             return
-        pull = model.cfg.model.vendors.new_market_pull_orders_per_1000_online_buyers * model.buyers.online_per_1000
-        w = model.market_table.sales30[cand] + pull
-        k = min(k, len(cand))
-        chosen = rng.choice(cand, size=k, replace=False, p=w / w.sum())
+        li = model.listings
+        pairs = np.unique(li.market * model.vend.n + li.vendor)
+        vendors_on = np.bincount(pairs // model.vend.n, minlength=model.m_cap)
+        cand_a = np.array(cand)
+        weekly_orders = model.market_table.sales30[cand_a] * 7.0 / 30.0 / (vendors_on[cand_a] + 1.0)
+        best = int(np.argmax(weekly_orders))
+        subs = np.array(self.substances, dtype=np.int64)
+        price = model.vend.price[v, subs] * model.units[subs]
+        markup = np.maximum(model.vend.markup[v, subs], 1.0)
+        margin_per_order = float((price * (1.0 - 1.0 / markup)).mean())
+        if weekly_orders[best] * margin_per_order * cfg.bond_payback_weeks > cfg.vendor_bond_eur:
+            self.join_markets(None, 1, only=[int(cand_a[best])])
+
+    def join_markets(self, rng: np.random.Generator | None, k: int, only: list[int] | None = None) -> None:
+        """List on up to ``k`` more markets, chosen by recent trade (or the markets ``only``).
+
+        Carry part of the reputation (a PGP-signed identity), and tell its customers where it went (:func:`announce_moves`).
+        """
+        model = self.model
+        if only is not None:
+            chosen = np.array(only, dtype=np.int64)
+        else:
+            cand = [m.idx for m in model.markets if m.active and m.kind != Channel.WEBSHOP and m.idx not in self.markets]
+            if not cand:
+                return
+            pull = model.cfg.model.vendors.new_market_pull_orders_per_1000_online_buyers * model.buyers.online_per_1000
+            w = model.market_table.sales30[cand] + pull
+            k = min(k, len(cand))
+            chosen = rng.choice(cand, size=k, replace=False, p=w / w.sum())
         carried_c = model.vend.fb_count[self.idx].sum() * model.cfg.model.vendors.reputation_portability
         score = self.overall_score()
         for m in np.atleast_1d(chosen).tolist():
             self.markets.add(int(m))
+            model.vendor_moves.append((self.idx, int(m)))
             if model.vend.fb_count[self.idx, m] < carried_c:
                 model.vend.fb_count[self.idx, m] = carried_c
                 model.vend.fb_sum[self.idx, m] = carried_c * score
         model.listings.mark_dirty()
 
     def set_prices(self, only: list[int] | None = None) -> None:
-        """Price = street price x cost factor x (1 + risk premium + reputation premium) x noise x load.
+        """Price = unit cost x markup (sim/market/pricing.py), the markup moved part of the way to its target.
 
-        ``only``: re-price just these substances (a newly listed one), leaving the others as posted.
+        The unit cost is acquisition (street price level x ``acquisition_cost_share``, moved by
+        bans and price shocks) plus shipping per unit, with the risk premium, grossed up for the
+        commission of the vendor's markets and cash-out losses; it passes through at once. The
+        target markup follows from competition among the listings of the same substance on the
+        vendor's markets, its reputation and its load. ``only``: re-price just these substances
+        (a newly listed one), leaving the others as posted.
         """
         model = self.model
         cfg = model.cfg.model.vendors
         subs = np.array(self.substances if only is None else only, dtype=np.int64)
-        t = model.subs
+        t, lv, v = model.subs, model.levers, self.idx
         prior = cfg.rating_prior_good / cfg.rating_prior_count  # a new vendor's score: no premium
         rep = max(0.0, (self.overall_score() - prior) / (1 - prior))
         risk = np.where(t.controlled[subs], cfg.risk_premium, cfg.risk_premium * cfg.uncontrolled_risk_factor)
-        cap = model.vend.capacity[self.idx]
-        load = model.vend.ring[self.idx, :7].sum() / 7.0 / cap
-        surcharge = 1.0 + cfg.load_surcharge * max(0.0, load - 1.0)
-        model.vend.price[self.idx, subs] = (
-            t.street_price[subs]
-            * t.online_cost_factor[subs]
-            * (1 + risk + cfg.reputation_premium * rep)
-            * model.vend.noise[self.idx, subs]
-            * surcharge
-            * model.levers.ban_price_factor[subs]
-            * model.levers.price_factor[subs]
-        )
+        markets = sorted(self.markets)
+        commission = float(model.market_table.commission[markets].mean()) if markets else 0.0
+        acquisition = t.street_price[subs] * t.online_cost_factor[subs] * cfg.acquisition_cost_share
+        acquisition = acquisition * lv.ban_price_factor[subs] * lv.price_factor[subs]
+        cost = unit_cost(acquisition, cfg.shipping_cost_eur_per_order / model.units[subs], risk, commission)
+        load = model.vend.ring[v, :7].sum() / 7.0 / model.vend.capacity[v]
+        # the share among competitors at the reference population: vendors scale with the buyers,
+        # so a listing's raw share falls as the population grows; scaled back, as the choice scales
+        # markets' inclusive values (sim/market/listings.py), prices do not depend on the population size
+        share = np.minimum(1.0, model.listings.vendor_within_share(v, subs) * model.listings.competitor_scale)
+        target = target_markup(share, rep, load, model.price_rule)
+        markup = adjust_markup(model.vend.markup[v, subs], target, model.price_rule)
+        model.vend.markup[v, subs] = markup
+        model.vend.price[v, subs] = cost * markup * model.vend.noise[v, subs]
 
     def arrest(self, reason: str) -> None:
         """Arrested: it stops trading for good (its posted orders run their course)."""
@@ -342,6 +395,28 @@ def _choose_first_markets(agent: Vendor, rng: np.random.Generator, market_weight
         kk = min(len(cand), 1 + int(rng.poisson(cfg.extra_markets_mean)))
         w = market_weights[cand]
         agent.markets = set(rng.choice(cand, size=kk, replace=False, p=w / w.sum()).tolist())
+
+
+def announce_moves(model: CryptoMarketModel) -> None:
+    """Weekly: vendors who listed on a new market tell their customers.
+
+    A PGP-signed post on their old profile, the forum or a message): buyers whose favourite vendor moved learn of the market
+    (Tor-skilled ones, for hidden markets), with the trust they give any newly heard-of market.
+    One pass over the buyers in weeks with moves.
+    """
+    moves, model.vendor_moves = model.vendor_moves, []
+    if not moves:
+        return
+    pop = model.buyers
+    moved = np.array(sorted({v for v, _ in moves}), dtype=np.int64)
+    customers = np.flatnonzero(np.isin(pop.fav_vendor, moved) & pop.tech)
+    if len(customers) == 0:
+        return
+    fav = pop.fav_vendor[customers]
+    for v, m in moves:
+        who = customers[fav == v]
+        if len(who) and model.markets[m].active:
+            pop.make_aware(who, m, pop.cfg.new_market_trust)
 
 
 def vendor_entry(model: CryptoMarketModel) -> None:

@@ -10,6 +10,12 @@ are arrested with ``buyer_arrest_prob``. The news raises the perceived risk of a
 markets by ``publicity_risk`` (general deterrence) and the hazard of learning Tor skill by
 ``publicity_interest`` (publicity effect), both decaying with ``publicity_half_life_days``
 (sim/interventions/publicity.py). Vendors and buyers migrate through the usual weekly decisions and forum news.
+
+A decentralised market has no central server, escrow or order records to seize: a takedown aimed
+at one hits its discovery front-end (the web site or index through which buyers find it). The
+market stays open; each buyer who knew it loses the way to it with probability
+``frontend_discovery_loss`` and must learn of it again (forum talk, contacts); no escrow is frozen,
+no records are taken, no vendor flees; the publicity effects apply as for any takedown.
 Sources: Soska & Christin 2015; Decary-Hetu & Giommoni 2017; Van Buskirk et al. 2017 (vendor
 counts); Ladegaard 2018 (publicity).
 """
@@ -20,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.domain import MarketStatus
+from sim.domain import Channel, MarketStatus
 from sim.interventions.base import Intervention
 from sim.interventions.publicity import publicity
 from sim.params import nonneg, prob, ranged
@@ -58,6 +64,9 @@ class Takedown(Intervention):
         publicity_interest: float = nonneg(0.002)
         #: how much a market's security (0-1) lowers the chance of usable records: probability x (1 - effect x security)
         security_effect: float = prob(0.5)
+        #: decentralised targets: share of the buyers who knew the market who lose the way to it when
+        #: its discovery front-end is seized (assumption)
+        frontend_discovery_loss: float = prob(0.5)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -73,7 +82,12 @@ class Takedown(Intervention):
         identified = fled = arrested_b = 0
         seen: set[int] = set()
         lost = model.ledger.seized
+        frontends = lost_way = 0
         for m in self.targets:
+            if m.kind == Channel.DECENTRALISED:
+                lost_way += self.seize_frontend(m, rng)
+                frontends += 1
+                continue
             vendors = [a for a in model.vendor_agents if m.idx in a.markets and model.vend.active[a.idx]]
             m.close(MarketStatus.SEIZED, reason="takedown")
             records = rng.random() < p.backend_seizure_prob * (1.0 - p.security_effect * m.security)
@@ -103,10 +117,24 @@ class Takedown(Intervention):
             vendors_identified=identified,
             arrests_vendors=0,
             arrests_buyers=arrested_b,
+            frontends_seized=frontends,
+            buyers_lost_way=lost_way,
         )
         for day in sorted({d for d, _, _ in self.prosecutions}):
             model.schedule_event(self.prosecute, at=model.mesa_time_of_dawn(day))
         publicity(self, p.publicity_risk, p.publicity_interest, p.publicity_half_life_days)
+
+    def seize_frontend(self, market, rng) -> int:
+        """A decentralised market's discovery front-end is seized: buyers who knew it may lose the way to it.
+
+        Returns how many buyers lost it. The market itself trades on (no server to seize).
+        """
+        pop = self.model.buyers
+        knew = np.flatnonzero(pop.aware[:, market.idx])
+        lost = knew[rng.random(len(knew)) < self.params.frontend_discovery_loss]
+        pop.forget(lost, market.idx)
+        self.model.log_event("frontend_seized", market.name, f"{len(lost)} of {len(knew)} buyers lost the way to it")
+        return int(len(lost))
 
     def prosecute(self) -> None:
         """Dawn of a day when investigations of identified vendors end: arrest those still trading."""

@@ -39,6 +39,13 @@ class ListingIndex:
         self.vendor_order, self.vendor_key = empty, empty
         #: today's utility of each listing (price, quality, reputation, load)
         self.utility = np.zeros(0)
+        #: today's logit share of each listing among its competitors: the listings of the same
+        #: substance on the same market (for web shops: on all web shops, whose one seller each
+        #: competes with the other shops); what vendors price against (sim/market/pricing.py)
+        self.within_share = np.zeros(0)
+        #: online-capable buyers / the reference population of the choice: how many times more
+        #: competitors every listing has than at the reference size (set with the utilities)
+        self.competitor_scale = 1.0
         #: inclusive value (log-sum of listing utilities) per market and substance; -inf: none
         self.inclusive = np.full((m_cap, n_subs), NEG_INF)
         #: mean log(online price / street price) per substance over today's listings
@@ -67,25 +74,57 @@ class ListingIndex:
         vkey = self.vendor * S + self.substance
         self.vendor_order = np.argsort(vkey, kind="stable")
         self.vendor_key = vkey[self.vendor_order]
+        self.utility = np.zeros(len(self.market))
+        self.within_share = np.zeros(len(self.market))
         self.dirty = False
 
-    def set_utility(self, utility: np.ndarray, log_price: np.ndarray, log_scale: np.ndarray | None = None) -> None:
+    def set_utility(
+        self,
+        utility: np.ndarray,
+        log_price: np.ndarray,
+        log_scale: np.ndarray | None = None,
+        pooled: np.ndarray | None = None,
+    ) -> None:
         """Today's listing utilities and log price ratios; computes inclusive values and the price index.
 
         ``log_scale`` (per market column) is subtracted from the market's inclusive values: the log
         of how many more vendors the population has than at the reference size for markets whose
         vendors scale with the buyers (without it their log-sum would grow as the log of the
         population size); 0 for web shops, which have one seller whatever the size.
+        ``pooled`` (per market column, True for web shops) marks markets whose listings compete
+        with those of all pooled markets for :attr:`within_share`.
         """
         S = self.n_subs
         m_cap = self.inclusive.shape[0]
         self.utility = utility
-        self.inclusive = grouped_logsumexp(utility, self.key, m_cap * S).reshape(m_cap, S)
+        lse = grouped_logsumexp(utility, self.key, m_cap * S)
+        self.inclusive = lse.reshape(m_cap, S)
+        if pooled is not None and len(utility):
+            # the competitors of a pooled market's listing: every pooled market's listings of the substance
+            group = np.where(pooled[self.market], m_cap, self.market)
+            gkey = group * S + self.substance
+            lse = grouped_logsumexp(utility, gkey, (m_cap + 1) * S)
+            self.within_share = np.exp(utility - lse[gkey])
+        else:
+            self.within_share = np.exp(utility - lse[self.key]) if len(utility) else np.zeros(0)
         if log_scale is not None:
             self.inclusive -= log_scale[:m_cap, None]
         n_s = np.bincount(self.substance, minlength=S)
         sum_logp = np.bincount(self.substance, weights=log_price, minlength=S)
         self.log_price_index = np.where(n_s > 0, sum_logp / np.maximum(n_s, 1), 0.0)
+
+    def vendor_within_share(self, vendor: int, subs: np.ndarray) -> np.ndarray:
+        """Mean :attr:`within_share` of ``vendor``'s listings of each of ``subs`` (0 where it lists none yet)."""
+        q = vendor * self.n_subs + np.asarray(subs, dtype=np.int64)
+        lo = np.searchsorted(self.vendor_key, q, "left")
+        hi = np.searchsorted(self.vendor_key, q, "right")
+        out = np.zeros(len(q))
+        if len(self.within_share) != len(self.vendor_order):
+            return out  # rebuilt since the last utilities: no shares yet
+        for j, (a, b) in enumerate(zip(lo.tolist(), hi.tolist())):
+            if b > a:
+                out[j] = float(self.within_share[self.vendor_order[a:b]].mean())
+        return out
 
     def favourite_columns(
         self, fav: np.ndarray, sub: np.ndarray, markets: np.ndarray, m_cap: int
@@ -180,4 +219,5 @@ def update_listing_utility(model: CryptoMarketModel) -> None:
     reference = model.cfg.model.choice.listing_reference_online_buyers
     scaled = model.market_table.kind != Channel.WEBSHOP  # hidden markets: vendors scale with the Tor buyers
     log_scale = np.where(scaled, np.log(model.buyers.online_per_1000 * 1000.0 / reference), 0.0)
-    li.set_utility(utility, logp, log_scale=log_scale)
+    li.competitor_scale = model.buyers.online_per_1000 * 1000.0 / reference
+    li.set_utility(utility, logp, log_scale=log_scale, pooled=~scaled)

@@ -1,0 +1,121 @@
+"""Prices by competition (sim/market/pricing.py), multi-homing at a cost, migrants following vendors.
+
+Pure rules first (no model), then the model: fewer competitors mean higher markups, a vendor
+bond keeps vendors on one market, and a vendor who moves tells its customers.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+
+from sim.domain import Channel
+from sim.market.pricing import PriceRule, adjust_markup, competitive_markup, target_markup, unit_cost
+from sim.runner import compose, simulate
+
+RULE = PriceRule(
+    price_coefficient=2.0, nest_correlation=0.5, max_markup=3.0, reputation_premium=0.12, load_surcharge=0.1, adjustment=0.5
+)
+WORLD = ["model.n_buyers=20000", "run.days=200", "run.burn_in_days=30", "run.figures=false", "run.progress=false", "seed=5"]
+
+
+def test_markup_falls_with_the_number_of_competitors():
+    """Lerner markup under nested-logit demand: 1.33 among many, 2 alone (beta 2, rho 0.5)."""
+    shares = np.array([1.0, 0.5, 0.1, 0.01, 0.0])
+    m = competitive_markup(shares, RULE)
+    assert np.all(np.diff(m) < 0), f"the markup must fall as the share among competitors falls: {m}"
+    assert m[0] == pytest.approx(2.0), "alone on its market: elasticity 2, markup 2"
+    assert m[-1] == pytest.approx(4.0 / 3.0), "among very many: elasticity 4, markup 4/3"
+
+
+def test_markup_is_capped_when_demand_is_inelastic():
+    rule = PriceRule(1.0, 0.5, 3.0, 0.0, 0.0, 1.0)
+    assert competitive_markup(np.array([1.0]), rule)[0] == 3.0, "elasticity 1: the cap, not an infinite price"
+
+
+def test_costs_pass_through_and_reputation_and_load_raise_the_target():
+    base = unit_cost(np.array([10.0]), 1.0, 0.0, 0.0)[0]
+    assert base == pytest.approx(11.0), "acquisition plus shipping"
+    assert unit_cost(np.array([10.0]), 1.0, 0.1, 0.05)[0] == pytest.approx(11.0 * 1.1 / 0.95), "risk premium and commission"
+    low = target_markup(np.array([0.1]), 0.0, 0.5, RULE)[0]
+    assert target_markup(np.array([0.1]), 1.0, 0.5, RULE)[0] == pytest.approx(low * 1.12), "full reputation: +12%"
+    assert target_markup(np.array([0.1]), 0.0, 2.0, RULE)[0] == pytest.approx(low * 1.1), "twice capacity: +10%"
+
+
+def test_markups_move_part_of_the_way_both_directions():
+    up = adjust_markup(np.array([1.5]), np.array([2.0]), RULE)[0]
+    down = adjust_markup(np.array([1.5]), np.array([1.2]), RULE)[0]
+    assert 1.5 < up < 2.0 and 1.2 < down < 1.5, f"sticky prices rise and fall towards the target: {up}, {down}"
+    assert up == pytest.approx(np.sqrt(1.5 * 2.0)), "half the way in logs"
+    assert adjust_markup(np.array([0.0]), np.array([1.7]), RULE)[0] == 1.7, "a new listing starts at the target"
+
+
+@functools.cache
+def world(*overrides: str):
+    return simulate(compose([*WORLD, *overrides]))
+
+
+def mean_hidden_markup(model) -> float:
+    li = model.listings
+    hidden = model.market_table.kind[li.market] != Channel.WEBSHOP
+    return float(model.vend.markup[li.vendor[hidden], li.substance[hidden]].mean())
+
+
+#: a world where the vendors who start are the vendors who stay (no entry, no quitting), for 60 days
+FIXED_VENDORS = (
+    "run.days=60",
+    "model.vendors.quit_weekly_prob=0",
+    "model.vendors.quit_idle_weekly_prob=0",
+    "model.vendors.entry_base_weekly_per_1000=0",
+    "model.vendors.entry_per_100_unserved=0",
+)
+
+
+def test_more_competitors_mean_lower_markups():
+    """Twice the vendors per online buyer at the same seed, none entering or quitting: each
+    listing has more competitors, so markups are lower."""
+    base, _ = world(*FIXED_VENDORS)
+    crowded, _ = world(*FIXED_VENDORS, "model.vendors.vendors_per_1000_online_buyers=50")
+    assert len(crowded.listings) > 1.5 * len(base.listings), "the crowded world has more listings"
+    mb, mc = mean_hidden_markup(base), mean_hidden_markup(crowded)
+    assert mc < mb - 0.02, f"more competitors must lower the mean markup: {mb:.3f} -> {mc:.3f}"
+
+
+def test_a_vendor_who_moves_tells_its_customers():
+    """A vendor lists on a market its customers do not know: they learn of it at the week's end."""
+    from sim.agents.vendor import announce_moves
+
+    model, _ = simulate(compose(WORLD[:1] + ["run.days=120", "run.burn_in_days=30", "seed=5"]))
+    pop = model.buyers
+    fav = pop.fav_vendor
+    vendors, counts = np.unique(fav[(fav >= 0) & pop.tech], return_counts=True)
+    assert len(vendors), "some Tor-skilled buyers have a favourite vendor after 120 days"
+    v = int(vendors[np.argmax(counts)])
+    customers = np.flatnonzero((fav == v) & pop.tech)
+    hidden = [m.idx for m in model.markets if m.active and m.kind != Channel.WEBSHOP]
+    target = min(hidden, key=lambda m: pop.aware[customers, m].mean())
+    unaware = customers[~pop.aware[customers, target]]
+    assert len(unaware), "a market some customers do not know"
+    others = np.flatnonzero(pop.tech & (fav != v) & ~pop.aware[:, target])
+    model.vendor_moves.append((v, target))
+    announce_moves(model)
+    assert pop.aware[unaware, target].all(), "every customer of the moving vendor learns of its new market"
+    assert not pop.aware[others, target].any(), "buyers of other vendors are not told"
+    assert model.vendor_moves == [], "announcements are made once"
+
+
+def test_vendor_bond_keeps_vendors_on_one_market():
+    """Free listing against a bond far above any margin: vendors multi-home only when it is cheap."""
+    free, tf = world("model.vendors.vendor_bond_eur=0", "model.vendors.add_market_weekly_prob=0.3")
+    dear, td = world("model.vendors.vendor_bond_eur=1000000", "model.vendors.add_market_weekly_prob=0.3")
+
+    def mean_markets(t):
+        v = t["vendors"]
+        last = v[(v.day == v.day.max()) & (v.status == "active") & ~v.webshop]
+        return float(last["markets"].mean())
+
+    assert mean_markets(tf) > mean_markets(td) + 0.1, (
+        f"a bond must keep vendors on fewer markets: free {mean_markets(tf):.2f}, dear {mean_markets(td):.2f}"
+    )
