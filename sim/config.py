@@ -42,8 +42,9 @@ class SubstanceConfig:
     controlled: bool = True
     #: street price per unit (gram or tablet), EUR
     street_price_eur: float = positive(MISSING)
-    #: multiplier of the street price charged online before premiums (cost side); online prices
-    #: come out 10-23% above street prices (van der Gouwe et al. 2017)
+    #: multiplier of the vendors' acquisition cost of this substance (online vendors' cost side;
+    #: sim/market/pricing.py); online prices then come out of costs and competition (observed 10-23%
+    #: above street prices, van der Gouwe et al. 2017, an input pattern)
     online_cost_factor: float = positive(1.0)
     purity_unit: str = "fraction"
     #: mean and sd of purity of offline (street) samples
@@ -88,9 +89,8 @@ class BuyerConfig:
     purchases_per_month_mean: float = positive(1.8, why="it is divided by")
     #: sd of log(purchase rate) across buyers: a heavy right tail of demand, a minority of frequent
     #: buyers making much of the purchases (Norbutas 2018: on Abraxas 10% of buyers made over half
-    #: of them). Assumption: 1.0 puts about 40% of purchase occasions in the top decile, the
-    #: rest of the concentration coming from who buys online and how often they succeed
-    purchases_per_month_logsd: float = nonneg(1.0)
+    #: of them). Assumption: 1.2 puts about 47% of purchase occasions in the top decile
+    purchases_per_month_logsd: float = nonneg(1.2)
     #: share able to use Tor and cryptocurrency (gates cryptomarkets and decentralised markets).
     #: At the start; it grows as the skill spreads (model.demand.skill_*). Chosen so that the online
     #: share of classic-drug purchases starts at a few percent (van der Gouwe et al. 2017: 1.4-4.1%
@@ -213,6 +213,17 @@ class ChoiceConfig:
     beta_risk: float = nonneg(1.5)  #: per unit of perceived risk times buyer risk aversion
     beta_loyalty: float = nonneg(2.0)  #: bonus for the favourite vendor, times trust in it
     nest_lambda: float = ranged(0.7, lo=0.0, hi=1.0, lo_open=True, why="dissimilarity of a nested logit; 1 = plain logit")
+    #: sd of a buyer's lasting taste for each market, logit units: markets differ in interface,
+    #: community, language and admins, and users differ in what they like, so they do not all
+    #: prefer the same market (assumption; product differentiation lets markets coexist)
+    market_taste_sd: float = nonneg(2.0)
+    #: dissimilarity of the listings of one substance on one market, the innermost nest: a market's
+    #: value to a buyer is lambda x log-sum(listing utility / lambda), so n times the listings add
+    #: lambda x log(n): listings of the same drug are close substitutes and variety is worth
+    #: little beyond the first few. Vendors price against it: their markup is Berry's (1994)
+    #: nested-logit markup with nest correlation 1 - lambda, from 1 / (1 - 1 / (beta_price /
+    #: lambda)) among many competitors to 1 / (1 - 1 / beta_price) alone (assumption)
+    listing_lambda: float = ranged(0.5, lo=0.0, hi=1.0, lo_open=True, why="dissimilarity of a nested logit; 1 = plain logit")
     #: the same for the nest of web shops: shops sell the same legal-grey range, so a buyer does not
     #: value ten shops much more than one (assumption; with the cryptomarkets' 0.7, the many shops
     #: made NPS an attractive substitute for every stimulant user)
@@ -404,11 +415,6 @@ class VendorConfig:
     #: price premium at the best reputation, share of the price (Eschenbaum & Liebert 2021 find
     #: reputation earns an almost one-for-one price premium; the size is an assumption)
     reputation_premium: float = nonneg(0.12)
-    #: substitutability of listings on one market beyond other markets and the street, rho in
-    #: [0, 1) of Berry's (1994) nested logit: the competitive markup is e / (e - 1) with elasticity
-    #: e = beta_price x (1 / (1 - rho) - rho / (1 - rho) x the listing's share among its
-    #: competitors): 1.33 among many competitors, 2 alone (assumption)
-    pricing_nest_correlation: float = ranged(0.5, lo=0.0, hi=1.0, hi_open=True, why="a nest correlation")
     #: ceiling of the markup over unit cost (assumption: buyers' outside options)
     max_markup: float = ranged(3.0, lo=1.0, hi=100.0, why="price / cost")
     #: share of the gap between the current and the target markup (in logs) closed each week
@@ -454,6 +460,9 @@ class ForumConfig:
     window_days: int = at_least(30, 1)  #: posts older than this are not read
     #: probability that a reader learns of a market, times the market's share of forum posts
     awareness_prob: float = prob(0.5)
+    #: probability that a reader learns of each open market from directory sites that list every
+    #: market with reviews, whatever its size (DeepDotWeb, later dark.fail and Dread; assumption)
+    directory_learn_prob: float = prob(0.01)
     #: closure news: the forum talks about the surviving markets of the same kind in proportion to
     #: their 30-day orders (what users can see of their size), with total weight of the closed
     #: market's 30-day orders, at least this many posts per 1,000 online-capable buyers

@@ -76,7 +76,8 @@ class CryptoMarketModel(mesa.Model):
         #: how vendors set prices: competition on their markets (sim/market/pricing.py)
         self.price_rule = PriceRule(
             price_coefficient=cfg.model.choice.beta_price,
-            nest_correlation=vc.pricing_nest_correlation,
+            # listings of a market are substitutes in the buyers' choice by this much (Berry 1994)
+            nest_correlation=1.0 - cfg.model.choice.listing_lambda,
             max_markup=vc.max_markup,
             reputation_premium=vc.reputation_premium,
             load_surcharge=vc.load_surcharge,
@@ -104,7 +105,7 @@ class CryptoMarketModel(mesa.Model):
         self.m_cap = MARKET_COLUMNS
         self.market_table = MarketTable(capacity=self.m_cap)
         #: who sells what where, with today's utilities (rebuilt when vendors or markets change)
-        self.listings = ListingIndex(S, self.m_cap)
+        self.listings = ListingIndex(S, self.m_cap, cfg.model.choice.listing_lambda)
         # buyers
         mc = cfg.model
         # analogues without a share of their own are as uncertain as the market-wide rate says

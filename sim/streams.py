@@ -46,3 +46,29 @@ def keyed_stream(seed: int, name: str, *keys: int) -> np.random.Generator:
 def make_streams(seed: int) -> dict[str, np.random.Generator]:
     """One generator per named stream."""
     return {name: np.random.default_rng(stream_seed(seed, name)) for name in STREAMS}
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """The splitmix64 finaliser: a well-mixed 64-bit hash of each element (wraps around on purpose)."""
+    x = x.astype(np.uint64, copy=True)
+    with np.errstate(over="ignore"):
+        x += np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def pair_normal(seed: int, name: str, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """A standard normal value for every (row, column) pair, fixed for the run: rows x cols matrix.
+
+    A hash of (seed, name, row, column), not a draw from a stream: the same pair always gets the
+    same value, whenever and however often it is asked for, and asking uses no random numbers
+    (so it cannot shift any stream). Used for persistent tastes, e.g. a buyer's liking for a market.
+    """
+    salt = np.uint64((int(seed) * 0x100000001B3 + zlib.crc32(name.encode())) % (1 << 64))
+    key = (np.asarray(rows, dtype=np.uint64)[:, None] << np.uint64(24)) ^ np.asarray(cols, dtype=np.uint64)[None, :]
+    h1 = _splitmix64(key ^ salt)
+    h2 = _splitmix64(h1)
+    u1 = ((h1 >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53)
+    u2 = (h2 >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)

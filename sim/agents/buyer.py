@@ -31,6 +31,7 @@ from sim.market.harm import consumption_harm
 from sim.market.orders import bucket, pop_day
 from sim.market.records import Purchases
 from sim.market.trade import place_orders
+from sim.streams import pair_normal
 
 if TYPE_CHECKING:
     from sim.model import CryptoMarketModel
@@ -458,6 +459,8 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
             conv_kind[kinds][None, :]
             - ch.beta_risk * risk_b[on_rows, None] * perceived[None, :]
             + ch.beta_trust * (pop.trust[np.ix_(ido, act)] - pop.cfg.initial_trust)  # centred: initial trust = 0
+            # a buyer's lasting liking for a market (interface, community, language, admins)
+            + ch.market_taste_sd * pair_normal(model.cfg.seed, "market_taste", ido, act)
             - np.where(pop.deterred_online[ido], dm.arrest_channel_penalty, 0.0)[:, None]
         )
         lv = model.levers

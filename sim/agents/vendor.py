@@ -215,43 +215,46 @@ class Vendor(mesa.Agent):
     def consider_another_market(self) -> None:
         """Multi-home only where it pays.
 
-        Join the market with the most orders per vendor if the margin expected there over ``bond_payback_weeks`` covers the vendor bond, and the vendor has spare capacity.
+        With spare capacity, the vendor looks at the market where one more vendor can expect the
+        most orders (:func:`market_opportunity`) and joins it if the margin expected there over
+        ``bond_payback_weeks`` covers the vendor bond.
         """
         model = self.model
         cfg = model.cfg.model.vendors
         v = self.idx
         if model.vend.ring[v, :7].sum() / 7.0 >= model.vend.capacity[v]:
             return  # no spare capacity to sell elsewhere
-        cand = [m.idx for m in model.markets if m.active and m.kind != Channel.WEBSHOP and m.idx not in self.markets]
-        if not cand:
+        cand = np.array(
+            [m.idx for m in model.markets if m.active and m.kind != Channel.WEBSHOP and m.idx not in self.markets], dtype=np.int64
+        )
+        if len(cand) == 0:
             return
-        li = model.listings
-        pairs = np.unique(li.market * model.vend.n + li.vendor)
-        vendors_on = np.bincount(pairs // model.vend.n, minlength=model.m_cap)
-        cand_a = np.array(cand)
-        weekly_orders = model.market_table.sales30[cand_a] * 7.0 / 30.0 / (vendors_on[cand_a] + 1.0)
+        weekly_orders = market_opportunity(model, cand)
         best = int(np.argmax(weekly_orders))
         subs = np.array(self.substances, dtype=np.int64)
         price = model.vend.price[v, subs] * model.units[subs]
         markup = np.maximum(model.vend.markup[v, subs], 1.0)
         margin_per_order = float((price * (1.0 - 1.0 / markup)).mean())
         if weekly_orders[best] * margin_per_order * cfg.bond_payback_weeks > cfg.vendor_bond_eur:
-            self.join_markets(None, 1, only=[int(cand_a[best])])
+            self.join_markets(None, 1, only=[int(cand[best])])
 
     def join_markets(self, rng: np.random.Generator | None, k: int, only: list[int] | None = None) -> None:
-        """List on up to ``k`` more markets, chosen by recent trade (or the markets ``only``).
+        """List on up to ``k`` more markets, chosen by the orders a vendor can expect there (or the markets ``only``).
 
-        Carry part of the reputation (a PGP-signed identity), and tell its customers where it went (:func:`announce_moves`).
+        Carry part of the reputation (a PGP-signed identity), and tell its customers where it went
+        (:func:`announce_moves`).
         """
         model = self.model
         if only is not None:
             chosen = np.array(only, dtype=np.int64)
         else:
-            cand = [m.idx for m in model.markets if m.active and m.kind != Channel.WEBSHOP and m.idx not in self.markets]
-            if not cand:
+            cand = np.array(
+                [m.idx for m in model.markets if m.active and m.kind != Channel.WEBSHOP and m.idx not in self.markets],
+                dtype=np.int64,
+            )
+            if len(cand) == 0:
                 return
-            pull = model.cfg.model.vendors.new_market_pull_orders_per_1000_online_buyers * model.buyers.online_per_1000
-            w = model.market_table.sales30[cand] + pull
+            w = market_opportunity(model, cand)
             k = min(k, len(cand))
             chosen = rng.choice(cand, size=k, replace=False, p=w / w.sum())
         carried_c = model.vend.fb_count[self.idx].sum() * model.cfg.model.vendors.reputation_portability
@@ -395,6 +398,24 @@ def _choose_first_markets(agent: Vendor, rng: np.random.Generator, market_weight
         kk = min(len(cand), 1 + int(rng.poisson(cfg.extra_markets_mean)))
         w = market_weights[cand]
         agent.markets = set(rng.choice(cand, size=kk, replace=False, p=w / w.sum()).tolist())
+
+
+def market_opportunity(model: CryptoMarketModel, markets: np.ndarray) -> np.ndarray:
+    """Orders per week one more vendor can expect on each of ``markets`` (hidden markets).
+
+    What a vendor sees of a market: its audience (buyers who know it) times the hidden-market
+    orders per week per buyer who knows a hidden market, shared among its vendors plus one; at
+    least the ``new_market_pull_orders_per_1000_online_buyers`` floor. A new market with users and
+    few vendors is attractive, a crowded one less so, whatever their past sales.
+    """
+    li = model.listings
+    n = max(model.vend.n, 1)
+    vendors_on = np.bincount(np.unique(li.market * n + li.vendor) // n, minlength=model.m_cap)
+    hidden = np.array([m.idx for m in model.markets if m.active and m.kind != Channel.WEBSHOP], dtype=np.int64)
+    aware = model.buyers.aware_count
+    per_aware = model.market_table.sales30[hidden].sum() * 7.0 / 30.0 / max(float(aware[hidden].sum()), 1.0)
+    floor = model.cfg.model.vendors.new_market_pull_orders_per_1000_online_buyers * model.buyers.online_per_1000 * 7.0 / 30.0
+    return np.maximum(aware[markets] * per_aware / (vendors_on[markets] + 1.0), floor)
 
 
 def announce_moves(model: CryptoMarketModel) -> None:

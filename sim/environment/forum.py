@@ -4,8 +4,8 @@ Posts are counted per market and day in a ring buffer; each day a random share o
 buyers reads the posts of the last ``window_days`` (those older than ``delay_days``). Readers
 move their trust in the markets they know towards the share of good reports, weighted by how
 much is being said, and learn of markets in proportion to each market's share of the talk.
-News (closures, takedowns) adds talk about the alternatives: most of it about the largest
-surviving market, which is what makes migration concentrate (ElBahrawy et al. 2020).
+News (closures, takedowns) adds talk about the alternatives in proportion to their visible
+trade. Directory sites make every open market known to a few readers a day, whatever its size.
 """
 
 from __future__ import annotations
@@ -90,9 +90,10 @@ def read_forum(model: CryptoMarketModel) -> None:
             model.buyers.set_trust(bsel, msel, t + weight[cc] * (target[cc] - t))
     buzz = n_posts + news[act]
     total = buzz.sum()
-    if total <= 0:
-        return
-    p_learn = fc.awareness_prob * buzz / total
+    # talk makes the talked-about markets known; directory sites (market lists with reviews, such as
+    # DeepDotWeb or dark.fail) show every open market whatever its size
+    p_learn = fc.awareness_prob * buzz / total if total > 0 else np.zeros(len(act))
+    p_learn = p_learn + fc.directory_learn_prob
     tech = model.buyers.tech[readers]
     u = rng.random((len(readers), len(act)))
     for j, m in enumerate(act.tolist()):

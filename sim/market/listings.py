@@ -28,10 +28,15 @@ class ListingIndex:
     Args:
         n_subs: number of substances.
         m_cap: market columns allocated (grows with :meth:`grow_markets`).
+        listing_lambda: dissimilarity of the listings within a (market, substance) nest.
     """
 
-    def __init__(self, n_subs: int, m_cap: int) -> None:
+    def __init__(self, n_subs: int, m_cap: int, listing_lambda: float = 1.0) -> None:
         self.n_subs = n_subs
+        #: dissimilarity of the listings of one substance on one market (nested logit, in (0, 1]):
+        #: the inclusive value is lambda x log-sum(utility / lambda), the listing choice a logit
+        #: over utility / lambda
+        self.listing_lambda = float(listing_lambda)
         empty = np.zeros(0, dtype=np.int64)
         #: columns of the listings, sorted by (market, substance)
         self.market, self.vendor, self.substance, self.key = empty, empty, empty, empty
@@ -97,18 +102,21 @@ class ListingIndex:
         S = self.n_subs
         m_cap = self.inclusive.shape[0]
         self.utility = utility
-        lse = grouped_logsumexp(utility, self.key, m_cap * S)
-        self.inclusive = lse.reshape(m_cap, S)
+        mu = self.listing_lambda
+        scaled_u = utility / mu
+        lse = grouped_logsumexp(scaled_u, self.key, m_cap * S)
+        self.inclusive = mu * lse.reshape(m_cap, S)
         if pooled is not None and len(utility):
             # the competitors of a pooled market's listing: every pooled market's listings of the substance
             group = np.where(pooled[self.market], m_cap, self.market)
             gkey = group * S + self.substance
-            lse = grouped_logsumexp(utility, gkey, (m_cap + 1) * S)
-            self.within_share = np.exp(utility - lse[gkey])
+            lse = grouped_logsumexp(scaled_u, gkey, (m_cap + 1) * S)
+            self.within_share = np.exp(scaled_u - lse[gkey])
         else:
-            self.within_share = np.exp(utility - lse[self.key]) if len(utility) else np.zeros(0)
+            self.within_share = np.exp(scaled_u - lse[self.key]) if len(utility) else np.zeros(0)
         if log_scale is not None:
-            self.inclusive -= log_scale[:m_cap, None]
+            # n times the listings add mu x log(n) to the inclusive value
+            self.inclusive -= mu * log_scale[:m_cap, None]
         n_s = np.bincount(self.substance, minlength=S)
         sum_logp = np.bincount(self.substance, weights=log_price, minlength=S)
         self.log_price_index = np.where(n_s > 0, sum_logp / np.maximum(n_s, 1), 0.0)
@@ -173,7 +181,7 @@ class ListingIndex:
             util = np.broadcast_to(self.utility[lo:hi], (len(grp), hi - lo)).copy()
             match = self.vendor[lo:hi][None, :] == fav_vendor[grp][:, None]
             util += match * loyalty[grp][:, None]
-            pick = (util + rng.gumbel(size=util.shape)).argmax(axis=1)
+            pick = (util / self.listing_lambda + rng.gumbel(size=util.shape)).argmax(axis=1)
             out[grp] = self.vendor[lo + pick]
         return out
 
