@@ -17,8 +17,9 @@ from sim.columns import resized
 class Levers:
     """What interventions move; the model holds one as ``model.levers``."""
 
-    #: customs seizure probability of a cross-border parcel at zero stealth
-    customs_prob: float
+    #: seizure probability of a parcel at zero stealth per route, indexed by the vendor's
+    #: :class:`~sim.domain.Origin` (domestic, EU, non-EU; domestic 0: no border); sim/market/routes.py
+    customs_prob: np.ndarray
     #: probability that a seized parcel leads to a controlled delivery (buyer arrest)
     controlled_delivery_prob: float
     #: probability that a seized parcel from a domestic vendor leads to the vendor's arrest

@@ -25,6 +25,7 @@ from sim.market.escrow import Ledger
 from sim.market.listings import ListingIndex, rebuild_listings, update_listing_utility
 from sim.market.orders import OrderBook
 from sim.market.records import DayCounters, Purchases
+from sim.market.routes import customs_by_origin
 from sim.market.trade import process_outcomes, process_settlements
 from sim.streams import make_streams
 from sim.substances import SubstanceTable
@@ -73,7 +74,7 @@ class CryptoMarketModel(mesa.Model):
         self.units = np.array([cfg.model.buyers.units_per_purchase[c] for c in self.subs.drug_class])
         #: what interventions move (each saves and restores what it changes)
         self.levers = Levers(
-            customs_prob=cfg.model.escrow.customs_seizure_prob,
+            customs_prob=customs_by_origin(cfg.model.escrow.customs_seizure_prob, cfg.model.escrow.route_customs_factor_eu),
             controlled_delivery_prob=cfg.model.enforcement.controlled_delivery_prob,
             trace_prob=cfg.model.enforcement.seized_parcel_vendor_arrest_prob,
             demand_factor=np.ones(len(self.subs)),
