@@ -100,7 +100,14 @@ class CryptoMarketModel(mesa.Model):
         # analogues without a share of their own are as uncertain as the market-wide rate says
         self.subs.nad_online = np.where(np.isnan(self.subs.nad_online), mc.escrow.not_as_described_prob, self.subs.nad_online)
         self.buyers = BuyerPopulation(
-            mc.buyers, mc.demand, mc.n_buyers, S, self.subs.demand_p, self.streams["buyers_init"], self.m_cap
+            mc.buyers,
+            mc.demand,
+            mc.n_buyers,
+            S,
+            self.subs.demand_p,
+            self.streams["buyers_init"],
+            self.m_cap,
+            opsec_rng=self.streams["buyers_opsec"],
         )
         self.forum = Forum(mc.forum, self.m_cap)
         #: street dealers and the street's weekly supply (their online wholesale reaches the street)

@@ -247,6 +247,9 @@ def test_revert_at_end_day_restores_levers():
     )
     base_model, _ = run_with()
     assert model.levers.payment_friction == 0.0 and model.levers.cashout_hazard_per_100 == 0.0, "payment levers restored"
+    assert model.levers.cashout_cost_share == 0.0 and not model.buyers.privacy_coin.any(), (
+        "cash-out costs and privacy coins restored"
+    )
     assert np.array_equal(model.levers.customs_prob, base_model.levers.customs_prob), "customs rates restored"
     s = model.subs.index("4-fa")
     assert not model.subs.controlled[s] and model.levers.ban_price_factor[s] == 1.0, "ban reverted"

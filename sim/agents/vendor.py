@@ -244,6 +244,8 @@ class Vendor(mesa.Agent):
             * surcharge
             * model.levers.ban_price_factor[subs]
             * model.levers.price_factor[subs]
+            # cash-out costs under payment controls: the vendor keeps 1 - share of the price
+            / (1.0 - model.levers.cashout_cost_share)
         )
 
     def arrest(self, reason: str) -> None:
