@@ -215,8 +215,9 @@ class ChoiceConfig:
     beta_risk: float = nonneg(1.5)  #: per unit of perceived risk times buyer risk aversion
     #: per unit of a listing's seizure probability, ``customs_prob[origin] x (1 - stealth)`` (the
     #: route's customs or postal inspection and the vendor's stealth): buyers prefer listings that
-    #: ship from their own country when inspection rises. Assumption: at the default rates (at most
-    #: 0.12 for non-EU parcels) the term is small, under a parcel interdiction (0.3) it is about 1
+    #: ship from their own country when inspection rises. Assumption: at the default rates and the
+    #: mean stealth (0.4) the term is about 0.1 for EU and 0.36 for non-EU listings; under a parcel
+    #: interdiction (0.3) about 0.9
     beta_seizure_risk: float = nonneg(5.0)
     beta_loyalty: float = nonneg(2.0)  #: bonus for the favourite vendor, times trust in it
     nest_lambda: float = ranged(0.7, lo=0.0, hi=1.0, lo_open=True, why="dissimilarity of a nested logit; 1 = plain logit")
