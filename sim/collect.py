@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from sim.domain import CHANNEL_NAMES
+from sim.domain import CHANNEL_NAMES, ORIGIN_NAMES
 from sim.interventions.cohort import COHORT_COLUMNS
 from sim.market.records import Purchases
 from sim.market.reputation import reputation_score
@@ -152,7 +152,7 @@ class Recorder:
             {
                 "day": np.full(len(rows), model.day),
                 "vendor": rows,
-                "origin": np.where(vend.domestic[rows], "domestic", "abroad").astype(object),
+                "origin": np.array(ORIGIN_NAMES, dtype=object)[vend.origin[rows]],
                 "webshop": vend.webshop[rows].copy(),
                 "markets": markets,
                 "sales": vend.week_sales[rows].astype(np.int64),

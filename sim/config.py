@@ -102,6 +102,11 @@ class BuyerConfig:
     webshop_use_share: float = prob(0.25)
     #: share who use drug checking (harm reduction; lowers harm of bad products)
     drug_checking_share: float = prob(0.1)
+    #: share who encrypt their shipping address to the vendor's PGP key, so that a seized market
+    #: database holds no readable address of theirs (a takedown's ``pgp_protection``). About 90%
+    #: encryption use was reported by practitioners at a 2024 EU policy meeting behind the project;
+    #: far lower on the first cryptomarkets (assumption for this population)
+    pgp_share: float = prob(0.9)
     #: price sensitivity: lognormal multiplier of the price coefficient, sd of its log
     price_sensitivity_logsd: float = nonneg(0.3)
     #: risk aversion: Beta(a, b) across buyers
@@ -211,9 +216,15 @@ class ChoiceConfig:
     beta_reputation: float = nonneg(2.0)  #: per unit of vendor reputation score (Bayesian mean rating)
     beta_feedback: float = nonneg(0.6)  #: per unit of log(1 + feedback count)
     beta_risk: float = nonneg(1.5)  #: per unit of perceived risk times buyer risk aversion
+    #: per unit of a listing's seizure probability, ``customs_prob[origin] x (1 - stealth)`` (the
+    #: route's customs or postal inspection and the vendor's stealth): buyers prefer listings that
+    #: ship from their own country when inspection rises. Assumption: at the default rates and the
+    #: mean stealth (0.4) the term is about 0.1 for EU and 0.36 for non-EU listings; under a parcel
+    #: interdiction (0.3) about 0.9
+    beta_seizure_risk: float = nonneg(5.0)
     beta_loyalty: float = nonneg(2.0)  #: bonus for the favourite vendor, times trust in it
     nest_lambda: float = ranged(0.7, lo=0.0, hi=1.0, lo_open=True, why="dissimilarity of a nested logit; 1 = plain logit")
-    #: sd of a buyer's lasting taste for each market, logit units: markets differ in interface,
+    #: sd of a buyer's lasting taste for each hidden market, logit units: markets differ in interface,
     #: community, language and admins, and users differ in what they like, so they do not all
     #: prefer the same market (assumption; product differentiation lets markets coexist)
     market_taste_sd: float = nonneg(2.0)
@@ -319,8 +330,16 @@ class EscrowConfig:
 
     shipping_days_domestic: float = nonneg(3.0)  #: mean shipping delay, days (Poisson around it)
     shipping_days_cross_border: float = nonneg(7.0)
-    #: customs inspection (seizure) probability of a cross-border parcel at zero stealth
-    customs_seizure_prob: float = prob(0.06)
+    #: customs seizure probability of a parcel from outside the EU at zero stealth (the base rate of
+    #: the route with customs at the external border; domestic parcels are never inspected).
+    #: Assumption: with ``route_customs_factor_eu`` 0.3 and the default origins (EU 0.40, non-EU 0.15
+    #: of vendors) the mean over cross-border vendors is about 0.06, the single cross-border rate
+    #: used before routes were modelled
+    customs_seizure_prob: float = prob(0.12)
+    #: seizure probability of a parcel from another EU member state, as a share of
+    #: ``customs_seizure_prob``. Assumption: no customs at the EU's internal borders (a customs
+    #: union), only postal inspection and risk-based checks
+    route_customs_factor_eu: float = prob(0.3, why="a share of the non-EU rate: EU parcels are inspected no more than others")
     #: probability a parcel is lost in the post
     lost_in_post_prob: float = prob(0.01)
     #: probability a delivered order is not as described (wrong substance, very low purity)
@@ -357,8 +376,15 @@ class VendorConfig:
     #: initial cryptomarket/decentralised vendors per 1,000 buyers with Tor skill.
     #: Modelling judgement: a few hundred buyers per vendor, as in Soska & Christin 2015.
     vendors_per_1000_online_buyers: float = nonneg(25.0)
-    #: share of vendors shipping domestically (no customs check)
-    domestic_share: float = prob(0.45)
+    #: origin of new cryptomarket and decentralised vendors (the route of their parcels,
+    #: sim/domain.py ``Origin``): shares shipping from another EU member state and from outside the
+    #: EU; the rest (0.45 by default) ship domestically, with no customs check. Rough shares: drug
+    #: revenue on cryptomarkets goes mostly to vendors in North America and Western Europe (Kruithof
+    #: et al. 2016, RAND, "Internet-facilitated drugs trade"), and buyers in an EU country are served
+    #: mostly from within Europe; the split of the 0.55 abroad into EU 0.40 and non-EU 0.15 is an
+    #: assumption. Web shops' sellers are domestic if the shop is (``webshop_domestic_share``), else EU
+    origin_eu_share: float = prob(0.40)
+    origin_non_eu_share: float = prob(0.15)
     #: stealth skill Beta(a, b): reduces customs seizure probability proportionally
     stealth_a: float = positive(2.0, why="a shape parameter of a Beta distribution")
     stealth_b: float = positive(3.0, why="a shape parameter of a Beta distribution")
@@ -702,6 +728,11 @@ def validate(cfg: Config) -> None:
                 f"model.choice.{inner}={getattr(cfg.model.choice, inner)} (a nested logit's inner nests are the more alike)"
             )
     vc = cfg.model.vendors
+    if vc.origin_eu_share + vc.origin_non_eu_share > 1.0 + 1e-12:
+        raise ConfigError(
+            f"model.vendors.origin_eu_share={vc.origin_eu_share} and origin_non_eu_share={vc.origin_non_eu_share}: "
+            "shares of vendors by origin; they must add up to at most 1 (domestic vendors are the rest)"
+        )
     if vc.rating_prior_good >= vc.rating_prior_count:
         raise ConfigError(
             f"model.vendors.rating_prior_good={vc.rating_prior_good}: must be below rating_prior_count={vc.rating_prior_count} "

@@ -1,4 +1,4 @@
-"""Domain types shared by every layer: channels of purchase and the life status of a market.
+"""Domain types shared by every layer: channels of purchase, vendors' origins, the life status of a market.
 
 They sit at the bottom of the layers (docs/architecture.md), so that rules, agents, interventions
 and reporting name the same things without importing each other.
@@ -19,6 +19,18 @@ class Channel(IntEnum):
 
 
 CHANNEL_NAMES = ("offline", "webshop", "cryptomarket", "decentralised")
+
+
+class Origin(IntEnum):
+    """Where a vendor ships from, seen from the buyers' country: the route its parcels take."""
+
+    DOMESTIC = 0  #: the buyers' country: no border, no customs
+    EU = 1  #: another EU member state: no customs at internal borders, postal inspection only
+    NON_EU = 2  #: outside the EU: customs at the external border
+
+
+#: names of the origins as the outputs and the parameters write them (index = :class:`Origin`)
+ORIGIN_NAMES = ("domestic", "eu", "non_eu")
 
 
 class MarketStatus(Enum):

@@ -17,8 +17,9 @@ from sim.columns import resized
 class Levers:
     """What interventions move; the model holds one as ``model.levers``."""
 
-    #: customs seizure probability of a cross-border parcel at zero stealth
-    customs_prob: float
+    #: seizure probability of a parcel at zero stealth per route, indexed by the vendor's
+    #: :class:`~sim.domain.Origin` (domestic, EU, non-EU; domestic 0: no border); sim/market/routes.py
+    customs_prob: np.ndarray
     #: probability that a seized parcel leads to a controlled delivery (buyer arrest)
     controlled_delivery_prob: float
     #: probability that a seized parcel from a domestic vendor leads to the vendor's arrest
@@ -36,6 +37,11 @@ class Levers:
     #: utility penalty of paying online (exchange KYC), for low-skill and for skilled buyers
     payment_friction: float = 0.0
     payment_friction_skilled: float = 0.0
+    #: the same for buyers who pay with privacy coins or mixers (``BuyerPopulation.privacy_coin``)
+    payment_friction_privacy: float = 0.0
+    #: share of vendors' revenue lost to cash-out fees and laundering (payment controls); vendors
+    #: price it in: price x 1 / (1 - share)
+    cashout_cost_share: float = 0.0
     #: extra daily vendor arrest hazard per 100 orders in 30 days (cash-out detection)
     cashout_hazard_per_100: float = 0.0
     #: extra perceived risk of every hidden market from news of police operations (decays)

@@ -26,6 +26,7 @@ from sim.market.listings import ListingIndex, rebuild_listings, update_listing_u
 from sim.market.orders import OrderBook
 from sim.market.pricing import PriceRule
 from sim.market.records import DayCounters, Purchases
+from sim.market.routes import customs_by_origin
 from sim.market.trade import process_outcomes, process_settlements
 from sim.streams import make_streams
 from sim.substances import SubstanceTable
@@ -85,7 +86,7 @@ class CryptoMarketModel(mesa.Model):
         )
         #: what interventions move (each saves and restores what it changes)
         self.levers = Levers(
-            customs_prob=cfg.model.escrow.customs_seizure_prob,
+            customs_prob=customs_by_origin(cfg.model.escrow.customs_seizure_prob, cfg.model.escrow.route_customs_factor_eu),
             controlled_delivery_prob=cfg.model.enforcement.controlled_delivery_prob,
             trace_prob=cfg.model.enforcement.seized_parcel_vendor_arrest_prob,
             demand_factor=np.ones(len(self.subs)),
@@ -111,7 +112,14 @@ class CryptoMarketModel(mesa.Model):
         # analogues without a share of their own are as uncertain as the market-wide rate says
         self.subs.nad_online = np.where(np.isnan(self.subs.nad_online), mc.escrow.not_as_described_prob, self.subs.nad_online)
         self.buyers = BuyerPopulation(
-            mc.buyers, mc.demand, mc.n_buyers, S, self.subs.demand_p, self.streams["buyers_init"], self.m_cap
+            mc.buyers,
+            mc.demand,
+            mc.n_buyers,
+            S,
+            self.subs.demand_p,
+            self.streams["buyers_init"],
+            self.m_cap,
+            opsec_rng=self.streams["buyers_opsec"],
         )
         self.forum = Forum(mc.forum, self.m_cap)
         #: street dealers and the street's weekly supply (their online wholesale reaches the street)

@@ -25,6 +25,7 @@ STREAMS = (
     "interventions",
     "demand",
     "dealers",  # set-up of the dealers; their weekly restocking draws from keyed_stream
+    "buyers_opsec",  # set-up of the buyers' operational security (PGP use), apart from their other traits
 )
 
 

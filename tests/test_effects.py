@@ -89,14 +89,24 @@ PLACEBOS = {
     "parcel_interdiction": (
         None,
         (
-            ("inspection_rate", 0.06),  # the defaults of model.escrow and model.enforcement
+            ("routes", ("non_eu",)),  # the defaults of model.escrow and model.enforcement
+            ("inspection_rate", 0.12),
             ("controlled_delivery_prob", 0.05),
             ("vendor_trace_prob", 0.02),
             ("domestic_shift_weekly_prob", 0.0),
             ("stealth_gain_weekly", 0.0),
         ),
     ),
-    "payment": (None, (("friction", 0.0), ("skilled_share", 0.0), ("cashout_hazard_per_100_orders", 0.0))),
+    "payment": (
+        None,
+        (
+            ("friction", 0.0),
+            ("skilled_share", 0.0),
+            ("cashout_hazard_per_100_orders", 0.0),
+            ("privacy_coin_cost", 0.0),
+            ("cashout_cost_share", 0.0),
+        ),
+    ),
     "red_alert": (None, (("substance", "mdma_powder"), ("reach", 0.0))),
     "drug_checking": (None, (("share", 0.0), ("offline_share", 0.0))),
     "price_change": (None, (("factor", 1.0),)),

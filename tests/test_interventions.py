@@ -145,9 +145,16 @@ def test_nps_ban_delists_shops_and_raises_prices():
 def test_parcel_interdiction_seizes_more_and_vendors_go_domestic():
     base_model, base = run_with()
     model, t = run_with(iv("parcel_interdiction", domestic_shift_weekly_prob=0.2))
-    seized = window(t["daily"], T0, 150)["parcels_seized"].sum()
-    b_seized = window(base["daily"], T0, 150)["parcels_seized"].sum()
-    assert seized > 1.3 * b_seized, f"seizures must rise ({b_seized} -> {seized})"
+
+    def cross_border_orders(m):
+        o, n = m.orders, m.orders.n
+        return int((o.cross_border[:n] & (o.day[:n] >= T0)).sum())
+
+    # buyers turn to listings that ship from their own country (model.choice.beta_seizure_risk), so
+    # the count of seized parcels need not rise in this world (16 -> 16 over the 90 days): the rate does
+    assert cross_border_orders(model) < 0.8 * cross_border_orders(base_model), (
+        f"fewer cross-border orders ({cross_border_orders(base_model)} -> {cross_border_orders(model)})"
+    )
 
     def seizure_rate(m):
         """Share of cross-border orders placed from T0 on that customs seized."""
@@ -155,7 +162,8 @@ def test_parcel_interdiction_seizes_more_and_vendors_go_domestic():
         sel = (o.day[:n] >= T0) & o.cross_border[:n]
         return (o.outcome[:n][sel] == Outcome.SEIZED).mean()
 
-    # inspection 0.3 against 0.06 at zero stealth: five times, less as vendors improve stealth
+    # inspection 0.3 on both routes against about 0.06 on average over cross-border vendors (0.12
+    # non-EU, 0.036 EU) at zero stealth: about five times, less as vendors improve stealth
     assert seizure_rate(model) > 2.5 * seizure_rate(base_model), (
         f"seizure rate per cross-border order ({seizure_rate(base_model):.3f} -> {seizure_rate(model):.3f})"
     )
@@ -163,7 +171,7 @@ def test_parcel_interdiction_seizes_more_and_vendors_go_domestic():
     def moved_home(tables):
         """Share of the market vendors shipping from abroad in the week before T0 who ship domestically at the end."""
         v = tables["vendors"]
-        before = v[(v.day == v.day[v.day < T0].max()) & (v.origin == "abroad") & ~v.webshop]
+        before = v[(v.day == v.day[v.day < T0].max()) & (v.origin != "domestic") & ~v.webshop]
         last = v[v.day == v.day.max()].set_index("vendor")
         still = before[before.vendor.isin(last.index)]
         return (last.loc[still.vendor, "origin"] == "domestic").mean(), len(still)
@@ -239,7 +247,10 @@ def test_revert_at_end_day_restores_levers():
     )
     base_model, _ = run_with()
     assert model.levers.payment_friction == 0.0 and model.levers.cashout_hazard_per_100 == 0.0, "payment levers restored"
-    assert model.levers.customs_prob == base_model.levers.customs_prob, "customs rate restored"
+    assert model.levers.cashout_cost_share == 0.0 and not model.buyers.privacy_coin.any(), (
+        "cash-out costs and privacy coins restored"
+    )
+    assert np.array_equal(model.levers.customs_prob, base_model.levers.customs_prob), "customs rates restored"
     s = model.subs.index("4-fa")
     assert not model.subs.controlled[s] and model.levers.ban_price_factor[s] == 1.0, "ban reverted"
     assert model.street.availability[s] == base_model.street.availability[s], "street availability restored"

@@ -181,7 +181,7 @@ def test_vendor_panel_adds_up_to_the_online_sales_of_its_weeks(tiny):
         assert got["sales"].sum() == online.loc[week].sum(), f"week ending {day}: vendor sales = online orders"
         assert got["value_eur"].sum() == pytest.approx(value.loc[week].sum()), f"week ending {day}: value"
         assert got["wholesale_sales"].sum() == d.loc[week, "sales_wholesale"].sum(), f"week ending {day}: wholesale lots"
-    assert set(v["status"]) <= {"active", "quit", "arrested"} and set(v["origin"]) <= {"domestic", "abroad"}
+    assert set(v["status"]) <= {"active", "quit", "arrested"} and set(v["origin"]) <= {"domestic", "eu", "non_eu"}
     assert (v["reputation"].between(0, 1)).all() and (v.loc[v.status == "active", "markets"] >= 1).all(), (
         "reputation is a score in [0, 1]; an active vendor lists somewhere"
     )

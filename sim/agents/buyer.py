@@ -108,6 +108,7 @@ class BuyerPopulation:
         demand_p: np.ndarray,
         rng: np.random.Generator,
         market_cap: int,
+        opsec_rng: np.random.Generator,
     ):
         self.cfg = cfg
         self.demand = demand
@@ -125,6 +126,12 @@ class BuyerPopulation:
         self.price_sens = rng.lognormal(0.0, cfg.price_sensitivity_logsd, n)
         self.risk = rng.beta(cfg.risk_aversion_a, cfg.risk_aversion_b, n)
         self.primary = rng.choice(n_subs, size=n, p=demand_p).astype(np.int16)
+        #: encrypts the shipping address to the vendor's PGP key (from a stream of its own, so that
+        #: the share changes no other draw)
+        self.pgp = opsec_rng.random(n) < cfg.pgp_share
+        #: pays with privacy coins or mixers (switched when payment controls started; the payment
+        #: intervention sets and clears it)
+        self.privacy_coin = np.zeros(n, dtype=bool)
         self.fav_vendor = np.full(n, -1, dtype=np.int32)
         self.fav_trust = np.zeros(n, dtype=np.float32)
         self.last_online_day = np.full(n, -(10**6), dtype=np.int32)
@@ -236,6 +243,18 @@ class BuyerPopulation:
         users = np.flatnonzero(self.bought[:, market])
         self.migrant_from[users] = market
         return users
+
+    def record_exposure(self, buyers: np.ndarray, pgp_protection: float) -> np.ndarray:
+        """How exposed each of ``buyers`` is in a seized market's records, 0-1.
+
+        1, or ``1 - pgp_protection`` for those who encrypted their address to the vendor's PGP key.
+        Multiplies the arrest probability of a buyer found in the records (takedown, honeypot).
+        """
+        return np.where(self.pgp[buyers], 1.0 - pgp_protection, 1.0)
+
+    def set_privacy_coin(self, buyers: np.ndarray, on: bool) -> None:
+        """``buyers`` pay with privacy coins or mixers from now on (or no longer)."""
+        self.privacy_coin[buyers] = on
 
     def set_drug_checking(self, buyers: np.ndarray, on: bool) -> None:
         """Give (or take back) drug checking to ``buyers``."""
@@ -459,14 +478,17 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
             conv_kind[kinds][None, :]
             - ch.beta_risk * risk_b[on_rows, None] * perceived[None, :]
             + ch.beta_trust * (pop.trust[np.ix_(ido, act)] - pop.cfg.initial_trust)  # centred: initial trust = 0
-            # a buyer's lasting liking for a market (interface, community, language, admins)
-            + ch.market_taste_sd * pair_normal(model.cfg.seed, "market_taste", ido, act)
+            # a buyer's lasting liking for a hidden market (interface, community, language, admins);
+            # clearnet shops selling the same range are not told apart this way
+            + ch.market_taste_sd * pair_normal(model.cfg.seed, "market_taste", ido, act) * (kinds != Channel.WEBSHOP)[None, :]
             - np.where(pop.deterred_online[ido], dm.arrest_channel_penalty, 0.0)[:, None]
         )
         lv = model.levers
-        if lv.payment_friction or lv.payment_friction_skilled:
-            # exchange KYC: paying online costs everyone, and low-skill buyers most
-            base -= np.where(pop.tech[ido], lv.payment_friction_skilled, lv.payment_friction)[:, None]
+        if lv.payment_friction or lv.payment_friction_skilled or lv.payment_friction_privacy:
+            # exchange KYC: paying online costs everyone, and low-skill buyers most; buyers who moved
+            # to privacy coins or mixers pay their cost instead
+            friction = np.where(pop.tech[ido], lv.payment_friction_skilled, lv.payment_friction)
+            base -= np.where(pop.privacy_coin[ido], lv.payment_friction_privacy, friction)[:, None]
         reach = np.where(kinds[None, :] == Channel.WEBSHOP, pop.webshop[ido][:, None], pop.tech[ido][:, None])
         ok = reach & pop.aware[np.ix_(ido, act)] & model.police.access_mask(ido, act)
         keep = ok.any(axis=1)

@@ -28,7 +28,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.columns import Col, Table
+from sim.domain import Origin
 from sim.market.listings import rebuild_listings, update_listing_utility
+from sim.market.routes import seizure_prob
 from sim.streams import keyed_stream
 
 if TYPE_CHECKING:
@@ -194,7 +196,8 @@ def _lot_arrives(model: CryptoMarketModel, rng: np.random.Generator, vendors: np
     vend = model.vend
     u = rng.random((len(vendors), 3))
     scammed = (vend.exit_until[vendors] >= model.day) | (u[:, 0] < vend.scam_prob[vendors])
-    seized = ~vend.domestic[vendors] & (u[:, 1] < model.levers.customs_prob * (1.0 - vend.stealth[vendors]))
+    origin = vend.origin[vendors]
+    seized = (origin != Origin.DOMESTIC) & (u[:, 1] < seizure_prob(model.levers.customs_prob, origin, vend.stealth[vendors]))
     lost = u[:, 2] < model.cfg.model.escrow.lost_in_post_prob
     return ~(scammed | seized | lost)
 

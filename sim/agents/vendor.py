@@ -16,7 +16,7 @@ import mesa
 import numpy as np
 
 from sim.columns import Col, Table
-from sim.domain import Channel
+from sim.domain import Channel, Origin
 from sim.market.pricing import adjust_markup, target_markup, unit_cost
 from sim.market.reputation import reputation_score
 
@@ -36,7 +36,7 @@ class VendorTable(Table):
 
     SPEC = {
         "active": Col(bool, False),
-        "domestic": Col(bool, False),
+        "origin": Col(np.int8, int(Origin.DOMESTIC)),  # sim.domain.Origin: the route of its parcels
         "stealth": Col(np.float64, 0.0),
         "opsec": Col(np.float64, 0.0),
         "scam_prob": Col(np.float64, 0.0),
@@ -59,7 +59,7 @@ class VendorTable(Table):
         "week_wholesale_value": Col(np.float64, 0.0),  # their value, EUR
     }
     active: np.ndarray
-    domestic: np.ndarray
+    origin: np.ndarray
     stealth: np.ndarray
     opsec: np.ndarray
     scam_prob: np.ndarray
@@ -81,13 +81,16 @@ class VendorTable(Table):
     week_wholesale_sales: np.ndarray
     week_wholesale_value: np.ndarray
 
-    def adapt_to_interdiction(self, rng: np.random.Generator, shift_prob: float, stealth_gain: float) -> None:
-        """Weekly under parcel interdiction: cross-border vendors may ship domestically and improve stealth."""
+    def adapt_to_interdiction(self, rng: np.random.Generator, shift_prob: float, stealth_gain: float, routes: np.ndarray) -> None:
+        """Weekly under parcel interdiction: vendors on the inspected routes move home or improve stealth.
+
+        ``routes``: the inspected origins (sim.domain.Origin); vendors on other routes are left alone.
+        """
         n = self.n
-        cross = np.flatnonzero(self.active[:n] & ~self.domestic[:n] & ~self.webshop[:n])
-        shift = cross[rng.random(len(cross)) < shift_prob]
-        self.domestic[shift] = True
-        self.stealth[cross] += stealth_gain * (1.0 - self.stealth[cross])
+        hit = np.flatnonzero(self.active[:n] & np.isin(self.origin[:n], routes) & ~self.webshop[:n])
+        shift = hit[rng.random(len(hit)) < shift_prob]
+        self.origin[shift] = Origin.DOMESTIC
+        self.stealth[hit] += stealth_gain * (1.0 - self.stealth[hit])
 
     def age_ring(self) -> None:
         """A new day: the 30-day order ring moves by one day."""
@@ -288,7 +291,10 @@ class Vendor(mesa.Agent):
         commission = float(model.market_table.commission[markets].mean()) if markets else 0.0
         acquisition = t.street_price[subs] * t.online_cost_factor[subs] * cfg.acquisition_cost_share
         acquisition = acquisition * lv.ban_price_factor[subs] * lv.price_factor[subs]
-        cost = unit_cost(acquisition, cfg.shipping_cost_eur_per_order / model.units[subs], risk, commission)
+        # cash-out costs under payment controls: the vendor keeps 1 - share of the price
+        cost = unit_cost(
+            acquisition, cfg.shipping_cost_eur_per_order / model.units[subs], risk, commission, lv.cashout_cost_share
+        )
         load = model.vend.ring[v, :7].sum() / 7.0 / model.vend.capacity[v]
         # the share among competitors at the reference population: vendors scale with the buyers,
         # so a listing's raw share falls as the population grows; scaled back, as the choice scales
@@ -357,11 +363,19 @@ def _draw_vendor_rows(model: CryptoMarketModel, n: int, rng: np.random.Generator
     S = len(t)
     if webshop_market is not None:
         mk = model.markets[webshop_market]
-        domestic = np.array([mk.domestic])
+        # assumption: a shop registered abroad ships from another EU member state (shops selling
+        # legal-grey NPS to EU buyers are mostly EU-based), its parcels meet postal inspection only
+        origin = np.array([Origin.DOMESTIC if mk.domestic else Origin.EU], dtype=np.int8)
         scam = np.full(1, cfg.scam_prob_honest)
         stealth = np.full(1, cfg.webshop_stealth)
     else:
-        domestic = rng.random(n) < cfg.domestic_share
+        # one uniform per vendor, by inverse CDF over (domestic, EU, non-EU): the same numbers
+        # whatever the shares
+        u = rng.random(n)
+        domestic_share = 1.0 - cfg.origin_eu_share - cfg.origin_non_eu_share
+        origin = np.where(
+            u < domestic_share, Origin.DOMESTIC, np.where(u < domestic_share + cfg.origin_eu_share, Origin.EU, Origin.NON_EU)
+        ).astype(np.int8)
         scam = np.where(rng.random(n) < cfg.scammer_share, cfg.scam_prob_scammer, cfg.scam_prob_honest)
         stealth = rng.beta(cfg.stealth_a, cfg.stealth_b, n)
     opsec = rng.beta(cfg.opsec_a, cfg.opsec_b, n)
@@ -371,7 +385,7 @@ def _draw_vendor_rows(model: CryptoMarketModel, n: int, rng: np.random.Generator
     idx = model.vend.append(
         n,
         active=True,
-        domestic=domestic,
+        origin=origin,
         stealth=stealth,
         opsec=opsec,
         scam_prob=scam,

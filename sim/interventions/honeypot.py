@@ -2,8 +2,9 @@
 
 From ``start_day`` the target keeps trading normally while police log its vendors and buyers;
 after ``operate_days`` it is seized: vendors who sold during the operation are arrested with
-probability ``vendor_arrest_scale x (1 - opsec)``, buyers with ``buyer_arrest_prob``, and a
-publicity shock follows. Combine with a takedown of another market during the operation to send
+probability ``vendor_arrest_scale x (1 - opsec)``, buyers with ``buyer_arrest_prob`` (times ``1 -
+pgp_protection`` for buyers who encrypt their address to the vendor's PGP key), and a publicity
+shock follows. Combine with a takedown of another market during the operation to send
 its users into the honeypot.
 """
 
@@ -33,6 +34,10 @@ class Honeypot(Intervention):
         operate_days: int = at_least(30, 1)  #: days the police run the market covertly
         vendor_arrest_scale: float = prob(0.6)  #: arrest probability of a logged vendor with zero opsec
         buyer_arrest_prob: float = prob(0.01)  #: arrest probability of a logged buyer
+        #: share of that probability a buyer who encrypts the address to the vendor's PGP key escapes
+        #: (assumption, as for the takedown; lower it for a market that encrypts addresses on its
+        #: server, where police running it read them before they are encrypted)
+        pgp_protection: float = prob(0.8)
         publicity_risk: float = ranged(
             0.2, lo=-1.0, hi=1.0, why="added to a perceived risk in [0, 1]; negative = the news raises interest"
         )
@@ -68,7 +73,7 @@ class Honeypot(Intervention):
                 model.police.arrest_vendor(v, reason="honeypot records")
                 arrested_v += 1
         buyers = np.flatnonzero(self.buyers_seen)
-        hit = buyers[rng.random(len(buyers)) < p.buyer_arrest_prob]
+        hit = buyers[rng.random(len(buyers)) < p.buyer_arrest_prob * model.buyers.record_exposure(buyers, p.pgp_protection)]
         if len(hit):
             model.police.arrest_buyers(hit, online=True)
         self.record.update(

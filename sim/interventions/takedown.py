@@ -6,7 +6,8 @@ drop once, then grow again at their usual rate (Van Buskirk et al. 2017). With p
 ``backend_seizure_prob`` the backend is seized; from its records each vendor is identified with
 probability ``vendor_arrest_scale x (1 - opsec)`` and arrested after an investigation of
 exponential length (mean ``prosecution_delay_days_mean``, at least a day), if still trading then; recent buyers
-are arrested with ``buyer_arrest_prob``. The news raises the perceived risk of all hidden
+are arrested with ``buyer_arrest_prob``, times ``1 - pgp_protection`` for buyers who encrypt their
+address to the vendor's PGP key (``model.buyers.pgp_share``). The news raises the perceived risk of all hidden
 markets by ``publicity_risk`` (general deterrence) and the hazard of learning Tor skill by
 ``publicity_interest`` (publicity effect), both decaying with ``publicity_half_life_days``
 (sim/interventions/publicity.py). Vendors and buyers migrate through the usual weekly decisions and forum news.
@@ -54,6 +55,10 @@ class Takedown(Intervention):
         #: Road and Operation Onymous vendor arrests)
         prosecution_delay_days_mean: float = nonneg(90.0)
         buyer_arrest_prob: float = prob(0.002)  #: arrest probability of a recent buyer, given records
+        #: share of that probability a buyer who encrypts the address to the vendor's PGP key escapes.
+        #: Assumption: encrypted addresses are not readable in the seized database unless the vendor
+        #: kept them in plaintext
+        pgp_protection: float = prob(0.8)
         publicity_risk: float = ranged(
             0.15, lo=-1.0, hi=1.0, why="added to a perceived risk in [0, 1]; negative = the news raises interest"
         )  #: added perceived risk of hidden markets (may be set to 0)
@@ -107,7 +112,8 @@ class Takedown(Intervention):
                     fled += 1
             if records:
                 buyers = np.flatnonzero(model.buyers.bought[:, m.idx])
-                hit = buyers[rng.random(len(buyers)) < p.buyer_arrest_prob]
+                exposed = model.buyers.record_exposure(buyers, p.pgp_protection)
+                hit = buyers[rng.random(len(buyers)) < p.buyer_arrest_prob * exposed]
                 if len(hit):
                     model.police.arrest_buyers(hit, online=True)
                     arrested_b += len(hit)

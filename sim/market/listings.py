@@ -16,6 +16,7 @@ import numpy as np
 from sim.columns import resized
 from sim.domain import Channel
 from sim.market.reputation import reputation_score
+from sim.market.routes import seizure_prob
 
 if TYPE_CHECKING:
     from sim.model import CryptoMarketModel
@@ -206,7 +207,7 @@ def rebuild_listings(model: CryptoMarketModel) -> None:
 
 
 def update_listing_utility(model: CryptoMarketModel) -> None:
-    """Today's utility of every listing: reputation, feedback, price, quality, load."""
+    """Today's utility of every listing: reputation, feedback, price, quality, load, seizure risk."""
     ch, vc = model.cfg.model.choice, model.cfg.model.vendors
     li = model.listings
     v, m, s = li.vendor, li.market, li.substance
@@ -223,6 +224,9 @@ def update_listing_utility(model: CryptoMarketModel) -> None:
         - ch.beta_price * logp
         + ch.beta_quality * (model.vend.purity[v, s] / model.subs.purity_off_mean[s] - 1.0)
         - np.maximum(0.0, load - 1.0)
+        # the parcel's chance of being seized on its route: buyers turn to listings that ship from
+        # their own country when inspection rises (no border, no customs)
+        - ch.beta_seizure_risk * seizure_prob(model.levers.customs_prob, model.vend.origin[v], model.vend.stealth[v])
     )
     reference = model.cfg.model.choice.listing_reference_online_buyers
     scaled = model.market_table.kind != Channel.WEBSHOP  # hidden markets: vendors scale with the Tor buyers

@@ -33,6 +33,7 @@ class OrderBook(Table):
         "outcome_day": Col(np.int32, 0),
         "settle_event": Col(np.int8, 0),
         "cross_border": Col(np.bool_, 0),
+        "origin": Col(np.int8, 0),  # the vendor's sim.domain.Origin when the order was placed (its route)
     }
     buyer: np.ndarray
     vendor: np.ndarray
@@ -47,6 +48,7 @@ class OrderBook(Table):
     outcome_day: np.ndarray
     settle_event: np.ndarray
     cross_border: np.ndarray
+    origin: np.ndarray
 
     def __init__(self, capacity: int = 4096) -> None:
         super().__init__(capacity)

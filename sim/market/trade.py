@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.domain import Origin
 from sim.market.escrow import HELD, OrderEvent, OrderState, Outcome, flows_sum, transition_array
 from sim.market.harm import consumption_harm
 from sim.market.reputation import reputation_score
+from sim.market.routes import seizure_prob
 
 if TYPE_CHECKING:
     from sim.model import CryptoMarketModel
@@ -50,6 +52,7 @@ def place_orders(
         outcome=outcome,
         outcome_day=outcome_day,
         cross_border=cross,
+        origin=model.vend.origin[vendors],
     )
     _take_payment(model, markets, price, commission, into_escrow)
     model.orders.schedule_outcome(ids, outcome_day)
@@ -85,8 +88,9 @@ def _draw_outcomes(
     exit_scamming = vend.exit_until[vendors] >= day
     scam_p = np.minimum(1.0, vend.scam_prob[vendors] * np.where(into_escrow, 1.0, 1.5))
     not_shipped = exit_scamming | (u[:, 0] < scam_p)
-    cross = ~vend.domestic[vendors]
-    seized = cross & (u[:, 1] < model.levers.customs_prob * (1.0 - vend.stealth[vendors]))
+    origin = vend.origin[vendors]
+    cross = origin != Origin.DOMESTIC
+    seized = cross & (u[:, 1] < seizure_prob(model.levers.customs_prob, origin, vend.stealth[vendors]))
     lost = u[:, 2] < cfg.lost_in_post_prob
     nad = u[:, 3] < model.subs.nad_online[subs]
     outcome = np.full(n, Outcome.DELIVERED, dtype=np.int8)
