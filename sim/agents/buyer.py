@@ -290,16 +290,25 @@ class BuyerPopulation:
         return eff * np.exp2(-age / self.campaign_half_life[buyers])
 
     # ----------------------------------------------------------------- trust store
-    def make_aware(self, buyers: np.ndarray, market: int, trust: float) -> None:
-        """Buyers learn of ``market`` with initial ``trust`` (already aware ones are left alone)."""
-        buyers = np.unique(buyers)
-        new = buyers[~self.aware[buyers, market]]
+    def make_aware(self, buyers: np.ndarray, market: int, trust: float | np.ndarray) -> None:
+        """Buyers learn of ``market`` with initial ``trust`` (already aware ones are left alone).
+
+        ``trust``: one value for all, or one per buyer (then ``buyers`` must be unique).
+        """
+        if np.ndim(trust):
+            buyers, first = np.unique(buyers, return_index=True)
+            trust = np.asarray(trust, dtype=np.float32)[first]
+        else:
+            buyers = np.unique(buyers)
+        fresh = ~self.aware[buyers, market]
+        new = buyers[fresh]
         if len(new) == 0:
             return
+        values = (trust[fresh] if np.ndim(trust) else np.full(len(new), trust)).astype(np.float32)
         self.aware[new, market] = True
-        self.trust[new, market] = trust
+        self.trust[new, market] = values
         self.aware_count[market] += len(new)
-        self.trust_sum[market] += float(np.float32(trust)) * len(new)
+        self.trust_sum[market] += float(values.astype(np.float64).sum())
 
     def forget(self, buyers: np.ndarray, market: int) -> None:
         """Buyers lose their way to ``market`` (its discovery site is gone): they must learn of it again."""

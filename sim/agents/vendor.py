@@ -436,7 +436,8 @@ def announce_moves(model: CryptoMarketModel) -> None:
     """Weekly: vendors who listed on a new market tell their customers.
 
     A PGP-signed post on their old profile, the forum or a message): buyers whose favourite vendor moved learn of the market
-    (Tor-skilled ones, for hidden markets), with the trust they give any newly heard-of market.
+    (Tor-skilled ones, for hidden markets), trusting it as far as they trust the vendor (at least
+    as far as any newly heard-of market).
     One pass over the buyers in weeks with moves.
     """
     moves, model.vendor_moves = model.vendor_moves, []
@@ -451,7 +452,8 @@ def announce_moves(model: CryptoMarketModel) -> None:
     for v, m in moves:
         who = customers[fav == v]
         if len(who) and model.markets[m].active:
-            pop.make_aware(who, m, pop.cfg.new_market_trust)
+            # they trust the market their vendor vouches for as far as they trust the vendor
+            pop.make_aware(who, m, np.maximum(pop.cfg.new_market_trust, pop.fav_trust[who]))
 
 
 def vendor_entry(model: CryptoMarketModel) -> None:
