@@ -25,8 +25,8 @@ WORLD = ["model.n_buyers=5000", "run.days=150", "run.burn_in_days=30", "run.figu
 BUSY = [
     *WORLD,
     "model.buyers.tech_skill_share=0.2",
-    "model.vendors.origin_eu_share=0.3",
-    "model.vendors.origin_non_eu_share=0.3",
+    "model.vendors.origin_eu_share=0.2",
+    "model.vendors.origin_non_eu_share=0.5",
 ]
 
 

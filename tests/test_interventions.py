@@ -202,7 +202,10 @@ def test_payment_lowers_low_skill_online_use():
 
 def test_honeypot_arrests_at_shutdown():
     _, base = run_with()
-    model, t = run_with(iv("honeypot", "largest", operate_days=20, vendor_arrest_scale=1.0, buyer_arrest_prob=0.05))
+    # PGP protection off: this is about the shutdown, not about who encrypts (tests/test_opsec.py)
+    model, t = run_with(
+        iv("honeypot", "largest", operate_days=20, vendor_arrest_scale=1.0, buyer_arrest_prob=0.05, pgp_protection=0.0)
+    )
     rec = model.police.actions[0].record
     assert rec["shutdown_day"] == T0 + 20, "the honeypot closes after operate_days"
     d, b = t["daily"].set_index("day"), base["daily"].set_index("day")
@@ -300,8 +303,9 @@ def test_registry_names_match_classes():
 
 def test_takedown_cuts_vendors_once_and_arrests_from_records_come_later():
     """Van Buskirk et al. 2017: vendor numbers drop once at a takedown; prosecutions follow over months."""
-    _, base = run_with()
-    model, t = run_with(
+    # the 20,000-buyer world: the seized market has enough vendors for flight and identification
+    _, base = run_large()
+    model, t = run_large(
         iv("takedown", backend_seizure_prob=1.0, security_effect=0.0, vendor_arrest_scale=1.0, vendor_flight_share=0.5)
     )
     action = model.police.actions[0]
@@ -316,21 +320,24 @@ def test_takedown_cuts_vendors_once_and_arrests_from_records_come_later():
     assert rec["vendors_identified"] >= 1, f"full records identify vendors ({rec})"
     assert arrests.loc[T0] <= 0, "nobody is arrested on the day of the seizure: investigations take time"
     assert arrests.loc[T0 + 1 :].sum() >= 1 and rec["arrests_vendors"] >= 1, f"identified vendors are arrested later ({rec})"
-    online = ["sales_webshop", "sales_cryptomarket", "sales_decentralised"]
+    online = ["sales_cryptomarket", "sales_decentralised"]  # hidden markets (web shops are another trade)
 
-    def ratio(tables, lo):
+    def ratio(tables, lo, days=30):
         return (
-            window(tables["daily"], lo, lo + 30)[online].to_numpy().sum()
-            / window(base["daily"], lo, lo + 30)[online].to_numpy().sum()
+            window(tables["daily"], lo, lo + days)[online].to_numpy().sum()
+            / window(base["daily"], lo, lo + days)[online].to_numpy().sum()
         )
 
-    _, mild = run_with(iv("takedown"))
-    # one small world is noisy: only the recovery after the larger first loss is asserted here; the
-    # recovery time over seeds is the validation's takedown_recovery pattern
-    assert ratio(t, T0) < ratio(mild, T0) - 0.05, "losing more vendors cuts online trade more at first"
-    assert ratio(t, T0 + 60) > ratio(t, T0) + 0.05, (
-        f"online trade recovers as vendors enter and re-list ({ratio(t, T0):.2f} -> {ratio(t, T0 + 60):.2f} of the counterfactual)"
+    _, default = run_large(iv("takedown"))
+    assert ratio(t, T0) < ratio(default, T0) - 0.05, (
+        f"losing more vendors cuts hidden-market trade more at first ({ratio(default, T0):.2f} -> {ratio(t, T0):.2f})"
     )
+    # the default takedown: buyers and vendors move to the other markets within weeks (Soska &
+    # Christin 2015). Losing half the vendors and their customers' links to them is slower: in this
+    # world it stays about a third down for the 90 days observed; the recovery time over seeds at
+    # the default size is the validation's takedown_recovery pattern
+    first, later = ratio(default, T0, 15), ratio(default, T0 + 30)
+    assert first < 0.95 <= later, f"hidden-market trade falls, then recovers: {first:.2f} in 15 days, {later:.2f} in days 30-60"
 
 
 def test_takedown_without_flight_or_records_leaves_vendors_trading():

@@ -78,7 +78,12 @@ def test_more_competitors_mean_lower_markups():
     listing has more competitors, so markups are lower."""
     base, _ = world(*FIXED_VENDORS)
     crowded, _ = world(*FIXED_VENDORS, "model.vendors.vendors_per_1000_online_buyers=50")
-    assert len(crowded.listings) > 1.5 * len(base.listings), "the crowded world has more listings"
+
+    def hidden_vendors(m) -> int:
+        return int((m.vend.active[: m.vend.n] & ~m.vend.webshop[: m.vend.n]).sum())
+
+    nb, nc = hidden_vendors(base), hidden_vendors(crowded)
+    assert nc > 1.5 * nb, f"the crowded world has more vendors: {nb} -> {nc}"
     mb, mc = mean_hidden_markup(base), mean_hidden_markup(crowded)
     assert mc < mb - 0.02, f"more competitors must lower the mean markup: {mb:.3f} -> {mc:.3f}"
 

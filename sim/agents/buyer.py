@@ -161,8 +161,9 @@ class BuyerPopulation:
         self.aware_count = np.zeros(market_cap)
         self.online_capable = np.flatnonzero(self.webshop)
         #: online-capable users at the start, in thousands: rates "per 1,000 online-capable buyers"
-        #: times this are counts (fixed over the run: it sets the scale of the modelled country)
-        self.online_per_1000 = float(np.count_nonzero(self.webshop[:n_users])) / 1000.0
+        #: times this are counts (fixed over the run: it sets the scale of the modelled country); a
+        #: population too small to have any counts as having one, so that rates stay defined
+        self.online_per_1000 = max(1, int(np.count_nonzero(self.webshop[:n_users]))) / 1000.0
         #: counters kept up to date by every change (no pass over all buyers)
         self.n_active = int(n_users)
         self.n_tech = int(np.count_nonzero(self.tech))
@@ -287,7 +288,13 @@ class BuyerPopulation:
         if not eff.any():
             return np.zeros(len(buyers))
         age = np.maximum(0, day - self.campaign_day[buyers])
-        return eff * np.exp2(-age / self.campaign_half_life[buyers])
+        reached = eff != 0  # the others have no half-life (0): no 0 / 0
+        out = np.zeros(len(buyers))
+        age_r, half = age[reached].astype(np.float64), self.campaign_half_life[buyers][reached].astype(np.float64)
+        # a half-life below the storage precision is stored as 0: the effect is gone after day 0
+        halvings = np.divide(age_r, half, out=np.where(age_r > 0, np.inf, 0.0), where=half > 0)
+        out[reached] = eff[reached] * np.exp2(-halvings)
+        return out
 
     # ----------------------------------------------------------------- trust store
     def make_aware(self, buyers: np.ndarray, market: int, trust: float | np.ndarray) -> None:
@@ -297,14 +304,15 @@ class BuyerPopulation:
         """
         if np.ndim(trust):
             buyers, first = np.unique(buyers, return_index=True)
-            trust = np.asarray(trust, dtype=np.float32)[first]
+            each = np.asarray(trust, dtype=np.float32)[first]
         else:
             buyers = np.unique(buyers)
+            each = np.full(len(buyers), trust, dtype=np.float32)
         fresh = ~self.aware[buyers, market]
         new = buyers[fresh]
         if len(new) == 0:
             return
-        values = (trust[fresh] if np.ndim(trust) else np.full(len(new), trust)).astype(np.float32)
+        values = each[fresh]
         self.aware[new, market] = True
         self.trust[new, market] = values
         self.aware_count[market] += len(new)

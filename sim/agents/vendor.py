@@ -255,7 +255,7 @@ class Vendor(mesa.Agent):
                 [m.idx for m in model.markets if m.active and m.kind != Channel.WEBSHOP and m.idx not in self.markets],
                 dtype=np.int64,
             )
-            if len(cand) == 0:
+            if len(cand) == 0 or rng is None:
                 return
             w = market_opportunity(model, cand)
             k = min(k, len(cand))
