@@ -17,7 +17,7 @@ import pandas as pd
 from sim.runner import CONFIG_DIR, compose, simulate
 
 BASELINE = Path(__file__).resolve().parent / "baseline" / "scenario_tables.json"
-SMALL = ["model.n_buyers=5000", "run.days=380", "run.burn_in_days=20", "run.figures=false", "run.progress=false"]
+SMALL = ["model.n_buyers=8000", "run.days=380", "run.burn_in_days=20", "run.figures=false", "run.progress=false"]
 SEEDS = (0, 1)
 
 
