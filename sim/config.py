@@ -415,7 +415,8 @@ class VendorConfig:
     rating_prior_good: float = nonneg(4.0)
     rating_prior_count: float = positive(5.0, why="it is divided by")
     #: web shops: stealth of their parcels (fixed) and capacity relative to a vendor's (a shop ships
-    #: for many buyers); assumptions
+    #: for many buyers) at the choice's reference population (``listing_reference_online_buyers``
+    #: online-capable buyers), in proportion to the population; assumptions
     webshop_stealth: float = prob(0.3)
     webshop_capacity_factor: float = positive(10.0)
     #: mean markets listed on at entry or after losing all markets, beyond the first (1 + Poisson;
@@ -431,7 +432,7 @@ class VendorConfig:
     #: ``online_cost_factor``): vendors buy upstream, above the kilo level, below retail
     #: (assumption; retail prices are two to three times wholesale prices, Caulkins & Reuter 1998,
     #: EMCDDA price data, and cryptomarket vendors buy in between)
-    acquisition_cost_share: float = ranged(0.62, lo=0.0, hi=1.0, lo_open=True, why="a share of the retail price")
+    acquisition_cost_share: float = ranged(0.55, lo=0.0, hi=1.0, lo_open=True, why="a share of the retail price")
     #: shipping and packaging per order, EUR (assumption: a letter stamp and vacuum-sealed stealth packaging)
     shipping_cost_eur_per_order: float = nonneg(0.5)
     #: risk premium, share of cost (assumption)

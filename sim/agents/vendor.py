@@ -299,7 +299,9 @@ class Vendor(mesa.Agent):
         # the share among competitors at the reference population: vendors scale with the buyers,
         # so a listing's raw share falls as the population grows; scaled back, as the choice scales
         # markets' inclusive values (sim/market/listings.py), prices do not depend on the population size
-        share = np.minimum(1.0, model.listings.vendor_within_share(v, subs) * model.listings.competitor_scale)
+        # (web shops do not scale: one seller each whatever the population size)
+        scale = 1.0 if self.webshop else model.listings.competitor_scale
+        share = np.minimum(1.0, model.listings.vendor_within_share(v, subs) * scale)
         target = target_markup(share, rep, load, model.price_rule)
         markup = adjust_markup(model.vend.markup[v, subs], target, model.price_rule)
         model.vend.markup[v, subs] = markup
@@ -381,7 +383,11 @@ def _draw_vendor_rows(model: CryptoMarketModel, n: int, rng: np.random.Generator
     opsec = rng.beta(cfg.opsec_a, cfg.opsec_b, n)
     capacity = rng.lognormal(np.log(cfg.capacity_median), cfg.capacity_logsd, n)
     if webshop_market is not None:
-        capacity = capacity * cfg.webshop_capacity_factor  # a shop ships for many buyers
+        # a shop ships for many buyers, and for the whole country: its capacity scales with the
+        # modelled population (relative to the choice's reference population), as the number of
+        # hidden-market vendors does, so that the shops' trade per buyer does not depend on the size
+        scale = model.buyers.online_per_1000 * 1000.0 / model.cfg.model.choice.listing_reference_online_buyers
+        capacity = capacity * cfg.webshop_capacity_factor * scale
     idx = model.vend.append(
         n,
         active=True,
