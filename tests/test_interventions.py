@@ -90,17 +90,21 @@ def test_blocking_cuts_shop_sales_and_mirrors_bring_them_back():
 
 
 def test_blocking_one_shop_hits_only_that_shop():
-    model, t = run_with(iv("site_blocking", "largest:webshop", mirror_rate=0.0, workaround_rate=0.0))
+    # a shop that trades through the window in this world (the largest on day 60 closes that day)
+    model, t = run_with(iv("site_blocking", "shop_8", mirror_rate=0.0, workaround_rate=0.0))
     _, base = run_with()
     name = model.police.actions[0].targets[0].name
+    assert window(base["markets"], T0, T0 + 60).query("market == @name")["sales"].sum() > 50, "the shop trades"
     # 60 days: over 30 the other shops sell about 100 orders in this world, too few to tell a gain from noise
     one = window(t["markets"], T0, T0 + 60)
     b = window(base["markets"], T0, T0 + 60)
     assert one[one.market == name]["sales"].sum() < 0.5 * b[b.market == name]["sales"].sum(), "the blocked shop loses sales"
-    assert (
-        one[(one.kind == "webshop") & (one.market != name)]["sales"].sum()
-        >= b[(b.kind == "webshop") & (b.market != name)]["sales"].sum()
-    ), "other shops do not lose"
+    others, others_base = (
+        one[(one.kind == "webshop") & (one.market != name)]["sales"].sum(),
+        b[(b.kind == "webshop") & (b.market != name)]["sales"].sum(),
+    )
+    # the runs part after the block, so the other shops' sales differ by noise of a few percent
+    assert others >= 0.95 * others_base, f"other shops do not lose: {others_base} -> {others}"
 
 
 def _nps_shop_listings_after_the_ban(*interventions: tuple) -> int:

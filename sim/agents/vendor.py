@@ -290,11 +290,13 @@ class Vendor(mesa.Agent):
         markets = sorted(self.markets)
         commission = float(model.market_table.commission[markets].mean()) if markets else 0.0
         acquisition = t.street_price[subs] * t.online_cost_factor[subs] * cfg.acquisition_cost_share
-        acquisition = acquisition * lv.ban_price_factor[subs] * lv.price_factor[subs]
         # cash-out costs under payment controls: the vendor keeps 1 - share of the price
         cost = unit_cost(
             acquisition, cfg.shipping_cost_eur_per_order / model.units[subs], risk, commission, lv.cashout_cost_share
         )
+        # bans' risk premium and price shocks raise all of a vendor's costs (so a price change of
+        # x moves the posted price by x at the next re-pricing)
+        cost = cost * lv.ban_price_factor[subs] * lv.price_factor[subs]
         load = model.vend.ring[v, :7].sum() / 7.0 / model.vend.capacity[v]
         # the share among competitors at the reference population: vendors scale with the buyers,
         # so a listing's raw share falls as the population grows; scaled back, as the choice scales
