@@ -241,8 +241,8 @@ class ChoiceConfig:
     nest_lambda_webshop: float = ranged(0.3, lo=0.0, hi=1.0, lo_open=True, why="dissimilarity of a nested logit; 1 = plain logit")
     #: online-capable buyers at which a market's listing inclusive value is taken as is. Vendors of
     #: cryptomarkets and decentralised markets scale with the population, so such a market's log-sum
-    #: over listings grows as the log of the population; the choice subtracts log(online-capable
-    #: buyers / this) (not for web shops: one seller each whatever the size), which keeps the
+    #: over listings grows as the log of the population; the choice subtracts listing_lambda x
+    #: log(online-capable buyers / this) (not for web shops: one seller each whatever the size), which keeps the
     #: choice between street and online markets independent of the population size. Default: the
     #: online-capable buyers of the default 20,000-buyer population when the convenience constants
     #: were set (before Tor skill spread and tech_skill_share was lowered to 0.025; today's default
@@ -320,7 +320,7 @@ class MarketConfig:
     security_b: float = positive(2.0, why="a shape parameter of a Beta distribution")
     #: operator greed, the exit-scam hazard multiplier: lognormal with median 1, sd of its log (assumption)
     operator_greed_logsd: float = nonneg(0.5)
-    #: how long a market is remembered as recently closed for migration signals, days
+    #: days over which a closure's news is spread (a post every 3 days), days
     migration_news_days: int = nonneg(30)
 
 
@@ -384,6 +384,7 @@ class VendorConfig:
     #: mostly from within Europe; the split of the 0.55 abroad into EU 0.40 and non-EU 0.15 is an
     #: assumption. Web shops' sellers are domestic if the shop is (``webshop_domestic_share``), else EU
     origin_eu_share: float = prob(0.40)
+    #: share of vendors shipping from outside the EU (assumption, as above)
     origin_non_eu_share: float = prob(0.15)
     #: stealth skill Beta(a, b): reduces customs seizure probability proportionally
     stealth_a: float = positive(2.0, why="a shape parameter of a Beta distribution")
@@ -402,8 +403,9 @@ class VendorConfig:
     #: capacity, orders per day; lognormal median and sd of log
     capacity_median: float = positive(3.0, why="the median of a lognormal distribution")
     capacity_logsd: float = nonneg(0.8)
-    #: weekly capacity growth of a vendor whose orders exceed its capacity, per unit of excess load
-    #: (cumulative advantage: successful vendors scale up; assumption)
+    #: weekly capacity growth of a vendor whose orders exceed its capacity: share of capacity per week
+    #: per unit of load above 1, the excess counted up to 1 (cumulative advantage: successful vendors
+    #: scale up; assumption)
     capacity_growth_weekly: float = nonneg(0.1)
     #: maximum substances per vendor
     max_substances: int = at_least(3, 1)
@@ -422,16 +424,18 @@ class VendorConfig:
     #: mean markets listed on at entry or after losing all markets, beyond the first (1 + Poisson;
     #: assumption: most vendors single-home, ElBahrawy et al. 2020)
     extra_markets_mean: float = nonneg(0.2)
-    #: a vendor choosing a market weighs each by its orders over the last 30 days plus this many
-    #: orders per 1,000 online-capable buyers, so that a market without sales yet (a new one) can
-    #: attract vendors. A rate, so that new markets' pull does not depend on the population size
-    #: (assumption: one order at the default 20,000 buyers, about 5,900 online-capable)
+    #: the least a vendor expects from any market: orders per 30 days (x 7/30 per week) per 1,000
+    #: online-capable buyers, a floor of ``market_opportunity``, so that a market without sales yet
+    #: (a new one) can attract vendors. A rate, so that new markets' pull does not depend on the
+    #: population size (assumption: one order at the default 20,000 buyers, about 5,900 online-capable)
     new_market_pull_orders_per_1000_online_buyers: float = positive(0.17, why="a market with no sales must have a weight")
     # --- prices (sim/market/pricing.py): unit cost x a markup set by competition
     #: acquisition cost per unit, share of the street retail price (times the substance table's
     #: ``online_cost_factor``): vendors buy upstream, above the kilo level, below retail
     #: (assumption; retail prices are two to three times wholesale prices, Caulkins & Reuter 1998,
-    #: EMCDDA price data, and cryptomarket vendors buy in between)
+    #: EMCDDA price data, and cryptomarket vendors buy in between). Set to 0.55 so that online prices
+    #: from cost and competition fall in the online_price_premium band: that pattern is an input
+    #: (calibration), not an independent check
     acquisition_cost_share: float = ranged(0.55, lo=0.0, hi=1.0, lo_open=True, why="a share of the retail price")
     #: shipping and packaging per order, EUR (assumption: a letter stamp and vacuum-sealed stealth packaging)
     shipping_cost_eur_per_order: float = nonneg(0.5)
@@ -442,7 +446,8 @@ class VendorConfig:
     #: price premium at the best reputation, share of the price (Eschenbaum & Liebert 2021 find
     #: reputation earns an almost one-for-one price premium; the size is an assumption)
     reputation_premium: float = nonneg(0.12)
-    #: ceiling of the markup over unit cost (assumption: buyers' outside options)
+    #: ceiling of the competitive markup over unit cost, before the reputation and load premiums
+    #: (assumption: buyers' outside options)
     max_markup: float = ranged(3.0, lo=1.0, hi=100.0, why="price / cost")
     #: share of the gap between the current and the target markup (in logs) closed each week
     #: (assumption: sticky prices, about two weeks to adjust)
@@ -450,7 +455,8 @@ class VendorConfig:
     #: spread of unit costs across vendors, sd of log (assumption)
     price_logsd: float = nonneg(0.1)
     #: weekly probability that a vendor with spare capacity considers adding a market; it joins the
-    #: market with the most orders per vendor if the margin expected there over
+    #: market where one more vendor can expect the most orders (``market_opportunity``: its audience x
+    #: orders per buyer-market awareness / (its vendors + 1)) if the margin expected there over
     #: ``bond_payback_weeks`` exceeds ``vendor_bond_eur`` (assumption)
     add_market_weekly_prob: float = prob(0.05)
     #: vendor bond or listing fee paid to join a market, EUR (cryptomarkets asked vendor bonds of
@@ -487,8 +493,9 @@ class ForumConfig:
     window_days: int = at_least(30, 1)  #: posts older than this are not read
     #: probability that a reader learns of a market, times the market's share of forum posts
     awareness_prob: float = prob(0.5)
-    #: probability that a reader learns of each open market from directory sites that list every
-    #: market with reviews, whatever its size (DeepDotWeb, later dark.fail and Dread; assumption)
+    #: probability that a reader learns of each open market (web shops included) from directory
+    #: sites and search that list every market whatever its size (for hidden markets: DeepDotWeb,
+    #: later dark.fail and Dread; assumption)
     directory_learn_prob: float = prob(0.01)
     #: closure news: the forum talks about the surviving markets of the same kind in proportion to
     #: their 30-day orders (what users can see of their size), with total weight of the closed
@@ -507,7 +514,7 @@ class EnforcementConfig:
     vendor_arrest_hazard_per_100_orders: float = nonneg(0.0005)
     #: probability a seized parcel leads to a controlled delivery (buyer arrest)
     controlled_delivery_prob: float = prob(0.05)
-    #: probability a seized parcel from a domestic vendor leads to the vendor's arrest
+    #: probability a seized parcel leads to its vendor's arrest
     seized_parcel_vendor_arrest_prob: float = prob(0.02)
     #: daily arrest hazard of a street buyer per purchase
     street_buyer_arrest_prob: float = prob(0.0005)

@@ -22,7 +22,7 @@ class Levers:
     customs_prob: np.ndarray
     #: probability that a seized parcel leads to a controlled delivery (buyer arrest)
     controlled_delivery_prob: float
-    #: probability that a seized parcel from a domestic vendor leads to the vendor's arrest
+    #: probability that a seized parcel leads to its vendor's arrest
     trace_prob: float
     #: per substance: share of intended purchases that go ahead (red alerts, prevention)
     demand_factor: np.ndarray

@@ -181,7 +181,7 @@ class Marketplace(mesa.Agent):
         model.buyers.mark_migrants(market.idx)
         # closure news: the forum talks about the surviving markets of the same kind in proportion
         # to the trade each visibly has (its 30-day orders); where migrants go then follows from
-        # what they see: this talk, their trust, and their vendors' announcements (Vendor.migrate)
+        # what they see: this talk, their trust, and their vendors' announcements (announce_moves)
         mc, fc = model.cfg.model.markets, model.cfg.model.forum
         sales = model.market_table.sales30 * np.array(
             [m.active and m.kind == market.kind for m in model.markets] + [False] * (model.m_cap - len(model.markets))

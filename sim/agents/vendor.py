@@ -3,7 +3,7 @@
 A :class:`Vendor` is a Mesa agent; the columns that vectorised code reads every day (prices,
 purity, stealth, scam propensity, reputation per market) live in model arrays indexed by
 ``Vendor.idx``. Weekly, each vendor re-decides (``weekly``): drop closed markets and migrate
-(taking part of its reputation along, as a PGP-signed identity), add a market where trade is,
+(taking part of its reputation along, as a PGP-signed identity), add a market where it pays,
 reset prices (unit cost times a markup set by competition on its markets, a reputation premium
 and a load surcharge: sim/market/pricing.py), start an exit scam, or quit. New vendors enter in :func:`add_vendors`.
 """
@@ -195,7 +195,7 @@ class Vendor(mesa.Agent):
     def invest(self, load: float) -> None:
         """Cumulative advantage: a vendor whose orders exceed its capacity grows it.
 
-        Stock, staff and packing grow by ``capacity_growth_weekly`` per unit of excess load (at most one unit a week).
+        Stock, staff and packing grow: capacity x (1 + ``capacity_growth_weekly`` x min(load - 1, 1)).
         """
         if load > 1.0:
             g = self.model.cfg.model.vendors.capacity_growth_weekly * min(load - 1.0, 1.0)
@@ -211,7 +211,7 @@ class Vendor(mesa.Agent):
         return False
 
     def migrate(self, rng: np.random.Generator) -> None:
-        """Its markets are gone: re-list on 1 + Poisson(extra) active markets, weighted by their recent trade."""
+        """Its markets are gone: re-list on 1 + Poisson(extra) active markets, weighted by ``market_opportunity``."""
         cfg = self.model.cfg.model.vendors
         self.join_markets(rng, 1 + int(rng.poisson(cfg.extra_markets_mean)))
 
@@ -335,7 +335,7 @@ def add_vendors(
         model: the model.
         n: how many.
         rng: generator (the ``vendors_init`` stream at set-up, ``vendors`` later).
-        market_weights: weights over market indices for choosing where to list; default recent trade.
+        market_weights: weights over market indices for choosing where to list; default ``market_opportunity``.
         webshop_market: create the single seller of this web shop instead (n must be 1).
     """
     if n <= 0:
@@ -410,7 +410,7 @@ def _draw_vendor_rows(model: CryptoMarketModel, n: int, rng: np.random.Generator
 
 
 def _choose_first_markets(agent: Vendor, rng: np.random.Generator, market_weights: np.ndarray | None) -> None:
-    """A new vendor lists on 1 + Poisson markets: by ``market_weights`` at set-up, else by recent trade."""
+    """A new vendor lists on 1 + Poisson markets: by ``market_weights`` at set-up, else by ``market_opportunity``."""
     cfg = agent.model.cfg.model.vendors
     if market_weights is None:
         agent.join_markets(rng, 1 + int(rng.poisson(cfg.extra_markets_mean)))
@@ -443,7 +443,7 @@ def market_opportunity(model: CryptoMarketModel, markets: np.ndarray) -> np.ndar
 def announce_moves(model: CryptoMarketModel) -> None:
     """Weekly: vendors who listed on a new market tell their customers.
 
-    A PGP-signed post on their old profile, the forum or a message): buyers whose favourite vendor moved learn of the market
+    By a PGP-signed post on their old profile, the forum or a message: buyers whose favourite vendor moved learn of the market
     (Tor-skilled ones, for hidden markets), trusting it as far as they trust the vendor (at least
     as far as any newly heard-of market).
     One pass over the buyers in weeks with moves.

@@ -1,8 +1,8 @@
 """Vendor pricing as plain functions (no model needed, tested directly).
 
 A vendor's price per unit is its unit cost times a markup. The cost is what the vendor pays
-and loses per unit sold: acquisition (upstream, the street price level times
-``acquisition_cost_share``), shipping per order spread over the order's units, a risk premium,
+and loses per unit sold: acquisition (upstream, the street price level times the substance's
+``online_cost_factor`` and ``acquisition_cost_share``), shipping per order spread over the order's units, a risk premium,
 and the market's commission and cash-out losses, which come off the price. The markup is the
 profit-maximising (Lerner) markup of a seller facing the buyers' nested-logit demand (Berry
 1994): a listing's own-price elasticity is
@@ -33,8 +33,8 @@ class PriceRule:
     Attributes:
         price_coefficient: buyers' utility coefficient on log price (logit units); > 1 for a finite markup.
         nest_correlation: rho in [0, 1): substitutability of listings within a market beyond the rest.
-        max_markup: ceiling of the markup over unit cost (buyers' outside options; used when the
-            elasticity is at or below 1).
+        max_markup: ceiling of the competitive markup over unit cost (buyers' outside options; it
+            binds whenever e / (e - 1) exceeds it, and always when the elasticity is at most 1).
         reputation_premium: price premium at the best reputation, share of the price.
         load_surcharge: price rise per unit of load (orders / capacity) above 1.
         adjustment: share of the gap (in logs) between the current and target markup closed per week.
