@@ -77,6 +77,8 @@ class Recorder:
             row[f"value_{c}_eur"] = float(t.value[i])
         row["sales_wholesale"] = t.wholesale_sales
         row["value_wholesale_eur"] = t.wholesale_value
+        row["sales_social"] = t.social_sales
+        row["value_social_eur"] = t.social_value
         for name, fn in DAILY_METRICS.items():
             row[name] = fn(model)
         row.update(

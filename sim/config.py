@@ -566,6 +566,37 @@ class StreetConfig:
 
 
 @dataclass
+class SocialSupplyConfig:
+    """Social supply: users who buy online for a few friends too and pass it on at cost (sim/agents/social.py)."""
+
+    #: share of people who, when they buy online, buy for friends as well (assumption; buying for
+    #: friends is common among cryptomarket customers, Demant, Munksgaard & Houborg 2016; Barratt,
+    #: Ferris & Winstock 2014). A latent trait: it matters only once the person buys online
+    supplier_share: float = prob(0.2)
+    #: mean friends who get their drugs from one such supplier (assumption: small friendship
+    #: networks, Coomber & Turnbull 2007); each other person has a supplier friend with probability
+    #: supplier_share x friends_per_supplier / (1 - supplier_share), capped at 1
+    friends_per_supplier: float = nonneg(2.0)
+    #: probability that a friend's usual substance is the supplier's (assumption: friends who get
+    #: drugs from each other mostly use the same ones)
+    shared_drug_prob: float = prob(0.8)
+    #: most friends' portions a supplier adds to one order (assumption: social supply quantities
+    #: sit between personal use and wholesale, Demant et al. 2016)
+    max_portions: int = at_least(8, 1, why="a supplier's order holds at least one portion for friends")
+    #: price friends pay per unit, relative to what the supplier paid (assumption: social supply is
+    #: mostly passed on at cost, "not-for-profit", Coomber & Turnbull 2007)
+    markup: float = ranged(1.0, lo=0.0, hi=10.0, why="a multiplier of the supplier's unit price")
+    #: utility of getting a drug from a friend rather than from a street dealer at the same price and
+    #: risk, logit units (assumption: trust and convenience; no dealer contact needed)
+    friend_utility: float = signed(1.0)
+    #: perceived risk of a purchase from a friend, relative to the street's (assumption)
+    friend_risk_share: float = prob(0.3)
+    #: value from which an online order counts as wholesale-sized, EUR (the USD 1,000 of Aldridge &
+    #: Decary-Hetu 2016 at about 0.9 EUR per USD): suppliers' orders this large count as wholesale
+    wholesale_min_eur: float = positive(900.0, why="orders are compared with it")
+
+
+@dataclass
 class ModelConfig:
     """All model parameters."""
 
@@ -579,6 +610,7 @@ class ModelConfig:
     forum: ForumConfig = field(default_factory=ForumConfig)
     enforcement: EnforcementConfig = field(default_factory=EnforcementConfig)
     street: StreetConfig = field(default_factory=StreetConfig)
+    social: SocialSupplyConfig = field(default_factory=SocialSupplyConfig)
 
 
 @dataclass

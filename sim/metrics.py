@@ -171,7 +171,10 @@ def top_buyer_share(order_buyers: np.ndarray, top: float = 0.1) -> float:
 
 
 def wholesale_share(vendors: pd.DataFrame) -> float:
-    """Dealers' wholesale lots on hidden markets / all hidden-market trade (lots and users' orders), by value.
+    """Wholesale-sized purchases on hidden markets / all hidden-market trade, by value.
+
+    Wholesale-sized: dealers' lots and social suppliers' orders of ``model.social.wholesale_min_eur``
+    or more (the two never overlap with users' retail orders in the panel).
 
     From the vendor panel (vendors.parquet); web-shop sellers are left out, the share being about
     cryptomarket revenue (Aldridge & Decary-Hetu 2016). NaN without hidden-market trade.

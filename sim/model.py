@@ -12,6 +12,7 @@ from sim.agents.buyer import Buyer, BuyerPopulation, make_purchases
 from sim.agents.dealer import StreetSupply, restock
 from sim.agents.law_enforcement import LawEnforcement
 from sim.agents.marketplace import Marketplace, MarketTable, open_market, setup_markets
+from sim.agents.social import SocialSupply
 from sim.agents.vendor import Vendor, VendorTable, announce_moves, vendor_entry
 from sim.collect import Recorder
 from sim.columns import doubled
@@ -121,6 +122,8 @@ class CryptoMarketModel(mesa.Model):
             self.m_cap,
             opsec_rng=self.streams["buyers_opsec"],
         )
+        #: who buys online for friends, and what they hold for them (sim/agents/social.py)
+        self.social = SocialSupply(mc.social, self.buyers.rate, self.buyers.primary, self.streams["social"])
         self.forum = Forum(mc.forum, self.m_cap)
         #: street dealers and the street's weekly supply (their online wholesale reaches the street)
         self.street_supply = StreetSupply(

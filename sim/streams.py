@@ -26,6 +26,7 @@ STREAMS = (
     "demand",
     "dealers",  # set-up of the dealers; their weekly restocking draws from keyed_stream
     "buyers_opsec",  # set-up of the buyers' operational security (PGP use), apart from their other traits
+    "social",  # set-up of social supply (who buys for friends, and whose friend each person is)
 )
 
 

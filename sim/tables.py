@@ -16,6 +16,8 @@ DAILY_COLUMNS = (
     *(f"value_{c}_eur" for c in CHANNEL_NAMES),
     "sales_wholesale",
     "value_wholesale_eur",
+    "sales_social",
+    "value_social_eur",
     "active_markets",
     "active_vendors",
     "active_buyers_online",

@@ -213,7 +213,7 @@ def analogue_deterrence_after_operation(run: Run) -> dict[str, float]:
 
 
 def analogue_wholesale_share(run: Run) -> dict[str, float]:
-    """Dealers' wholesale lots on hidden markets / all hidden-market trade (lots and users' orders), by value.
+    """Wholesale-sized purchases on hidden markets (dealers' lots, suppliers' largest orders) / all their trade, by value.
 
     From the vendor panel: vendors other than web-shop sellers (the share is about cryptomarket revenue).
     """

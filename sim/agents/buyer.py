@@ -471,6 +471,19 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
         - np.where(pop.deterred_street[ids], dm.arrest_channel_penalty, 0.0)[:, None]
     )
     u_street = np.where(street_ok, u_street, NEG_INF)
+    # a friend who bought online for friends and holds the substance (social supply): beside the
+    # street in the offline nest, at the friend's unit price, more trusted and less risky
+    sc = model.cfg.model.social
+    friend_ok, friend_price = model.social.offer(ids, csub)
+    with np.errstate(divide="ignore"):
+        u_friend = (
+            ch.conv_offline
+            + sc.friend_utility
+            - ch.beta_risk * risk_b[:, None] * ch.risk_offline * sc.friend_risk_share
+            - ps[:, None] * ch.beta_price * np.log(friend_price[:, None] / ref[csub])
+        )
+    u_friend = np.where(friend_ok, u_friend, NEG_INF)
+    u_offline = np.logaddexp(u_street, u_friend)
     # online markets usable today: the substance-free part of their utility first
     act = np.array([m.idx for m in model.markets if m.active and not m.down_today], dtype=np.int64)
     kinds = model.market_table.kind[act]
@@ -480,7 +493,7 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
     # many shops are closer substitutes of one another than several cryptomarkets are
     lam_of = np.array([1.0, ch.nest_lambda_webshop, ch.nest_lambda, ch.nest_lambda])
     nest_value = np.full((n, K, 4), NEG_INF)
-    nest_value[:, :, 0] = u_street
+    nest_value[:, :, 0] = u_offline
     # per candidate: (position of each deciding row in its matrix, utilities of the rows that can
     # buy it online); only rows that reach some online market are computed (most buyers reach none)
     online_u: list[tuple[np.ndarray, np.ndarray]] = []
@@ -542,6 +555,21 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
     pick[rows] = gumbel_pick(flat[rows] / lam_b, rng)
     k_of, channel = pick // 4, pick % 4
     sub = np.where(buys, csub[np.arange(n), np.maximum(k_of, 0)], -1)
+    # offline: from the friend or on the street (one draw per occasion, used or not, for common
+    # random numbers); a friend who runs out sends the rest to the street, or home without a purchase
+    u_side = rng.random(n)
+    kk = np.maximum(k_of, 0)
+    rows_n = np.arange(n)
+    with np.errstate(invalid="ignore"):
+        p_friend = np.exp(u_friend[rows_n, kk] - u_offline[rows_n, kk])
+    friend = buys & (channel == 0) & (u_side < np.nan_to_num(p_friend))
+    if friend.any():
+        asked = np.flatnonzero(friend)
+        got = model.social.hand_over(ids[asked])
+        short = asked[~got]
+        friend[short] = False
+        buys[short[~street_ok[short, kk[short]]]] = False
+    friend_unit_price = friend_price
     market = np.full(n, -1, dtype=np.int64)
     online_buys = np.flatnonzero(buys & (channel > 0))
     if len(online_buys):
@@ -565,6 +593,8 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
         "channel": channel[buys],
         "market": market[buys],
         "vendor": vendor[buys],
+        "from_friend": friend[buys],
+        "friend_unit_price": friend_unit_price[buys],
         "abstained": ids[~buys & ~no_option],
         "no_option": ids[no_option],
         "bought_mask": buys,
@@ -666,6 +696,8 @@ def make_purchases(model: CryptoMarketModel) -> None:
         return
     pop.record_purchases(p["buyer"], day)
     off = p["channel"] == Channel.OFFLINE
+    _from_friends(model, p, off & p["from_friend"])
+    off &= ~p["from_friend"]
     # street purchases complete at once
     rng = model.streams["purchase"]
     sb, ss = p["buyer"][off], p["substance"][off]
@@ -683,21 +715,30 @@ def make_purchases(model: CryptoMarketModel) -> None:
     if len(caught):
         model.police.arrest_buyers(caught, online=False)
     # online orders
-    on = ~off
+    on = p["channel"] != Channel.OFFLINE
     b, m, v, s = p["buyer"][on], p["market"][on], p["vendor"][on], p["substance"][on]
-    ids_o = place_orders(model, b, m, v, s)
+    ids_o = place_orders(model, b, m, v, s, portions=1 + model.social.friends_portions(b))
     if len(ids_o) == 0:
         return
     price = model.orders.price[ids_o]
     chan = model.market_table.kind[m]
-    np.add.at(t.sales, chan, 1)
-    np.add.at(t.value, chan, price)
-    np.add.at(t.m_sales, m, 1)
-    np.add.at(t.m_value, m, price)
     np.add.at(model.market_table.ring[:, 0], m, 1.0)
     np.add.at(model.vend.ring[:, 0], v, 1.0)
-    np.add.at(model.vend.week_sales, v, 1.0)
-    np.add.at(model.vend.week_value, v, price)
+    # orders of wholesale size (social suppliers' largest) count as wholesale, not as users' retail
+    # orders, like dealers' lots: the two never overlap in the tables
+    big = price >= model.cfg.model.social.wholesale_min_eur
+    retail = ~big
+    np.add.at(t.sales, chan[retail], 1)
+    np.add.at(t.value, chan[retail], price[retail])
+    np.add.at(t.m_sales, m[retail], 1)
+    np.add.at(t.m_value, m[retail], price[retail])
+    np.add.at(model.vend.week_sales, v[retail], 1.0)
+    np.add.at(model.vend.week_value, v[retail], price[retail])
+    if big.any():
+        t.wholesale_sales += int(big.sum())
+        t.wholesale_value += float(price[big].sum())
+        np.add.at(model.vend.week_wholesale_sales, v[big], 1.0)
+        np.add.at(model.vend.week_wholesale_value, v[big], price[big])
     pairs = np.unique(b.astype(np.int64) * model.m_cap + m)
     pm = pairs % model.m_cap
     np.add.at(t.m_buyers, pm, 1)
@@ -713,3 +754,26 @@ def make_purchases(model: CryptoMarketModel) -> None:
         if model.buyers.migrant_from[bb] >= 0:
             model.migrations.append((int(model.buyers.migrant_from[bb]), mm, model.day))
             model.buyers.migrant_from[bb] = -1
+
+
+def _from_friends(model: CryptoMarketModel, p: dict[str, np.ndarray], mine: np.ndarray) -> None:
+    """Purchases from a friend who bought online for friends (social supply): no dealer, no street arrest.
+
+    Counted as offline purchases (the buyer did not buy online) and in ``sales_social``; the
+    friend's stock already lost the portions (:meth:`sim.agents.social.SocialSupply.hand_over`).
+    """
+    if not mine.any():
+        return
+    t = model.today
+    b, s = p["buyer"][mine], p["substance"][mine]
+    sup = model.social.supplier[b]
+    unit_price = p["friend_unit_price"][mine]
+    purity = model.social.stock_purity[sup]
+    nad = model.social.stock_not_as_described[sup]
+    value = unit_price * model.units[s]
+    t.sales[0] += len(b)
+    t.value[0] += float(value.sum())
+    t.social_sales += len(b)
+    t.social_value += float(value.sum())
+    t.purchases.append(Purchases(b, s, np.zeros(len(b), dtype=np.int64), np.full(len(b), -1), unit_price, purity, value))
+    t.harm += float(consumption_harm(model, b, s, purity, nad, online=True).sum())

@@ -34,6 +34,7 @@ class OrderBook(Table):
         "settle_event": Col(np.int8, 0),
         "cross_border": Col(np.bool_, 0),
         "origin": Col(np.int8, 0),  # the vendor's sim.domain.Origin when the order was placed (its route)
+        "portions": Col(np.int16, 1),  # purchase-sized portions: 1, plus friends' portions of social suppliers
     }
     buyer: np.ndarray
     vendor: np.ndarray
@@ -49,6 +50,7 @@ class OrderBook(Table):
     settle_event: np.ndarray
     cross_border: np.ndarray
     origin: np.ndarray
+    portions: np.ndarray
 
     def __init__(self, capacity: int = 4096) -> None:
         super().__init__(capacity)

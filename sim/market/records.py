@@ -81,9 +81,12 @@ class DayCounters:
     initiations: int = 0
     cessations: int = 0
     skill_learned: int = 0
-    #: dealers' wholesale lots paid today and their value, EUR
+    #: wholesale-sized online purchases paid today (dealers' lots, social suppliers' largest orders), EUR
     wholesale_sales: int = 0
     wholesale_value: float = 0.0
+    #: purchases from friends who bought online for friends (social supply), and their value, EUR
+    social_sales: int = 0
+    social_value: float = 0.0
 
     def grow_markets(self, cap: int) -> None:
         """Make room for ``cap`` market columns."""

@@ -22,15 +22,25 @@ if TYPE_CHECKING:
 
 
 def place_orders(
-    model: CryptoMarketModel, buyers: np.ndarray, markets: np.ndarray, vendors: np.ndarray, subs: np.ndarray
+    model: CryptoMarketModel,
+    buyers: np.ndarray,
+    markets: np.ndarray,
+    vendors: np.ndarray,
+    subs: np.ndarray,
+    portions: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Create the orders of a day's online purchases and schedule their outcomes and settlements."""
+    """Create the orders of a day's online purchases and schedule their outcomes and settlements.
+
+    ``portions``: purchase-sized portions per order (default 1; social suppliers add their friends').
+    """
     n = len(buyers)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
+    if portions is None:
+        portions = np.ones(n, dtype=np.int64)
     rng = model.streams["orders"]
     day = model.day
-    price = model.vend.price[vendors, subs] * model.units[subs]
+    price = model.vend.price[vendors, subs] * model.units[subs] * portions
     commission = model.market_table.commission[markets]
     u = rng.random((n, 7))
     into_escrow = model.market_table.has_escrow[markets] & ~_finalise_early(model, vendors, markets, u[:, 0])
@@ -53,6 +63,7 @@ def place_orders(
         outcome_day=outcome_day,
         cross_border=cross,
         origin=model.vend.origin[vendors],
+        portions=portions,
     )
     _take_payment(model, markets, price, commission, into_escrow)
     model.orders.schedule_outcome(ids, outcome_day)
@@ -209,6 +220,7 @@ def process_outcomes(model: CryptoMarketModel) -> None:
     out = ob.outcome[ids]
     good = out == Outcome.DELIVERED
     model.buyers.learn(b, m, v, good)
+    _stock_friends(model, ids, good | (out == Outcome.NOT_AS_DESCRIBED))
     u = rng.random((len(ids), 4))
     fb = u[:, 0] < cfg.escrow.feedback_prob
     np.add.at(model.vend.fb_count, (v[fb], m[fb]), 1.0)
@@ -239,3 +251,21 @@ def process_outcomes(model: CryptoMarketModel) -> None:
     va = seized & (u[:, 3] < model.levers.trace_prob)
     for vv in np.unique(v[va]).tolist():
         model.police.arrest_vendor(int(vv), reason="seized parcel traced")
+
+
+def _stock_friends(model: CryptoMarketModel, ids: np.ndarray, consumed: np.ndarray) -> None:
+    """Social suppliers' orders that arrived become stock for their friends (sim/agents/social.py)."""
+    ob = model.orders
+    extra = ob.portions[ids] > 1
+    if not extra.any():
+        return
+    mine = ids[extra]
+    model.social.settled(ob.buyer[mine])
+    got = mine[consumed[extra]]
+    if len(got) == 0:
+        return
+    portions = ob.portions[got].astype(np.int64)
+    subs = ob.substance[got].astype(np.int64)
+    unit_price = ob.price[got] / (portions * model.units[subs])
+    nad = ob.outcome[got] == Outcome.NOT_AS_DESCRIBED
+    model.social.receive(ob.buyer[got].astype(np.int64), subs, portions - 1, unit_price, ob.purity[got].astype(float), nad)
