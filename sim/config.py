@@ -464,7 +464,8 @@ class VendorConfig:
     vendor_bond_eur: float = nonneg(300.0)
     #: weeks of expected margin a vendor sets against the bond (assumption)
     bond_payback_weeks: float = nonneg(8.0)
-    #: weekly probability of quitting for any reason, baseline
+    #: weekly probability of quitting for any reason, baseline (vendors on hidden markets; a web
+    #: shop's seller stays while its shop is open)
     quit_weekly_prob: float = prob(0.006)
     #: extra weekly quit probability if no sale for 4 weeks
     quit_idle_weekly_prob: float = prob(0.15)

@@ -180,7 +180,11 @@ class Vendor(mesa.Agent):
         self.invest(orders_week / 7.0 / model.vend.capacity[self.idx])
         self.idle_weeks = 0 if orders_week > 0 else self.idle_weeks + 1
         quit_p = cfg.quit_weekly_prob + (cfg.quit_idle_weekly_prob if self.idle_weeks >= 4 else 0.0)
-        if u[1] < quit_p:
+        # a web shop's seller stays while the shop is open: the shop's life is the market's (voluntary
+        # and idle closure, both per market). Its orders grow with the modelled population (one seller
+        # whatever the size), so quitting after idle weeks would close small shops in small
+        # populations only, and a random quit would close a shop twice over
+        if not self.webshop and u[1] < quit_p:
             self.quit("quit")
             return
         if (

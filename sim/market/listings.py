@@ -211,8 +211,13 @@ def update_listing_utility(model: CryptoMarketModel) -> None:
     ch, vc = model.cfg.model.choice, model.cfg.model.vendors
     li = model.listings
     v, m, s = li.vendor, li.market, li.substance
-    cnt = model.vend.fb_count[v, m]
-    score = reputation_score(model.vend.fb_sum[v, m], cnt, vc.rating_prior_good, vc.rating_prior_count)
+    # a web shop has one seller whatever the population size, so its feedback grows with the
+    # population: its counts are read at the choice's reference population, as the hidden markets'
+    # many vendors are (else a larger modelled population would make every shop look more reviewed)
+    scale = model.buyers.online_per_1000 * 1000.0 / model.cfg.model.choice.listing_reference_online_buyers
+    per_reference = np.where(model.market_table.kind[m] == Channel.WEBSHOP, 1.0 / scale, 1.0)
+    cnt = model.vend.fb_count[v, m] * per_reference
+    score = reputation_score(model.vend.fb_sum[v, m] * per_reference, cnt, vc.rating_prior_good, vc.rating_prior_count)
     # against the table's street price (fixed), so that a rise of all prices lowers every option
     logp = np.log(model.vend.price[v, s] / model.subs.street_price[s])
     load = model.vend.ring[v, :7].sum(axis=1) / 7.0 / model.vend.capacity[v]
@@ -228,8 +233,7 @@ def update_listing_utility(model: CryptoMarketModel) -> None:
         # their own country when inspection rises (no border, no customs)
         - ch.beta_seizure_risk * seizure_prob(model.levers.customs_prob, model.vend.origin[v], model.vend.stealth[v])
     )
-    reference = model.cfg.model.choice.listing_reference_online_buyers
     scaled = model.market_table.kind != Channel.WEBSHOP  # hidden markets: vendors scale with the Tor buyers
-    log_scale = np.where(scaled, np.log(model.buyers.online_per_1000 * 1000.0 / reference), 0.0)
-    li.competitor_scale = model.buyers.online_per_1000 * 1000.0 / reference
+    log_scale = np.where(scaled, np.log(scale), 0.0)
+    li.competitor_scale = scale
     li.set_utility(utility, logp, log_scale=log_scale, pooled=~scaled)

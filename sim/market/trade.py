@@ -244,7 +244,9 @@ def process_outcomes(model: CryptoMarketModel) -> None:
     t.outcomes += len(ids)
     seized = out == Outcome.SEIZED
     t.parcels_seized += int(seized.sum())
-    # controlled deliveries: seized parcels lead to buyer and sometimes vendor arrests
+    # controlled deliveries: seized parcels of controlled substances lead to buyer and sometimes
+    # vendor arrests (a parcel of an uncontrolled NPS is no offence to prosecute)
+    seized = seized & model.subs.controlled[s]
     cd = seized & (u[:, 2] < model.levers.controlled_delivery_prob)
     if cd.any():
         model.police.arrest_buyers(b[cd], online=True)
