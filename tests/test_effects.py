@@ -83,8 +83,13 @@ PLACEBOS = {
             ("analogue_uptake", 0.0),
             ("analogue_webshop_share", 0.0),
         ),
-        # being controlled carries the vendors' risk premium of controlled substances; make it equal
-        ("model.vendors.uncontrolled_risk_factor=1.0",),
+        # being controlled carries the vendors' risk premium of controlled substances, and seized
+        # parcels of controlled substances lead to arrests: make the premium equal and the arrests none
+        (
+            "model.vendors.uncontrolled_risk_factor=1.0",
+            "model.enforcement.controlled_delivery_prob=0",
+            "model.enforcement.seized_parcel_vendor_arrest_prob=0",
+        ),
     ),
     "parcel_interdiction": (
         None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sim.domain import Channel
 from sim.market.escrow import OrderState
 from sim.model import CryptoMarketModel
 from sim.runner import compose
@@ -139,3 +140,56 @@ def test_a_scenario_is_identical_to_its_baseline_before_its_first_intervention(s
         assert len(before_b) and before_b.reset_index(drop=True).equals(before_s.reset_index(drop=True)), (
             f"{scenario}: {name} differs from the baseline before day 25"
         )
+
+
+def test_a_web_shops_listing_is_worth_the_same_whatever_the_population_size():
+    """A shop's feedback grows with the population it serves (one seller whatever the size): it is
+    read at the choice's reference population, so the same feedback per buyer is worth the same."""
+    from sim.domain import Channel
+    from sim.market.listings import rebuild_listings, update_listing_utility
+
+    models = [CryptoMarketModel(compose([*SMALL, "run.days=5", f"model.n_buyers={n}"])) for n in (2500, 10000)]
+    utilities = []
+    for model in models:
+        rebuild_listings(model)
+        shop = next(m.idx for m in model.markets if m.kind == Channel.WEBSHOP)
+        row = int(np.flatnonzero(model.listings.market == shop)[0])
+        v, s = int(model.listings.vendor[row]), int(model.listings.substance[row])
+        # the same shop in both: price, purity, route, and 40 feedbacks per 1,000 online-capable buyers, 90% good
+        model.vend.price[v, s], model.vend.purity[v, s] = 10.0, float(model.subs.purity_off_mean[s])
+        model.vend.stealth[v], model.vend.ring[v] = 0.3, 0.0
+        model.vend.fb_count[v, shop] = 40 * model.buyers.online_per_1000
+        model.vend.fb_sum[v, shop] = 0.9 * model.vend.fb_count[v, shop]
+        update_listing_utility(model)
+        utilities.append(float(model.listings.utility[row]))
+    assert utilities[0] == pytest.approx(utilities[1], abs=1e-9), f"the shop's utility at 2,500 and 10,000 buyers: {utilities}"
+
+
+def test_web_shop_sellers_stay_while_their_shop_is_open_and_uncontrolled_parcels_arrest_no_one():
+    """Hidden-market vendors quit within weeks and traced parcels always lead to an arrest; a
+    web shop's seller (uncontrolled NPS only) neither quits nor is arrested while the shop is open."""
+    cfg = compose(
+        [
+            *SMALL,
+            "run.days=120",
+            "seed=2",
+            "model.n_buyers=10000",
+            "model.vendors.quit_weekly_prob=0.1",
+            "model.vendors.origin_eu_share=0",
+            "model.vendors.origin_non_eu_share=1",  # every hidden-market parcel passes customs
+            "model.enforcement.seized_parcel_vendor_arrest_prob=1.0",
+            "model.escrow.customs_seizure_prob=0.5",
+        ]
+    )
+    model = CryptoMarketModel(cfg)
+    for _ in range(model.burn_in + cfg.run.days):
+        model.step()
+    vend = model.vend
+    sellers = [a for a in model.vendor_agents if a.webshop]
+    open_shops = [m.idx for m in model.markets if m.kind == Channel.WEBSHOP and m.active]
+    selling = {m for a in sellers if a.active for m in a.markets}
+    assert open_shops and set(open_shops) <= selling, "every open shop still has its seller"
+    assert not vend.arrested[[a.idx for a in sellers]].any(), "no web-shop seller is arrested for uncontrolled NPS parcels"
+    hidden = np.array([a.idx for a in model.vendor_agents if not a.webshop])
+    assert vend.arrested[hidden].any(), "traced parcels of controlled drugs do arrest hidden-market vendors"
+    assert vend.active[hidden].mean() < 0.5, "hidden-market vendors quit (a chance of 0.1 a week)"

@@ -149,14 +149,31 @@ def test_interdiction_of_the_non_eu_route_in_a_run():
     and only the non-EU vendors adapt (EU vendors keep their stealth and their origin)."""
     base_model, _ = run(tuple(BUSY))
     model, t = run(tuple(BUSY), routes=("non_eu",))
-    bo, bs = orders_after(base_model)
-    o, s = orders_after(model)
-    rate = {k: s[o == k].mean() for k in (Origin.EU, Origin.NON_EU)}
-    base_rate = {k: bs[bo == k].mean() for k in (Origin.EU, Origin.NON_EU)}
-    n_non = int((o == Origin.NON_EU).sum())
+    # seizures per unit of exposure, sum(seized) / sum(1 - stealth) over orders: the route's
+    # inspection rate whatever vendors the buyers pick (under interdiction they pick stealthier
+    # ones, which takes back part of the rise in the raw share seized); in a run whose vendors keep
+    # their stealth, so that each order's exposure is its vendor's stealth now
+    fixed, _ = run(tuple(BUSY), routes=("non_eu",), stealth_gain_weekly=0.0, domestic_shift_weekly_prob=0.0)
+
+    def inspection(m):
+        o, n = m.orders, m.orders.n
+        after = o.day[:n] >= T0
+        seized = o.outcome[:n] == Outcome.SEIZED
+        exposure = 1.0 - m.vend.stealth[o.vendor[:n]]
+        return {
+            k: seized[after & (o.origin[:n] == k)].sum() / exposure[after & (o.origin[:n] == k)].sum()
+            for k in (Origin.EU, Origin.NON_EU)
+        }, int((after & (o.origin[:n] == Origin.NON_EU)).sum())
+
+    base_rate, _ = inspection(base_model)
+    rate, n_non = inspection(fixed)
     assert n_non >= 100, f"enough non-EU orders to measure their seizure rate: {n_non}"
-    assert rate[Origin.NON_EU] > 2 * base_rate[Origin.NON_EU], (
-        f"non-EU orders seized {base_rate[Origin.NON_EU]:.3f} -> {rate[Origin.NON_EU]:.3f} (inspection 0.3 against 0.12)"
+    # about 0.12 and 0.3 less the parcels never shipped (scams); some 50-90 seizures each, so +- 0.04
+    assert 0.08 < base_rate[Origin.NON_EU] < 0.16 and 0.2 < rate[Origin.NON_EU] < 0.34, (
+        f"non-EU seizures per unit of exposure {base_rate[Origin.NON_EU]:.3f} -> {rate[Origin.NON_EU]:.3f} (inspection 0.12 -> 0.3)"
+    )
+    assert rate[Origin.EU] < 0.1, (
+        f"EU parcels are inspected as before (0.036; a few dozen seizures): {base_rate[Origin.EU]:.3f} -> {rate[Origin.EU]:.3f}"
     )
     # vendors present at the start, by their origin then (origins change only by moving home)
     v = t["vendors"]
