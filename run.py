@@ -13,6 +13,7 @@ anything is written. What ends how is described in docs/reliability.md.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -40,34 +41,49 @@ def main(cfg: DictConfig) -> None:
     out_dir = Path(os.path.abspath(hc.runtime.output_dir))
     sweep = hc.mode == RunMode.MULTIRUN
     token = read_sweep(Path(hc.sweep.dir)).get("token") or new_token() if sweep else new_token()
+    _to_log_file(f"{out_dir}: scenario {cfg.scenario.name}, seed {cfg.seed}, {cfg.model.n_buyers} buyers, {cfg.run.days} days")
     try:
         summary = run_job(cfg, out_dir, token, skip_finished=sweep)
     except KeyboardInterrupt as err:
         record_failure(err, out_dir, token, status="interrupted")
-        print(f"\n{out_dir}: interrupted; marked 'interrupted' in status.json, no tables written", file=sys.stderr)
+        _say(f"\n{out_dir}: interrupted; marked 'interrupted' in status.json, no tables written", err=True)
         raise  # cli() ends the sweep or run cleanly
     except UserError as err:
         if sweep:
             record_failure(err, out_dir, token)
-            print(f"{out_dir}: FAILED: {err}", file=sys.stderr)
+            _say(f"{out_dir}: FAILED: {err}", err=True)
             return
         CLAIMS.get(out_dir, None) and CLAIMS[out_dir].remove()
         refuse(err)
     except Exception as err:  # noqa: BLE001 - a bug: keep the record, and in a sweep go on with the others
         record_failure(err, out_dir, token)
-        print(f"{out_dir}: FAILED: {type(err).__name__}: {err} (details in error.txt)", file=sys.stderr)
+        _say(f"{out_dir}: FAILED: {type(err).__name__}: {err} (details in error.txt)", err=True)
         if sweep:
             return
         raise
     if summary is None:
-        print(f"{out_dir}: finished before with the same settings and code, skipped")
+        _say(f"{out_dir}: finished before with the same settings and code, skipped")
         return
     h = summary["run"]
-    print(
+    _say(
         f"{out_dir}: online volume {h['online_volume_eur_per_day']:.0f} EUR/day, "
         f"online share {h['online_share_of_purchases']['all']:.3f}, "
         f"delivery success {h['delivery_success_rate']:.3f}, markets at end {h['active_markets_end']}"
     )
+
+
+def _say(message: str, err: bool = False) -> None:
+    """Print a line for the user and keep it in the run's ``run.log`` (Hydra's log file)."""
+    print(message, file=sys.stderr if err else sys.stdout)
+    _to_log_file(message.strip())
+
+
+def _to_log_file(message: str) -> None:
+    """Write a line to Hydra's log file only (its console handler would print it a second time)."""
+    record = logging.LogRecord("run", logging.INFO, __file__, 0, message, None, None)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
 
 
 def _interrupt_on_sigterm() -> None:

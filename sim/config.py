@@ -586,14 +586,17 @@ class SocialSupplyConfig:
     max_portions: int = at_least(8, 1, why="a supplier's order holds at least one portion for friends")
     #: price friends pay per unit, relative to what the supplier paid (assumption: social supply is
     #: mostly passed on at cost, "not-for-profit", Coomber & Turnbull 2007)
-    markup: float = ranged(1.0, lo=0.0, hi=10.0, why="a multiplier of the supplier's unit price")
+    markup: float = ranged(
+        1.0, lo=0.0, lo_open=True, hi=10.0, why="a multiplier of the supplier's unit price (friends' price enters as its log)"
+    )
     #: utility of getting a drug from a friend rather than from a street dealer at the same price and
     #: risk, logit units (assumption: trust and convenience; no dealer contact needed)
     friend_utility: float = signed(1.0)
     #: perceived risk of a purchase from a friend, relative to the street's (assumption)
     friend_risk_share: float = prob(0.3)
-    #: value from which an online order counts as wholesale-sized, EUR (the USD 1,000 of Aldridge &
-    #: Decary-Hetu 2016 at about 0.9 EUR per USD): suppliers' orders this large count as wholesale
+    #: value from which any user's online order counts as wholesale-sized, EUR (the USD 1,000 of
+    #: Aldridge & Decary-Hetu 2016 at about 0.9 EUR per USD). One portion never comes near it at
+    #: default prices; social suppliers' orders with friends' portions may
     wholesale_min_eur: float = positive(900.0, why="orders are compared with it")
 
 

@@ -55,6 +55,8 @@ def test_smoke_run_writes_the_contract(tmp_path):
     for fig in ("online_volume_by_channel", "market_shares", "mean_trust"):
         assert (out / "figures" / f"{fig}.png").exists() and (out / "figures" / f"{fig}.pdf").exists(), fig
     assert not (out / ".partial").exists(), "no staging folder is left behind"
+    log = (out / "run.log").read_text()
+    assert "seed 5, 800 buyers, 40 days" in log and "online volume" in log, f"run.log says what ran and how it ended: {log!r}"
 
 
 @pytest.mark.parametrize(
@@ -64,6 +66,7 @@ def test_smoke_run_writes_the_contract(tmp_path):
         ("model.n_buyers=many", "n_buyers"),
         ("run.days=0", "run.days"),
         ("model.markets.new_cryptomarkets_per_year=-1", "new_cryptomarkets_per_year"),
+        ("model.social.markup=0", "markup"),  # friends' price enters the choice as its log
     ],
 )
 def test_bad_input_on_the_command_line_leaves_no_output(tmp_path, override, message):
