@@ -6,7 +6,8 @@ import functools
 
 import pytest
 
-from sim.runner import compose, simulate
+from sim.config import InterventionConfig
+from sim.runner import compose, simulate, validate_config
 
 #: a small world that still has several markets, vendors and closures
 TINY = ["model.n_buyers=2500", "run.days=150", "run.burn_in_days=30", "run.figures=false", "run.progress=false"]
@@ -21,3 +22,16 @@ def tiny_run(*extra: str):
 @pytest.fixture
 def tiny():
     return tiny_run("seed=1")
+
+
+def run_with_all_cryptomarkets_taken_down(overrides: list[str], day: int | None):
+    """(model, tables) of the config ``overrides``; with ``day``, every cryptomarket is taken down
+    then, without publicity (a scenario with one takedown of target ``all:cryptomarket``)."""
+    cfg = compose(overrides)
+    if day is not None:
+        cfg.scenario.name = "no_cryptomarkets"
+        cfg.scenario.interventions = [
+            InterventionConfig(name="takedown", start_day=day, target="all:cryptomarket", params={"publicity_risk": 0.0})
+        ]
+        validate_config(cfg)
+    return simulate(cfg)

@@ -56,6 +56,12 @@ def run_large_seed(seed: int, *interventions: tuple) -> tuple:
     return simulate(cfg)
 
 
+def exit_scams_taken(events, day: int) -> np.ndarray:
+    """Escrow taken, EUR, by each market exit-scammed on ``day`` (from the events' details)."""
+    scams = events[(events.day == day) & (events.event == "market_exit_scammed")]
+    return scams["detail"].str.extract(r"escrow taken ([0-9.]+) EUR")[0].astype(float).to_numpy()
+
+
 def iv(name, target=None, end_day=None, **params):
     return (name, target, tuple(sorted(params.items())), end_day)
 
@@ -79,11 +85,10 @@ def test_takedown_zeroes_target_and_others_gain():
     assert action.record["escrow_frozen_eur"] > 0, "the target's escrow is frozen"
     daily = t["daily"].set_index("day")
     # plus whatever another market's operator took in an exit scam on the same day (seed 11: one does)
-    ev = t["events"]
-    scams = ev[(ev.day == T0) & (ev.event == "market_exit_scammed")]["detail"].str.extract(r"escrow taken ([0-9.]+) EUR")[0]
-    assert daily.loc[T0, "escrow_lost_eur"] == pytest.approx(
-        action.record["escrow_frozen_eur"] + scams.astype(float).sum(), abs=0.01
-    ), "frozen escrow is counted on the takedown day"
+    scams = exit_scams_taken(t["events"], T0)
+    assert daily.loc[T0, "escrow_lost_eur"] == pytest.approx(action.record["escrow_frozen_eur"] + scams.sum(), abs=0.01), (
+        "frozen escrow is counted on the takedown day"
+    )
 
 
 def test_blocking_cuts_shop_sales_and_mirrors_bring_them_back():
@@ -244,12 +249,9 @@ def test_exit_scam_collapses_trust_and_takes_escrow():
     )
     # the day's escrow lost is what every market exit-scammed that day took (another market's own
     # operator may exit-scam on the same day)
-    ev = t["events"]
-    taken = ev[(ev.day == T0) & (ev.event == "market_exit_scammed")]["detail"].str.extract(r"escrow taken ([0-9.]+) EUR")[0]
-    assert t["daily"].set_index("day").loc[T0, "escrow_lost_eur"] == pytest.approx(taken.astype(float).sum(), abs=0.01)
-    assert taken.astype(float).max() == pytest.approx(rec["escrow_held_eur"], abs=0.01), (
-        "the intervention's market lost its escrow"
-    )
+    taken = exit_scams_taken(t["events"], T0)
+    assert t["daily"].set_index("day").loc[T0, "escrow_lost_eur"] == pytest.approx(taken.sum(), abs=0.01)
+    assert taken.max() == pytest.approx(rec["escrow_held_eur"], abs=0.01), "the intervention's market lost its escrow"
 
 
 def test_red_alert_and_drug_checking():

@@ -7,8 +7,8 @@ import functools
 import numpy as np
 
 from sim.agents.social import SocialSupply
-from sim.config import InterventionConfig, SocialSupplyConfig
-from sim.runner import compose, simulate, validate_config
+from sim.config import SocialSupplyConfig
+from tests.conftest import run_with_all_cryptomarkets_taken_down
 
 T0 = 120  #: day of the takedown below
 #: a world with no new hidden markets, so that a takedown of the cryptomarkets leaves none
@@ -80,14 +80,7 @@ def test_friends_take_portions_until_the_stock_runs_out():
 
 @functools.cache
 def world(takedown: bool, *extra: str):
-    cfg = compose(NO_NEW_MARKETS + list(extra))
-    if takedown:
-        cfg.scenario.name = "no_cryptomarkets"
-        cfg.scenario.interventions = [
-            InterventionConfig(name="takedown", start_day=T0, target="all:cryptomarket", params={"publicity_risk": 0.0})
-        ]
-        validate_config(cfg)
-    return simulate(cfg)
+    return run_with_all_cryptomarkets_taken_down(NO_NEW_MARKETS + list(extra), T0 if takedown else None)
 
 
 #: no web shops either: every supplier buys on cryptomarkets

@@ -7,10 +7,10 @@ import functools
 import numpy as np
 import pytest
 
-from sim.config import InterventionConfig
 from sim.environment.offline import StreetMarket
-from sim.runner import compose, simulate, validate_config
+from sim.runner import compose
 from sim.substances import SubstanceTable
+from tests.conftest import run_with_all_cryptomarkets_taken_down
 
 T0 = 120  #: day of the takedowns below
 #: a world whose dealers lean on online wholesale, with no new markets to replace those taken down
@@ -29,14 +29,7 @@ ONLINE_DEALERS = [
 
 @functools.cache
 def run(takedown: bool):
-    cfg = compose(ONLINE_DEALERS)
-    if takedown:
-        cfg.scenario.name = "no_hidden_markets"
-        cfg.scenario.interventions = [
-            InterventionConfig(name="takedown", start_day=T0, target="all:cryptomarket", params={"publicity_risk": 0.0})
-        ]
-        validate_config(cfg)
-    return simulate(cfg)
+    return run_with_all_cryptomarkets_taken_down(ONLINE_DEALERS, T0 if takedown else None)
 
 
 def test_short_supply_raises_the_street_price_and_lowers_availability():

@@ -569,7 +569,6 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
         short = asked[~got]
         friend[short] = False
         buys[short[~street_ok[short, kk[short]]]] = False
-    friend_unit_price = friend_price
     market = np.full(n, -1, dtype=np.int64)
     online_buys = np.flatnonzero(buys & (channel > 0))
     if len(online_buys):
@@ -594,7 +593,7 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
         "market": market[buys],
         "vendor": vendor[buys],
         "from_friend": friend[buys],
-        "friend_unit_price": friend_unit_price[buys],
+        "friend_unit_price": friend_price[buys],
         "abstained": ids[~buys & ~no_option],
         "no_option": ids[no_option],
         "bought_mask": buys,
