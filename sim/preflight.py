@@ -34,6 +34,9 @@ OWN_CALLBACKS = frozenset({"sim.callbacks.GuardRuns", "sim.report.CollectRuns"})
 EXPERIMENT_HYDRA_KEYS = ("sweep.dir", "sweeper.params", "launcher.n_jobs")
 #: config groups (folders of configs/) and the package each file must have
 GROUPS = ("scenario", "substances")
+#: the config group of design points: parameter values that calibration, sensitivity analysis and
+#: scenario discovery (sim/design.py) write as files into a folder they put on ``hydra.searchpath``
+POINT_GROUP = "point"
 #: settings that do not change a run's results (left out of result fingerprints)
 PRESENTATION_KEYS = ("run.progress", "run.figures", "run.check_memory", "report")
 
@@ -132,6 +135,12 @@ def check_command_line(args: list[str], multirun: bool | None = None) -> None:
             for v in values:
                 check_config_file(_group_file(key, v), key)
             continue
+        if key == POINT_GROUP:
+            if not arg.lstrip().startswith("+"):
+                raise ConfigError(f"{arg}: select a design point with +{POINT_GROUP}=NAME")
+            for v in values:
+                check_config_file(point_file(v, searchpath_dirs(args)), POINT_GROUP)
+            continue
         if key == "experiment":
             if not arg.lstrip().startswith("+"):
                 raise ConfigError(f"{arg}: select an experiment with +experiment=NAME; allowed: {experiment_names()}")
@@ -158,6 +167,9 @@ def trial_overrides(args: list[str]) -> list[str] | None:
     parser = OverridesParser.create()
     for arg in override_args(args):
         (o,) = parser.parse_overrides([arg])
+        if o.key_or_group == "hydra.searchpath":  # design points live there (+point=NAME)
+            out.append(arg)
+            continue
         if o.key_or_group.startswith("hydra"):
             continue
         if o.is_sweep_override():
@@ -286,6 +298,35 @@ def _group_file(group: str, option: str) -> Path:
     return path
 
 
+def searchpath_dirs(args: list[str]) -> list[Path]:
+    """The local folders that ``hydra.searchpath=[file://...]`` on the command line adds."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    dirs: list[Path] = []
+    for arg in override_args(args):
+        if not arg.startswith("hydra.searchpath="):
+            continue
+        (o,) = OverridesParser.create().parse_overrides([arg])
+        value = o.value()
+        for entry in value if isinstance(value, list) else [value]:
+            text = str(entry)
+            if not text.startswith("file://"):
+                raise ConfigError(f"{arg}: {text!r}: only local folders (file://PATH) may be added to the search path")
+            dirs.append(Path(text.removeprefix("file://")))
+    return dirs
+
+
+def point_file(name: str, dirs: list[Path]) -> Path:
+    """The file of design point ``name`` (``<dir>/point/<name>.yaml`` in a search-path folder)."""
+    check_folder_name(POINT_GROUP, name)
+    for d in dirs:
+        path = d / POINT_GROUP / f"{name}.yaml"
+        if path.is_file():
+            return path
+    where = ", ".join(str(d) for d in dirs) or "no folder (add one with hydra.searchpath=[file://PATH])"
+    raise ConfigError(f"+{POINT_GROUP}={name}: no such design point in the search path: {where}")
+
+
 def experiment_names() -> list[str]:
     """Names of the experiment files in ``experiments/``."""
     return sorted(p.stem for p in EXPERIMENTS_DIR.glob("*.yaml"))
@@ -306,7 +347,7 @@ def check_config_file(path: Path, kind: str) -> None:
 
     Args:
         path: the YAML file.
-        kind: ``experiment``, ``scenario`` or ``substances``.
+        kind: ``experiment``, ``scenario``, ``substances`` or ``point`` (a design point).
 
     Raises:
         ConfigError: naming the file, the line and the key.
@@ -326,7 +367,7 @@ def check_config_file(path: Path, kind: str) -> None:
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: must be a mapping of config keys, found a {type(data).__name__}")
     package = _package_header(text)
-    wanted = "_global_" if kind in ("experiment", "substances") else None
+    wanted = "_global_" if kind in ("experiment", "substances", POINT_GROUP) else None
     if package not in (wanted, kind):
         raise ConfigError(
             f"{where}: '# @package {package}' is not allowed; "
@@ -412,6 +453,8 @@ def _check_group_data(data: dict, kind: str, at) -> None:
     if "defaults" in data or "hydra" in data:
         key = "defaults" if "defaults" in data else "hydra"
         raise ConfigError(f"{at([key])}: a {kind} file holds only its own values")
+    if kind == POINT_GROUP and set(data) - {"model"}:
+        raise ConfigError(f"{at([sorted(set(data) - {'model'})[0]])}: a design point holds only 'model' parameters")
     if kind == "substances" and set(data) - {"substances"}:
         raise ConfigError(f"{at([sorted(set(data) - {'substances'})[0]])}: a substances file holds only 'substances'")
     body, skip = ({"scenario": data}, 1) if kind == "scenario" else (data, 0)

@@ -28,7 +28,7 @@ from hydra.experimental.callback import Callback
 from sim.domain import CHANNEL_NAMES
 from sim.errors import ReportError
 from sim.output import COUNTERFACTUAL_DIR
-from sim.preflight import GROUPS
+from sim.preflight import GROUPS, POINT_GROUP
 from sim.rundir import SWEEP_FILE, new_token, read_status
 from sim.stats import CENSORED_BY, SUMMARY_COLUMNS, summarise_metric, summarise_paired
 from sim.tables import DISPLACEMENT_KEYS, DISPLACEMENTS, EFFECT_COLUMNS, HEADLINE_SCALARS
@@ -80,7 +80,7 @@ def job_settings(folder: Path) -> dict[str, str]:
     try:  # the option chosen in each config group (``scenario=takedown``) identifies the group as a whole
         hydra_cfg = yaml.safe_load((folder / ".hydra" / "hydra.yaml").read_text()) or {}
         choices = hydra_cfg["hydra"]["runtime"]["choices"]
-        settings.update({g: json.dumps(choices[g]) for g in GROUPS if g in choices})
+        settings.update({g: json.dumps(choices[g]) for g in (*GROUPS, POINT_GROUP) if g in choices})
     except (OSError, KeyError, TypeError, yaml.YAMLError):
         pass
     try:
@@ -104,7 +104,17 @@ def compare_settings(settings: dict[str, dict[str, str]], swept: list[str] | Non
     def under(k: str) -> bool:
         return any(k == s or k.startswith(s + ".") for s in swept)
 
-    return [k for k in differing if under(k)], [k for k in differing if not under(k)]
+    # a design point (+point=NAME, sim/design.py) sets model parameters: keys that differ only
+    # between points, never within one, are its settings and count as swept
+    by_point: dict[str, list[dict[str, str]]] = {}
+    if POINT_GROUP in swept:
+        for s in settings.values():
+            by_point.setdefault(s.get(POINT_GROUP, "<unset>"), []).append(s)
+
+    def set_by_point(k: str) -> bool:
+        return bool(by_point) and all(len({s.get(k, "<unset>") for s in group}) == 1 for group in by_point.values())
+
+    return [k for k in differing if under(k)], [k for k in differing if not under(k) and not set_by_point(k)]
 
 
 def group_columns(swept: list[str] | None, differing: list[str]) -> list[str]:
