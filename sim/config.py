@@ -92,14 +92,15 @@ class BuyerConfig:
     #: of them). Assumption: 1.2 puts about 47% of purchase occasions in the top decile
     purchases_per_month_logsd: float = nonneg(1.2)
     #: share able to use Tor and cryptocurrency (gates cryptomarkets and decentralised markets).
-    #: At the start; it grows as the skill spreads (model.demand.skill_*). Chosen so that the online
-    #: share of classic-drug purchases starts at a few percent (van der Gouwe et al. 2017: 1.4-4.1%
-    #: of samples bought online, 2013-2015).
-    tech_skill_share: float = prob(0.025)
+    #: At the start; it grows as the skill spreads (model.demand.skill_*), so that the online share
+    #: of classic-drug purchases starts at a few percent (van der Gouwe et al. 2017: 1.4-4.1% of
+    #: samples bought online, 2013-2015). Calibrated (docs/calibration.md: Optuna study of 64 trials, commit f4df17a, 2026-11-29; the best trial's value to three significant digits); was 0.025
+    tech_skill_share: float = prob(0.0118)
     #: share with access to an offline dealer (the street option)
     offline_access_share: float = prob(0.9)
-    #: share who use web shops at all (clearnet, no Tor); NPS users are the main group
-    webshop_use_share: float = prob(0.25)
+    #: share who use web shops at all (clearnet, no Tor); NPS users are the main group. Calibrated (docs/calibration.md: Optuna study of 64 trials, commit f4df17a, 2026-11-29; the best trial's value to three significant digits), at
+    #: the lower end of the range searched (0.1-0.4): the NPS online share stays above its band; was 0.25
+    webshop_use_share: float = prob(0.1)
     #: share who use drug checking (harm reduction; lowers harm of bad products)
     drug_checking_share: float = prob(0.1)
     #: share who encrypt their shipping address to the vendor's PGP key, so that a seized market
@@ -187,8 +188,9 @@ class DemandConfig:
     #: month, checked at their purchase occasions. Calibrated to the observed growth of online
     #: buying (online share of drug-checking samples tripled 2013-2015, van der Gouwe et al. 2017;
     #: last-year darknet purchasing 4.5% -> 6.7% of surveyed users, Global Drug Survey)
+    #: The imitation coefficient is Calibrated (docs/calibration.md: Optuna study of 64 trials, commit f4df17a, 2026-11-29; the best trial's value to three significant digits); was 0.02
     skill_innovation_per_month: float = nonneg(0.001)
-    skill_imitation_per_month: float = nonneg(0.02)
+    skill_imitation_per_month: float = nonneg(0.00735)
     #: specific deterrence: an arrested buyer stops for good with this probability (assumption) ...
     arrest_quit_prob: float = prob(0.1)
     #: ... else pauses for an exponential time of this mean, days (assumption) ...
@@ -226,8 +228,9 @@ class ChoiceConfig:
     nest_lambda: float = ranged(0.7, lo=0.0, hi=1.0, lo_open=True, why="dissimilarity of a nested logit; 1 = plain logit")
     #: sd of a buyer's lasting taste for each hidden market, logit units: markets differ in interface,
     #: community, language and admins, and users differ in what they like, so they do not all
-    #: prefer the same market (assumption; product differentiation lets markets coexist)
-    market_taste_sd: float = nonneg(2.0)
+    #: prefer the same market (product differentiation lets markets coexist). Calibrated (docs/calibration.md: Optuna study of 64 trials, commit f4df17a, 2026-11-29; the best trial's value to three significant digits),
+    #: against the market-coexistence pattern; was 2.0 (assumption)
+    market_taste_sd: float = nonneg(1.64)
     #: dissimilarity of the listings of one substance on one market, the innermost nest: a market's
     #: value to a buyer is lambda x log-sum(listing utility / lambda), so n times the listings add
     #: lambda x log(n): listings of the same drug are close substitutes and variety is worth
@@ -249,11 +252,12 @@ class ChoiceConfig:
     #: has about 5,400); kept so that the constants keep their meaning (assumption)
     listing_reference_online_buyers: float = positive(5900.0, why="a log of a ratio to it is taken")
     #: convenience constants per channel (relative to offline = 0); cryptomarkets need Tor and
-    #: crypto, decentralised markets more so. Set so the online share of purchases matches
-    #: van der Gouwe et al. 2017 (classic <= 6%, NPS > 1/3).
+    #: crypto, decentralised markets more so. Web shops and cryptomarkets: Calibrated (docs/calibration.md: Optuna study of 64 trials, commit f4df17a, 2026-11-29; the best trial's value to three significant digits),
+    #: against the online share of purchases (van der Gouwe et al. 2017: classic <= 6%, NPS > 1/3);
+    #: were -0.4 and -0.2
     conv_offline: float = signed(0.0)
-    conv_webshop: float = signed(-0.4)
-    conv_cryptomarket: float = signed(-0.2)
+    conv_webshop: float = signed(-1.02)
+    conv_cryptomarket: float = signed(-0.134)
     conv_decentralised: float = signed(-1.0)
     #: perceived risk per channel, [0, 1]: arrest on the street, parcel interception online
     risk_offline: float = prob(0.4)
@@ -276,8 +280,8 @@ class MarketConfig:
     #: share of web shops registered in the country of the buyers (domestic)
     webshop_domestic_share: float = prob(0.5)
     #: openings per year. Cryptomarkets: 24 closures 2011-2019 (ElBahrawy et al. 2020) and
-    #: about a hundred markets overall (Norbutas et al. 2020) -> several a year.
-    new_cryptomarkets_per_year: float = nonneg(5.0)
+    #: about a hundred markets overall (Norbutas et al. 2020) -> several a year. Calibrated (docs/calibration.md: Optuna study of 64 trials, commit f4df17a, 2026-11-29; the best trial's value to three significant digits); was 5
+    new_cryptomarkets_per_year: float = nonneg(6.31)
     new_decentralised_per_year: float = nonneg(0.5)
     new_webshops_per_year: float = nonneg(4.0)
     #: exit-scam hazard per day: base + per_10k x (escrow in units of 10,000 EUR per 1,000
@@ -285,8 +289,9 @@ class MarketConfig:
     #: et al. 2020). The escrow is taken per 1,000 online-capable buyers because a market's escrow
     #: from the modelled buyers grows with their number, while the operator decides on the market's
     #: whole (global) escrow: so the hazard does not depend on the population size. The default
-    #: equals 0.004 per 100,000 EUR at the default 20,000 buyers (about 5,900 online-capable).
-    exit_scam_hazard_base: float = prob(0.0015)
+    #: equals 0.004 per 100,000 EUR at 20,000 buyers with about 5,900 online-capable. The base is
+    #: Calibrated (docs/calibration.md: Optuna study of 64 trials, commit f4df17a, 2026-11-29; the best trial's value to three significant digits); was 0.0015
+    exit_scam_hazard_base: float = prob(0.000991)
     exit_scam_hazard_per_10k_escrow_per_1000_online_buyers: float = nonneg(0.00236)
     #: voluntary closure hazard per day (retirement, technical failure)
     voluntary_close_hazard: float = prob(0.0008)
@@ -433,10 +438,9 @@ class VendorConfig:
     #: acquisition cost per unit, share of the street retail price (times the substance table's
     #: ``online_cost_factor``): vendors buy upstream, above the kilo level, below retail
     #: (assumption; retail prices are two to three times wholesale prices, Caulkins & Reuter 1998,
-    #: EMCDDA price data, and cryptomarket vendors buy in between). Set to 0.55 so that online prices
-    #: from cost and competition fall in the online_price_premium band: that pattern is an input
-    #: (calibration), not an independent check
-    acquisition_cost_share: float = ranged(0.55, lo=0.0, hi=1.0, lo_open=True, why="a share of the retail price")
+    #: EMCDDA price data, and cryptomarket vendors buy in between). Calibrated (docs/calibration.md: Optuna study of 64 trials, commit f4df17a, 2026-11-29; the best trial's value to three significant digits), with the
+    #: online_price_premium pattern in the objective (an input, not an independent check); was 0.55
+    acquisition_cost_share: float = ranged(0.64, lo=0.0, hi=1.0, lo_open=True, why="a share of the retail price")
     #: shipping and packaging per order, EUR (assumption: a letter stamp and vacuum-sealed stealth packaging)
     shipping_cost_eur_per_order: float = nonneg(0.5)
     #: risk premium, share of cost (assumption)

@@ -66,13 +66,17 @@ class Parameter:
         return float(self.low + u * (self.high - self.low))
 
 
-def _default_of(key: str) -> float:
+def _schema_value(key: str) -> Any:
     from sim.config import Config
 
     node: Any = Config()
     for part in key.split("."):
         node = getattr(node, part)
-    return float(node)
+    return node
+
+
+def _default_of(key: str) -> float:
+    return float(_schema_value(key))
 
 
 def load_parameters(keys: list[str] | None = None, path: Path = PARAMETERS_FILE) -> list[Parameter]:
@@ -122,7 +126,10 @@ def point_text(values: dict[str, float]) -> str:
         *parents, leaf = key.split(".")
         for p in parents:
             node = node.setdefault(p, {})
-        node[leaf] = float(f"{float(value):.6g}")  # six significant digits: exact in text, stable across runs
+        if isinstance(_schema_value(key), int):  # a count: sampled values are rounded to whole numbers
+            node[leaf] = int(round(float(value)))
+        else:  # six significant digits: exact in text, stable across runs
+            node[leaf] = float(f"{float(value):.6g}")
     return "# @package _global_\n# a design point written by sim.design (data, not code)\n" + yaml.safe_dump(tree, sort_keys=True)
 
 
@@ -229,25 +236,27 @@ def read_point_runs(sweep: Path) -> tuple[list[PointRun], pd.DataFrame]:
 
 
 # ----------------------------------------------------------------------------- outcomes
-#: the headline outcomes of a takedown run against its counterfactual (sensitivity, discovery)
+#: the headline outcomes of a run with an intervention against its counterfactual (the effects of
+#: its first intervention, docs/outputs.md) and of the counterfactual itself
 OUTCOMES = {
-    "online_volume_per_1000": "online trade in the counterfactual (no takedown), EUR per day per 1,000 buyers",
-    "online_drop": "fall of online volume after the takedown, share of the counterfactual's",
-    "days_to_recovery": "days until online volume is back within 5% of the counterfactual (censored: the days observed)",
+    "online_volume_per_1000": "online trade in the counterfactual (no intervention), EUR per day per 1,000 buyers",
+    "online_drop": "fall of online volume after the intervention, share of the counterfactual's",
+    "days_to_recovery": "days until online volume is back at 90% of the counterfactual's (censored: the days observed)",
     "displacement_offline_90d": "share of the target's buyers' spending that moved offline, 90 days after",
-    "users_change": "change in the number of users over the year from the takedown, share",
-    "harm_change": "change in harm over the year from the takedown, share",
+    "users_change": "change in the number of users over the year from the intervention, share",
+    "harm_change": "change in harm over the year from the intervention, share",
 }
 
 
 def headline_outcomes(run: Run) -> dict[str, float]:
-    """The :data:`OUTCOMES` of one takedown run (NaN where the run gives none)."""
+    """The :data:`OUTCOMES` of one run with an intervention (NaN where the run gives none)."""
 
     def num(v: Any) -> float:
         return math.nan if v is None else float(v)
 
-    cf = (run.summary.get("counterfactual") or {}).get("run") or run.summary.get("run") or {}
-    e = run.effect("takedown")
+    cf_file = run.folder / "counterfactual" / "summary.json"
+    cf = json.loads(cf_file.read_text()).get("run", {}) if cf_file.exists() else run.summary.get("run", {})
+    e = run.effect()
     return {
         "online_volume_per_1000": num(cf.get("online_volume_eur_per_day")) * 1000.0 / run.n_buyers,
         "online_drop": num(e.get("online_drop")),
