@@ -40,14 +40,15 @@ import pandas as pd
 import yaml
 
 from sim.design import (
-    LAUNCHERS,
     DesignError,
     Parameter,
     PointRun,
+    add_launcher_args,
     calibration_spec,
     check_out,
     check_record,
     fmt,
+    launcher_problems,
     point_text,
     read_point_runs,
     run_points,
@@ -158,16 +159,15 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--days", type=int, default=1095, help="days simulated (default 1095: the adoption pattern needs three years)")
     p.add_argument("--sampler-seed", type=int, default=0, help="seed of Optuna's sampler (default 0)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default outputs/calibration/<date>_<time>)")
-    p.add_argument("--launcher", choices=LAUNCHERS, default="joblib", help="Hydra launcher of the sweeps (default joblib)")
-    p.add_argument("--jobs", type=int, default=2, help="parallel jobs of the joblib/Ray launcher (default 2)")
+    add_launcher_args(p)
     p.add_argument(
         "--quick", action="store_true", help="a tiny study to try the command (4 trials, 1 seed, 1,000 buyers, 200 days)"
     )
     args = p.parse_args(argv)
     if args.quick:
         args.trials, args.batch, args.seeds, args.buyers, args.days = 4, 2, 1, 1000, 200
-    problems = []
-    for name, least in (("trials", 1), ("batch", 1), ("seeds", 1), ("buyers", 500), ("days", 100), ("jobs", 1)):
+    problems = launcher_problems(args)
+    for name, least in (("trials", 1), ("batch", 1), ("seeds", 1), ("buyers", 500), ("days", 100)):
         if getattr(args, name) < least:
             problems.append(f"--{name} {getattr(args, name)}: at least {least}")
     if problems:
@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         sweep = out / "runs" / f"batch_{batch_id:03d}"
         done = sum(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False))
         print(f"[calibrate] trials {min(names)}..{max(names)} ({done} of {args.trials} done before)", file=sys.stderr)
-        code = run_points(sweep, points_dir, list(names), args.seeds, base, args.launcher, args.jobs)
+        code = run_points(sweep, points_dir, list(names), args.seeds, base, args.launcher, args.jobs, args.launcher_arg)
         if code == 2:
             print(f"error: the sweep into {sweep} was refused (message above)", file=sys.stderr)
             return 2

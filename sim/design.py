@@ -180,8 +180,37 @@ def launcher_args(launcher: str, jobs: int) -> list[str]:
     return args
 
 
+def add_launcher_args(p) -> None:
+    """The launcher options shared by the design commands (``--launcher``, ``--jobs``, ``--launcher-arg``)."""
+    p.add_argument("--launcher", choices=LAUNCHERS, default="joblib", help="Hydra launcher of the sweeps (default joblib)")
+    p.add_argument("--jobs", type=int, default=2, help="parallel jobs of the joblib/Ray launcher (default 2)")
+    p.add_argument(
+        "--launcher-arg",
+        action="append",
+        default=[],
+        metavar="hydra.launcher.KEY=VALUE",
+        help="a setting of the launcher, passed to every sweep (repeat it), e.g. hydra.launcher.partition=short",
+    )
+
+
+def launcher_problems(args) -> list[str]:
+    """What is wrong with the launcher options (one message each)."""
+    problems = [f"--jobs {args.jobs}: at least 1"] if args.jobs < 1 else []
+    for a in args.launcher_arg:
+        if not a.startswith("hydra.launcher.") or "=" not in a:
+            problems.append(f"--launcher-arg {a}: must be hydra.launcher.KEY=VALUE")
+    return problems
+
+
 def run_points(
-    sweep: Path, points_dir: Path, names: list[str], seeds: int, overrides: list[str], launcher: str, jobs: int
+    sweep: Path,
+    points_dir: Path,
+    names: list[str],
+    seeds: int,
+    overrides: list[str],
+    launcher: str,
+    jobs: int,
+    launcher_settings: list[str] | None = None,
 ) -> int:
     """Run the named points, each at seeds ``0 .. seeds-1``, as one sweep into ``sweep``; its exit code.
 
@@ -199,6 +228,7 @@ def run_points(
         "run.figures=false",
         "run.progress=false",
         *launcher_args(launcher, jobs),
+        *(launcher_settings or []),
     ]
     print(f"running {len(names)} points x {seeds} seeds into {sweep}", file=sys.stderr)
     return subprocess.run(cmd, cwd=ROOT).returncode

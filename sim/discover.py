@@ -30,17 +30,19 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from sim.design import (
-    LAUNCHERS,
     DesignError,
     Parameter,
+    add_launcher_args,
     check_out,
     check_record,
     fmt,
+    launcher_problems,
     load_parameters,
     outcome_table,
     read_point_runs,
@@ -137,14 +139,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--min-coverage", type=float, default=0.5, help="least coverage of the box reported (default 0.5)")
     p.add_argument("--sample-seed", type=int, default=0, help="seed of the Latin hypercube (default 0)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default outputs/discovery/<date>_<time>)")
-    p.add_argument("--launcher", choices=LAUNCHERS, default="joblib", help="Hydra launcher of the sweep (default joblib)")
-    p.add_argument("--jobs", type=int, default=2, help="parallel jobs of the joblib/Ray launcher (default 2)")
+    add_launcher_args(p)
     p.add_argument("--quick", action="store_true", help="a tiny ensemble to try the command (12 points, 1,000 buyers, 400 days)")
     args = p.parse_args(argv)
     if args.quick:
         args.points, args.seeds, args.buyers, args.days = 12, 1, 1000, 400
-    problems = []
-    for name, least in (("points", 10), ("seeds", 1), ("buyers", 500), ("jobs", 1)):
+    problems = launcher_problems(args)
+    for name, least in (("points", 10), ("seeds", 1), ("buyers", 500)):
         if getattr(args, name) < least:
             problems.append(f"--{name} {getattr(args, name)}: at least {least}")
     if args.days < 400:
@@ -174,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         points = sample_points(params, args.points, args.sample_seed)
         points_dir = write_points(out, points)
         base = [f"scenario={question.scenario}", f"model.n_buyers={args.buyers}", f"run.days={args.days}"]
-        code = run_points(out / "runs", points_dir, list(points), args.seeds, base, args.launcher, args.jobs)
+        code = run_points(out / "runs", points_dir, list(points), args.seeds, base, args.launcher, args.jobs, args.launcher_arg)
         if code == 2:
             raise DesignError(f"the sweep into {out / 'runs'} was refused (message above)")
     except DesignError as err:
@@ -192,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     table.to_csv(out / "ensemble.csv", index=False)
     used = table[valid]
     keys = [p.key for p in params]
-    info = {
+    info: dict[str, Any] = {
         "command": "python -m sim.discover " + " ".join(argv if argv is not None else sys.argv[1:]),
         "date": dt.date.today().isoformat(),
         "git_revision": git_revision(),

@@ -1368,6 +1368,8 @@ def draw_validation(table: pd.DataFrame) -> Figure:
         for side in ("top", "right", "left"):
             ax.spines[side].set_visible(False)
         kind_words = {"input": "input (calibrated)", "emergent": "emergent (a test)"}.get(kind, kind or "kind not given")
+        if str(r.get("calibration", "")) == "held out":  # not in the calibration's objective (docs/calibration.md)
+            kind_words += ", held out"
         color = STATUS_STYLE.get(status, ("0.35", ""))[0]
         tx.text(
             0.0,

@@ -30,18 +30,20 @@ import datetime as dt
 import math
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from sim.design import (
-    LAUNCHERS,
     OUTCOMES,
     DesignError,
     Parameter,
+    add_launcher_args,
     check_out,
     check_record,
     fmt,
+    launcher_problems,
     load_parameters,
     outcome_table,
     point_means,
@@ -76,7 +78,7 @@ def run_stage(out: Path, stage: str, points: dict[str, dict[str, float]], args) 
     """Run one stage's points (takedown + counterfactual, ``--seeds`` seeds); the runs' outcomes and failed jobs."""
     points_dir = write_points(out, points)
     base = ["scenario=takedown", f"model.n_buyers={args.buyers}", f"run.days={args.days}"]
-    code = run_points(out / stage, points_dir, list(points), args.seeds, base, args.launcher, args.jobs)
+    code = run_points(out / stage, points_dir, list(points), args.seeds, base, args.launcher, args.jobs, args.launcher_arg)
     if code == 2:
         raise DesignError(f"the sweep into {out / stage} was refused (message above)")
     runs, jobs = read_point_runs(out / stage)
@@ -169,8 +171,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--days", type=int, default=730, help="days simulated; the takedown is on day 365 (default 730)")
     p.add_argument("--sample-seed", type=int, default=0, help="seed of the samples and bootstrap intervals (default 0)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default outputs/sensitivity/<date>_<time>)")
-    p.add_argument("--launcher", choices=LAUNCHERS, default="joblib", help="Hydra launcher of the sweeps (default joblib)")
-    p.add_argument("--jobs", type=int, default=2, help="parallel jobs of the joblib/Ray launcher (default 2)")
+    add_launcher_args(p)
     p.add_argument(
         "--parameters", default="", help="comma-separated keys to screen (default: every parameter of sim/data/parameters.yaml)"
     )
@@ -185,8 +186,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         args.parameters = (
             args.parameters or "model.choice.conv_cryptomarket,model.buyers.tech_skill_share,model.buyers.trust_loss"
         )
-    problems = []
-    for name, least in (("trajectories", 2), ("levels", 2), ("top", 1), ("n", 2), ("seeds", 1), ("buyers", 500), ("jobs", 1)):
+    problems = launcher_problems(args)
+    for name, least in (("trajectories", 2), ("levels", 2), ("top", 1), ("n", 2), ("seeds", 1), ("buyers", 500)):
         if getattr(args, name) < least:
             problems.append(f"--{name} {getattr(args, name)}: at least {least}")
     if args.n & (args.n - 1):
@@ -245,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:
         print(f"error: --out {out}: cannot be written ({err.strerror}); give a writable folder", file=sys.stderr)
         return 2
-    info = {
+    info: dict[str, Any] = {
         "command": "python -m sim.sensitivity " + " ".join(argv if argv is not None else sys.argv[1:]),
         "date": dt.date.today().isoformat(),
         "git_revision": git_revision(),

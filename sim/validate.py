@@ -40,6 +40,8 @@ from sim.stats import summarise_metric
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS_FILE = Path(__file__).resolve().parent / "data" / "targets.yaml"
+#: the uncertain parameters and the calibration's objective patterns (sim/calibrate.py)
+PARAMETERS_FILE = Path(__file__).resolve().parent / "data" / "parameters.yaml"
 #: the scenarios the patterns need (configs/scenario/*.yaml)
 PATTERN_SCENARIOS = ("baseline", "takedown", "nps_ban", "bayonet", "price_rise")
 SIZE_SCENARIOS = ("baseline", "takedown")
@@ -53,6 +55,7 @@ VALIDATION_COLUMNS = (
     "pattern",
     "part",
     "kind",
+    "calibration",
     "low",
     "high",
     "mean",
@@ -276,6 +279,12 @@ ANALOGUES: dict[str, tuple[str, Callable[[Run], dict[str, float]]]] = {
 }
 
 
+def calibration_objective() -> list[str]:
+    """The patterns the calibration's objective uses (``parameters.yaml``); the others are held out."""
+    data = yaml.safe_load(PARAMETERS_FILE.read_text()) or {}
+    return list((data.get("calibration") or {}).get("objective") or [])
+
+
 def _num(v: Any) -> float:
     return math.nan if v is None else float(v)
 
@@ -308,6 +317,7 @@ def pattern_table(runs: list[Run], targets: list[dict], units: dict[str, str] | 
     not modelled) has NaN values and ``holds = False``.
     """
     rows, details = [], []
+    objective = set(calibration_objective())
     for target in targets:
         tid = target["id"]
         scenario, fn = ANALOGUES[tid]
@@ -345,6 +355,7 @@ def pattern_table(runs: list[Run], targets: list[dict], units: dict[str, str] | 
                     "pattern": tid,
                     "part": part,
                     "kind": target["kind"],
+                    "calibration": "objective" if tid in objective else "held out",
                     "low": low,
                     "high": high,
                     "mean": mean,
@@ -433,16 +444,18 @@ def write_markdown(path: Path, table: pd.DataFrame, sizes: pd.DataFrame, info: d
         f"{info['seeds']} seeds, {info['buyers']} buyers, {info['days']} days. Jobs: {info['jobs']}.",
         "",
         "`kind`: *input* means parameters were set from this figure (matching it is calibration, not "
-        "validation); *emergent* means it follows from the mechanisms. `holds`: the simulated mean (the "
+        "validation); *emergent* means it follows from the mechanisms. `calibration`: *objective* means the "
+        "pattern is in the calibration's objective (docs/calibration.md), *held out* that it was not used to set "
+        "any parameter (an out-of-sample check). `holds`: the simulated mean (the "
         "Kaplan-Meier median for censored recovery times) lies in the observed band. The interval is the "
         "95% interval over seeds.",
         "",
-        "| pattern | part | kind | observed band | simulated (95% interval) | n | holds | status | note | source |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| pattern | part | kind | calibration | observed band | simulated (95% interval) | n | holds | status | note | source |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for _, r in table.iterrows():
         lines.append(
-            f"| {r['pattern']} | {r['part'] or ''} | {r['kind']} | {_fmt(r['low'])} - {_fmt(r['high'])} | "
+            f"| {r['pattern']} | {r['part'] or ''} | {r['kind']} | {r['calibration']} | {_fmt(r['low'])} - {_fmt(r['high'])} | "
             f"{_fmt(r['mean'])} ({_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}) | {r['n']} | {_fmt(r['holds'])} | "
             f"{r['status']} | {r['note']} | {r['source']} |"
         )

@@ -10,6 +10,11 @@ from sim.config import InterventionConfig
 from sim.runner import compose, simulate, validate_config
 
 #: a small world that still has several markets, vendors and closures
+#: online shares of a busier online market than the calibrated default (the defaults before the
+#: calibration of issue 12): test worlds of a few thousand buyers need enough online trade for an
+#: effect to stand out from the noise (at the calibrated 1.2% Tor-skilled and 10% web-shop users, a
+#: 5,000-buyer world has about 60 Tor users and a handful of active shops)
+ONLINE_RICH = ["model.buyers.tech_skill_share=0.025", "model.buyers.webshop_use_share=0.25", "model.choice.conv_webshop=-0.4"]
 TINY = ["model.n_buyers=2500", "run.days=150", "run.burn_in_days=30", "run.figures=false", "run.progress=false"]
 
 

@@ -220,6 +220,9 @@ def test_news_of_an_operation_deters_and_interest_spreads_skill():
     base = [
         *SMALL,
         "model.n_buyers=8000",
+        # enough Tor-skilled buyers (5%, the calibrated default is 1.2%) for 40 days of hidden-market
+        # sales to show the effect above the noise
+        "model.buyers.tech_skill_share=0.05",
         "seed=0",
         "scenario=takedown",
         "run.days=220",

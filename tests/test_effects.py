@@ -14,9 +14,10 @@ from sim.interventions.cohort import SPEND_GROUPS
 from sim.runner import compose, simulate_pair, validate_config
 from sim.stats import summarise_metric
 from sim.tables import DISPLACEMENT_KEYS
+from tests.conftest import ONLINE_RICH
 
 T0 = 60
-SMALL = ["model.n_buyers=3000", "run.days=160", "run.burn_in_days=30", "run.figures=false", "run.progress=false"]
+SMALL = ["model.n_buyers=3000", "run.days=160", "run.burn_in_days=30", "run.figures=false", "run.progress=false", *ONLINE_RICH]
 
 
 @functools.cache

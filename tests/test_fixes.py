@@ -156,8 +156,10 @@ def test_a_web_shops_listing_is_worth_the_same_whatever_the_population_size():
         row = int(np.flatnonzero(model.listings.market == shop)[0])
         v, s = int(model.listings.vendor[row]), int(model.listings.substance[row])
         # the same shop in both: price, purity, route, and 40 feedbacks per 1,000 online-capable buyers, 90% good
+        from sim.domain import Origin
+
         model.vend.price[v, s], model.vend.purity[v, s] = 10.0, float(model.subs.purity_off_mean[s])
-        model.vend.stealth[v], model.vend.ring[v] = 0.3, 0.0
+        model.vend.stealth[v], model.vend.ring[v], model.vend.origin[v] = 0.3, 0.0, Origin.EU
         model.vend.fb_count[v, shop] = 40 * model.buyers.online_per_1000
         model.vend.fb_sum[v, shop] = 0.9 * model.vend.fb_count[v, shop]
         update_listing_utility(model)

@@ -16,10 +16,19 @@ from sim.errors import ConfigError
 from sim.market.escrow import Outcome
 from sim.market.routes import customs_by_origin, seizure_prob
 from sim.runner import compose, simulate, validate_config
+from tests.conftest import ONLINE_RICH
 
 T0 = 60  #: start day of the interdictions
 #: the interventions tests' world: 5,000 buyers, 150 days (about 1,000 online orders after T0)
-WORLD = ["model.n_buyers=5000", "run.days=150", "run.burn_in_days=30", "run.figures=false", "run.progress=false", "seed=11"]
+WORLD = [
+    "model.n_buyers=5000",
+    "run.days=150",
+    "run.burn_in_days=30",
+    "run.figures=false",
+    "run.progress=false",
+    "seed=11",
+    *ONLINE_RICH,
+]
 #: the same with more online buying and more non-EU vendors, so that each route carries
 #: thousands of orders (about 5,000 after T0, a third of them non-EU)
 BUSY = [

@@ -14,9 +14,18 @@ from sim.interventions import REGISTRY
 from sim.market.escrow import Outcome
 from sim.runner import CONFIG_DIR, compose, simulate, validate_config
 from sim.substances import SubstanceTable
+from tests.conftest import ONLINE_RICH
 
 T0 = 60  #: start day of every intervention in these tests
-BASE = ["model.n_buyers=5000", "run.days=150", "run.burn_in_days=30", "run.figures=false", "run.progress=false", "seed=11"]
+BASE = [
+    "model.n_buyers=5000",
+    "run.days=150",
+    "run.burn_in_days=30",
+    "run.figures=false",
+    "run.progress=false",
+    "seed=11",
+    *ONLINE_RICH,
+]
 
 
 def config_with(*interventions: tuple):

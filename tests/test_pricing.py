@@ -14,11 +14,20 @@ import pytest
 from sim.domain import Channel
 from sim.market.pricing import PriceRule, adjust_markup, competitive_markup, target_markup, unit_cost
 from sim.runner import compose, simulate
+from tests.conftest import ONLINE_RICH
 
 RULE = PriceRule(
     price_coefficient=2.0, nest_correlation=0.5, max_markup=3.0, reputation_premium=0.12, load_surcharge=0.1, adjustment=0.5
 )
-WORLD = ["model.n_buyers=20000", "run.days=200", "run.burn_in_days=30", "run.figures=false", "run.progress=false", "seed=5"]
+WORLD = [
+    "model.n_buyers=20000",
+    "run.days=200",
+    "run.burn_in_days=30",
+    "run.figures=false",
+    "run.progress=false",
+    "seed=5",
+    *ONLINE_RICH,
+]
 
 
 def test_markup_falls_with_the_number_of_competitors():
@@ -54,23 +63,30 @@ def test_markups_move_part_of_the_way_both_directions():
 
 @functools.cache
 def world(*overrides: str):
-    return simulate(compose([*WORLD, *overrides]))
+    return simulate(compose([*WORLD, *(overrides if any(o.startswith("seed=") for o in overrides) else ("seed=5", *overrides))]))
 
 
 def test_listings_with_more_competitors_carry_lower_markups():
     """Across the (market, substance) groups of hidden-market listings in one world, the more
-    listings a group has, the lower its mean posted markup (rank correlation)."""
+    listings a group has, the lower its mean posted markup (rank correlation). One world has only
+    20-30 groups, so the correlation is noisy (-0.16 to -0.77 over four seeds): it is negative in
+    every world and below -0.4 on average."""
     from scipy.stats import spearmanr
 
-    model, _ = world()
-    li = model.listings
-    hidden = model.market_table.kind[li.market] != Channel.WEBSHOP
-    markup = model.vend.markup[li.vendor[hidden], li.substance[hidden]]
-    groups, inverse, n = np.unique(li.key[hidden], return_inverse=True, return_counts=True)
-    mean = np.bincount(inverse, weights=markup) / n
-    assert len(groups) >= 15 and n.max() >= 4, f"groups of different sizes to compare: {len(groups)}, largest {n.max()}"
-    rho = spearmanr(n, mean).statistic
-    assert rho < -0.4, f"more competitors, lower markups: rank correlation {rho:.2f}"
+    rhos = []
+    for seed in (5, 6, 7, 8):
+        model, _ = world(f"seed={seed}")
+        li = model.listings
+        hidden = model.market_table.kind[li.market] != Channel.WEBSHOP
+        markup = model.vend.markup[li.vendor[hidden], li.substance[hidden]]
+        groups, inverse, n = np.unique(li.key[hidden], return_inverse=True, return_counts=True)
+        mean = np.bincount(inverse, weights=markup) / n
+        assert len(groups) >= 15 and n.max() >= 4, (
+            f"seed {seed}: groups of different sizes to compare: {len(groups)}, largest {n.max()}"
+        )
+        rhos.append(spearmanr(n, mean).statistic)
+    assert max(rhos) < 0, f"more competitors, lower markups in every world: rank correlations {np.round(rhos, 2)}"
+    assert np.mean(rhos) < -0.4, f"and clearly on average: rank correlations {np.round(rhos, 2)}"
 
 
 def test_a_vendor_who_moves_tells_its_customers():

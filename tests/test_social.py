@@ -8,11 +8,12 @@ import numpy as np
 
 from sim.agents.social import SocialSupply
 from sim.config import SocialSupplyConfig
-from tests.conftest import run_with_all_cryptomarkets_taken_down
+from tests.conftest import ONLINE_RICH, run_with_all_cryptomarkets_taken_down
 
 T0 = 120  #: day of the takedown below
 #: a world with no new hidden markets, so that a takedown of the cryptomarkets leaves none
 NO_NEW_MARKETS = [
+    *ONLINE_RICH,
     "model.n_buyers=20000",
     "run.days=240",
     "run.burn_in_days=30",

@@ -10,11 +10,12 @@ import pytest
 from sim.environment.offline import StreetMarket
 from sim.runner import compose
 from sim.substances import SubstanceTable
-from tests.conftest import run_with_all_cryptomarkets_taken_down
+from tests.conftest import ONLINE_RICH, run_with_all_cryptomarkets_taken_down
 
 T0 = 120  #: day of the takedowns below
 #: a world whose dealers lean on online wholesale, with no new markets to replace those taken down
 ONLINE_DEALERS = [
+    *ONLINE_RICH,
     "model.n_buyers=20000",
     "run.days=200",
     "run.burn_in_days=30",
