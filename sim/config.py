@@ -677,6 +677,9 @@ class ReportConfig:
     intervention: str = ""
     #: smoothing window of time series figures, days
     smooth_days: int = at_least(7, 1, why="a moving-average window")
+    #: draw the comparison figures of collected/figures (the design commands, whose sweeps have a
+    #: setting per point, turn them off: hundreds of settings make figures no one reads)
+    figures: bool = True
 
 
 @dataclass

@@ -227,6 +227,7 @@ def run_points(
         f"hydra.sweep.dir={sweep}",
         "run.figures=false",
         "run.progress=false",
+        "report.figures=false",  # a setting per point: the collection's comparison figures would be unreadable
         *launcher_args(launcher, jobs),
         *(launcher_settings or []),
     ]

@@ -403,7 +403,8 @@ def write_report(sweep: Path, report_cfg: dict | None = None, *, own_lock: str |
         paired.to_csv(stage / "paired_differences.csv", index=False)
         from sim.figures import sweep_figures
 
-        sweep_figures(c["runs_daily"], rs, keys, rc, stage / "figures", events=_events(sweep, c["jobs"]))
+        if rc.get("figures", True):
+            sweep_figures(c["runs_daily"], rs, keys, rc, stage / "figures", events=_events(sweep, c["jobs"]))
         mark = {"keys": keys, "notes": c["notes"], "runs": int(len(rs)), "jobs": int(len(c["jobs"]))}
         (stage / COLLECTION_MARK).write_text(json.dumps(mark, indent=2))
         old = sweep / f".collected-old-{token}"
