@@ -44,6 +44,7 @@ from sim.design import (
     Parameter,
     PointRun,
     add_launcher_args,
+    apply_quick,
     calibration_spec,
     check_out,
     check_record,
@@ -51,6 +52,7 @@ from sim.design import (
     launcher_problems,
     point_text,
     read_point_runs,
+    remove_if_new,
     run_points,
     update_record,
     write_points,
@@ -165,7 +167,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     args = p.parse_args(argv)
     if args.quick:
-        args.trials, args.batch, args.seeds, args.buyers, args.days = 4, 2, 1, 1000, 200
+        apply_quick(p, args, {"trials": 4, "batch": 2, "seeds": 1, "buyers": 1000, "days": 200})
     problems = launcher_problems(args)
     for name, least in (("trials", 1), ("batch", 1), ("seeds", 1), ("buyers", 500), ("days", 100)):
         if getattr(args, name) < least:
@@ -185,12 +187,13 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parse(argv)
     out = args.out.resolve()
+    existed = out.exists()
     try:
         params, objective = calibration_spec()
         settings = {
             "parameters": [[p.key, p.low, p.high, p.log] for p in params],
             "objective": objective,
-            "trials": args.trials,
+            # not --trials: a rerun with more trials extends the same study
             "batch": args.batch,
             "seeds": args.seeds,
             "buyers": args.buyers,
@@ -220,13 +223,15 @@ def main(argv: list[str] | None = None) -> int:
             points_dir = write_points(out, names)
         except DesignError as err:
             print(f"error: {err}", file=sys.stderr)
+            remove_if_new(out, existed)
             return 2
         sweep = out / "runs" / f"batch_{batch_id:03d}"
         done = sum(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False))
         print(f"[calibrate] trials {min(names)}..{max(names)} ({done} of {args.trials} done before)", file=sys.stderr)
         code = run_points(sweep, points_dir, list(names), args.seeds, base, args.launcher, args.jobs, args.launcher_arg)
         if code == 2:
-            print(f"error: the sweep into {sweep} was refused (message above)", file=sys.stderr)
+            print(f"error: the sweep into {sweep} was refused (message above); nothing ran", file=sys.stderr)
+            remove_if_new(out, existed)  # a first attempt leaves nothing; a resumed study keeps its trials
             return 2
         runs, jobs = read_point_runs(sweep)
         failed_jobs += int((jobs.status != "finished").sum()) if len(jobs) else 0
@@ -244,7 +249,9 @@ def main(argv: list[str] | None = None) -> int:
         print("error: no trial finished (see runs/*/collected/jobs.csv)", file=sys.stderr)
         return 1
     best = complete.loc[complete.objective.idxmin()]
-    (out / "best.yaml").write_text(point_text({p.key: float(best[p.key]) for p in params}))
+    best_text = point_text({p.key: float(best[p.key]) for p in params})
+    (out / "best.yaml").write_text(best_text)
+    (out / "points" / "point" / "best.yaml").write_text(best_text)  # +point=best on the study's search path
     info = {
         "command": "python -m sim.calibrate " + " ".join(argv if argv is not None else sys.argv[1:]),
         "date": dt.date.today().isoformat(),
@@ -295,7 +302,7 @@ def write_report(path: Path, trials: pd.DataFrame, params: list[Parameter], obje
         "# Calibration",
         "",
         f"Made by `{info['command']}` on {info['date']} at commit `{info['git_revision']}`: {info['trials_complete']} trials "
-        f"complete, {info['trials_failed']} failed; {args.seeds} seeds per trial (the same for every trial), "
+        f"complete, {info['trials_failed']} failed; {args.seeds} seed(s) per trial (the same for every trial), "
         f"{args.buyers} buyers, {args.days} days, baseline scenario. Best trial {info['best_trial']}, objective "
         f"{fmt(info['best_objective'])} (the defaults, trial 0: {fmt(info['defaults_objective'])}).",
         "",
@@ -306,10 +313,10 @@ def write_report(path: Path, trials: pd.DataFrame, params: list[Parameter], obje
     ]
     for p in params:
         scale = ", log scale" if p.log else ""
-        lines.append(f"| {p.key} | {fmt(p.low)} - {fmt(p.high)}{scale} | {fmt(p.default)} | {fmt(best[p.key], 4)} |")
+        lines.append(f"| {p.key} | {fmt(p.low)} to {fmt(p.high)}{scale} | {fmt(p.default)} | {fmt(best[p.key], 4)} |")
     lines += [
         "",
-        "## Patterns of the objective (distance from the band, in band widths; 0 = inside)",
+        "## Patterns of the objective (distance from the band, in band widths; 0 = inside; 1 also where the runs gave no value)",
         "",
         "| pattern | distance, defaults | distance, best |",
         "|---|---|---|",

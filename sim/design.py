@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -232,7 +233,10 @@ def run_points(
         *(launcher_settings or []),
     ]
     print(f"running {len(names)} points x {seeds} seeds into {sweep}", file=sys.stderr)
-    return subprocess.run(cmd, cwd=ROOT).returncode
+    code = subprocess.run(cmd, cwd=ROOT).returncode
+    if code != 0 and not (sweep / "sweep.json").exists():
+        return 2  # refused before any job started (Hydra or the sweep's checks said why)
+    return code
 
 
 @dataclass
@@ -313,6 +317,20 @@ def point_means(table: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     """Outcomes averaged over seeds, one row per point in the order of ``names`` (NaN for a point without runs)."""
     means = table.groupby("point")[list(OUTCOMES)].mean()
     return means.reindex(names)
+
+
+# ----------------------------------------------------------------------------- command lines
+def apply_quick(parser, args, values: dict[str, Any]) -> None:
+    """``--quick``: set ``values`` for the options the user did not give (explicit options win)."""
+    for name, value in values.items():
+        if getattr(args, name) == parser.get_default(name):
+            setattr(args, name, value)
+
+
+def remove_if_new(out: Path, existed: bool) -> None:
+    """Remove ``out`` after a refusal if this invocation made it (a rerun's folder is kept)."""
+    if not existed and out.is_dir():
+        shutil.rmtree(out, ignore_errors=True)
 
 
 # ----------------------------------------------------------------------------- folders and records

@@ -39,6 +39,7 @@ from sim.design import (
     DesignError,
     Parameter,
     add_launcher_args,
+    apply_quick,
     check_out,
     check_record,
     fmt,
@@ -46,12 +47,15 @@ from sim.design import (
     load_parameters,
     outcome_table,
     read_point_runs,
+    remove_if_new,
     run_points,
     update_record,
     write_points,
 )
 from sim.validate import ROOT
 
+#: the interventions start on day 365; 90-day displacement needs 90 days after it, recovery 36
+MIN_DAYS = 460
 RECORD = "discover.json"
 OWN = {RECORD, "points", "runs", "ensemble.csv", "peeling.csv", "box.csv", "scenario_discovery.md", "figures"}
 
@@ -72,14 +76,14 @@ QUESTIONS = {
     "takedown_fails": Question(
         "takedown",
         "Under which conditions does a takedown of the largest cryptomarket fail to bring online trade down for more than 30 days?",
-        "online volume back at 90% of the counterfactual's within 30 days (days_to_recovery <= 30)",
+        "online volume is back at 90% of the counterfactual's within 30 days and stays there (days_to_recovery <= 30)",
         "days_to_recovery",
         lambda t: t["days_to_recovery"] <= 30,
     ),
     "nps_ban_raises_harm": Question(
         "nps_ban",
         "When does a blanket NPS ban raise harm?",
-        "harm over the year from the ban above the counterfactual's (harm_change > 0)",
+        "harm over the year from the ban is above the counterfactual's (harm_change > 0)",
         "harm_change",
         lambda t: t["harm_change"] > 0,
     ),
@@ -140,16 +144,18 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--sample-seed", type=int, default=0, help="seed of the Latin hypercube (default 0)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default outputs/discovery/<date>_<time>)")
     add_launcher_args(p)
-    p.add_argument("--quick", action="store_true", help="a tiny ensemble to try the command (12 points, 1,000 buyers, 400 days)")
+    p.add_argument("--quick", action="store_true", help="a tiny ensemble to try the command (12 points, 2,000 buyers, 460 days)")
     args = p.parse_args(argv)
     if args.quick:
-        args.points, args.seeds, args.buyers, args.days = 12, 1, 1000, 400
+        apply_quick(p, args, {"points": 12, "seeds": 1, "buyers": 2000, "days": 460})
     problems = launcher_problems(args)
     for name, least in (("points", 10), ("seeds", 1), ("buyers", 500)):
         if getattr(args, name) < least:
             problems.append(f"--{name} {getattr(args, name)}: at least {least}")
-    if args.days < 400:
-        problems.append(f"--days {args.days}: at least 400 (the intervention is on day 365)")
+    if args.days < MIN_DAYS:
+        problems.append(
+            f"--days {args.days}: at least {MIN_DAYS} (the intervention is on day 365; recovery needs 36 days, displacement 90)"
+        )
     if not 0 < args.min_coverage <= 1:
         problems.append(f"--min-coverage {args.min_coverage}: a share in (0, 1]")
     if problems:
@@ -165,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parse(argv)
     out = args.out.resolve()
+    existed = out.exists()
     question = QUESTIONS[args.question]
     try:
         params = load_parameters()
@@ -180,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             raise DesignError(f"the sweep into {out / 'runs'} was refused (message above)")
     except DesignError as err:
         print(f"error: {err}", file=sys.stderr)
+        remove_if_new(out, existed)
         return 2
     except OSError as err:
         print(f"error: --out {out}: cannot be written ({err.strerror}); give a writable folder", file=sys.stderr)
@@ -211,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         write_report(out / "scenario_discovery.md", info, None, None, None, params, args)
         print(f"note: {info['note']}", file=sys.stderr)
         return 1
-    x = used[keys].rename(columns=lambda k: k.removeprefix("model.")).reset_index(drop=True)
+    x = used[keys].reset_index(drop=True)
     trajectory, step, box = find_box(x, used["case"].to_numpy(dtype=bool), args.min_coverage)
     chosen = trajectory[trajectory["id"] == step].iloc[0]
     info.update(box_step=step, coverage=float(chosen.coverage), density=float(chosen.density), mass=float(chosen.mass))
@@ -247,7 +255,7 @@ def write_report(path: Path, info: dict, trajectory, step, box, params, args) ->
         f"Made by `{info['command']}` on {info['date']} at commit `{info['git_revision']}`: a Latin hypercube of "
         f"{args.points} points over the {len(params)} parameters of `sim/data/parameters.yaml`, {args.seeds} seed(s) per point "
         f"(the same for every point), {args.buyers} buyers, {args.days} days, intervention on day 365 with its counterfactual. "
-        f"Runs with a value: {info['runs_used']} of {info['runs']}; cases: {info['cases']}; failed jobs: {info['failed_jobs']}.",
+        f"Runs that finished: {info['runs']} of {args.points * args.seeds}; with a value: {info['runs_used']}; cases: {info['cases']}; failed jobs: {info['failed_jobs']}.",
         "",
     ]
     if box is None:
@@ -264,7 +272,7 @@ def write_report(path: Path, info: dict, trajectory, step, box, params, args) ->
     ]
     for _, r in restricted(box).iterrows():
         lines.append(
-            f"| {r['parameter']} | {fmt(r['box_min'])} - {fmt(r['box_max'])} | {fmt(r['range_min'])} - {fmt(r['range_max'])} | "
+            f"| {r['parameter']} | {fmt(r['box_min'])} to {fmt(r['box_max'])} | {fmt(r['range_min'])} to {fmt(r['range_max'])} | "
             f"{fmt(r['qp_value'], 2)} |"
         )
     lines += ["", "Every other parameter is unrestricted. The peeling trajectory is in `peeling.csv`.", ""]
@@ -290,7 +298,9 @@ def discovery_figure(
     a.set_ylabel("density (share of the box's runs that are cases)")
     a.set_title("PRIM peeling trajectory", fontsize=10)
     a.legend(frameon=False, fontsize=8)
-    fig.colorbar(sc, ax=a, label="parameters restricted")
+    cbar = fig.colorbar(sc, ax=a, label="parameters restricted")
+    cbar.locator = matplotlib.ticker.MaxNLocator(integer=True)
+    cbar.update_ticks()
     dims = restricted(box).sort_values("qp_value")["parameter"].tolist()[:2]
     if len(dims) == 2:
         px, py = dims
@@ -307,8 +317,8 @@ def discovery_figure(
                 lw=1.5,
             )
         )
-        b.set_xlabel(px)
-        b.set_ylabel(py)
+        b.set_xlabel(px.removeprefix("model."))
+        b.set_ylabel(py.removeprefix("model."))
         b.legend(frameon=False, fontsize=8)
         b.set_title(f"runs (n = {len(x)}) and the box in its two most significant dimensions", fontsize=9)
     else:

@@ -40,6 +40,7 @@ from sim.design import (
     DesignError,
     Parameter,
     add_launcher_args,
+    apply_quick,
     check_out,
     check_record,
     fmt,
@@ -48,12 +49,15 @@ from sim.design import (
     outcome_table,
     point_means,
     read_point_runs,
+    remove_if_new,
     run_points,
     update_record,
     write_points,
 )
 from sim.validate import ROOT
 
+#: the interventions start on day 365; 90-day displacement needs 90 days after it, recovery 36
+MIN_DAYS = 460
 RECORD = "sensitivity.json"
 OWN = {RECORD, "points", "morris", "sobol", "morris.csv", "sobol.csv", "morris_runs.csv", "sobol_runs.csv"}
 OWN |= {"sensitivity.md", "figures"}
@@ -182,9 +186,18 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     args = p.parse_args(argv)
     if args.quick:
-        args.trajectories, args.top, args.n, args.seeds, args.buyers, args.days = 3, 2, 4, 1, 2000, 400
-        args.parameters = (
-            args.parameters or "model.choice.conv_cryptomarket,model.buyers.tech_skill_share,model.buyers.trust_loss"
+        apply_quick(
+            p,
+            args,
+            {
+                "trajectories": 3,
+                "top": 2,
+                "n": 4,
+                "seeds": 1,
+                "buyers": 2000,
+                "days": 460,
+                "parameters": "model.choice.conv_cryptomarket,model.buyers.tech_skill_share,model.buyers.trust_loss",
+            },
         )
     problems = launcher_problems(args)
     for name, least in (("trajectories", 2), ("levels", 2), ("top", 1), ("n", 2), ("seeds", 1), ("buyers", 500)):
@@ -192,8 +205,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
             problems.append(f"--{name} {getattr(args, name)}: at least {least}")
     if args.n & (args.n - 1):
         problems.append(f"--n {args.n}: must be a power of two (Sobol sequences)")
-    if args.days < 400:
-        problems.append(f"--days {args.days}: at least 400 (the takedown is on day 365)")
+    if args.days < MIN_DAYS:
+        problems.append(
+            f"--days {args.days}: at least {MIN_DAYS} (the takedown is on day 365; recovery needs 36 days, displacement 90)"
+        )
     if problems:
         p.error("; ".join(problems))
     if args.out is None:
@@ -210,8 +225,12 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parse(argv)
     out = args.out.resolve()
+    existed = out.exists()
     try:
-        params = load_parameters([k.strip() for k in args.parameters.split(",") if k.strip()] or None)
+        try:
+            params = load_parameters([k.strip() for k in args.parameters.split(",") if k.strip()] or None)
+        except DesignError as err:
+            raise DesignError(f"--parameters {args.parameters}: {err}") from None
         settings = {k: getattr(args, k) for k in ("trajectories", "levels", "top", "n", "seeds", "buyers", "days", "sample_seed")}
         settings["parameters"] = [[p.key, p.low, p.high, p.log] for p in params]
         check_out(out, OWN)
@@ -242,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         sobol_table.to_csv(out / "sobol.csv", index=False)
     except DesignError as err:
         print(f"error: {err}", file=sys.stderr)
+        remove_if_new(out, existed)
         return 2
     except OSError as err:
         print(f"error: --out {out}: cannot be written ({err.strerror}); give a writable folder", file=sys.stderr)
@@ -264,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: {note}", file=sys.stderr)
     print(f"Sobol stage on {', '.join(info['sobol_parameters'])}; report: {out / 'sensitivity.md'}")
     if info["failed_jobs"] or not top:
-        print(f"{info['failed_jobs']} jobs did not finish (see {out}/*/collected/jobs.csv)", file=sys.stderr)
+        print(f"{info['failed_jobs']} job(s) did not finish (see {out}/*/collected/jobs.csv)", file=sys.stderr)
         return 1
     return 0
 

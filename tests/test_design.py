@@ -244,7 +244,7 @@ def test_sensitivity_quick_run_writes_its_tables(tmp_path):
     r = module(
         "sim.sensitivity",
         *("--parameters", "model.choice.conv_cryptomarket,model.buyers.tech_skill_share", "--trajectories", "2", "--n", "2"),
-        *("--top", "2", "--buyers", "2000", "--days", "400", "--out", str(out), "--launcher", "basic"),
+        *("--top", "2", "--buyers", "2000", "--days", "460", "--out", str(out), "--launcher", "basic"),
     )
     assert r.returncode in (0, 1), f"the analysis ends with a report: {r.stderr[-800:]}"
     morris = pd.read_csv(out / "morris.csv")
@@ -253,6 +253,42 @@ def test_sensitivity_quick_run_writes_its_tables(tmp_path):
     assert (out / "sensitivity.md").exists() and (out / "sobol.csv").exists()
     runs = pd.read_csv(out / "morris_runs.csv")
     assert len(runs) + r.stderr.count("FAILED") >= 6, "every Morris point (2 trajectories x 3) ran or is counted as failed"
+
+
+def test_quick_mode_keeps_the_options_given():
+    args = calibrate.parse(["--quick", "--seeds", "3", "--out", "/tmp/x"])
+    assert (args.seeds, args.trials, args.buyers) == (3, 4, 1000), "--quick fills in only what was not given"
+    args = discover.parse(["--quick"])
+    assert args.days >= discover.MIN_DAYS, "the quick ensemble is long enough to see a recovery and 90-day displacement"
+
+
+def test_a_refused_first_attempt_leaves_nothing_and_a_study_can_be_extended(tmp_path):
+    out = tmp_path / "cal"
+    r = module("sim.calibrate", "--quick", "--out", str(out), "--launcher", "basic", "--launcher-arg", "hydra.launcher.bogus=1")
+    assert r.returncode == 2 and "refused" in r.stderr, f"a launcher setting Hydra refuses stops the study: {r.stderr[-400:]}"
+    assert not out.exists(), "the folder this invocation made is removed"
+    args = [
+        "--trials",
+        "2",
+        "--batch",
+        "2",
+        "--seeds",
+        "1",
+        "--buyers",
+        "1000",
+        "--days",
+        "150",
+        "--out",
+        str(out),
+        "--launcher",
+        "basic",
+    ]
+    assert module("sim.calibrate", *args).returncode == 0
+    more = module("sim.calibrate", *[a if a != "2" or i != 1 else "3" for i, a in enumerate(args)])
+    assert more.returncode == 0, more.stderr[-400:]
+    trials = pd.read_csv(out / "trials.csv")
+    assert len(trials) == 3 and (trials.state == "COMPLETE").all(), f"--trials 3 adds one trial to the study: {trials}"
+    assert (out / "points" / "point" / "best.yaml").exists(), "the best point can be run with +point=best"
 
 
 def test_discovery_refuses_bad_arguments_with_one_line(tmp_path):
