@@ -99,18 +99,28 @@ def sample_points(params: list[Parameter], n: int, seed: int) -> dict[str, dict[
 
 
 def find_box(x: pd.DataFrame, y: np.ndarray, min_coverage: float) -> tuple[pd.DataFrame, int, pd.DataFrame]:
-    """PRIM's peeling trajectory, the chosen step, and its box (restricted parameters: range and quasi-p)."""
+    """PRIM's peeling trajectory, the step reported, and its box (each parameter: range and quasi-p).
+
+    The densest box with at least ``min_coverage`` is chosen on the trajectory, then its
+    restrictions that are not significant (quasi-p above :data:`QP_MAX`) are dropped one by one
+    (PRIM's usual simplification; each drop adds a step to the trajectory), so the box names only
+    the conditions that matter.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from ema_workbench.analysis import prim
 
         box = prim.Prim(x, y, peel_alpha=0.05, paste_alpha=0.05, mass_min=0.05).find_box()
-        trajectory = box.peeling_trajectory.copy()
+        trajectory = box.peeling_trajectory
         eligible = trajectory[trajectory.coverage >= min_coverage]
         best = eligible[eligible.density == eligible.density.max()]
         step = int(best["id"].iloc[0])
-        stats, limits = box.inspect(step, style="data")[0]
-    limits.columns = ["min", "max", "qp_low", "qp_high"]
+        limits = _limits(box, step)
+        for name in limits.index[(limits["qp_value"] > QP_MAX).to_numpy()]:
+            box.drop_restriction(name, i=step)
+            step = len(box.peeling_trajectory) - 1
+        limits = _limits(box, step)
+        trajectory = box.peeling_trajectory.copy()
     rows = []
     for name, r in limits.iterrows():
         rows.append(
@@ -120,10 +130,22 @@ def find_box(x: pd.DataFrame, y: np.ndarray, min_coverage: float) -> tuple[pd.Da
                 "box_max": float(r["max"]),
                 "range_min": float(x[name].min()),
                 "range_max": float(x[name].max()),
-                "qp_value": float(np.nanmin([r["qp_low"], r["qp_high"]])),
+                "qp_value": float(r["qp_value"]),
             }
         )
     return trajectory, step, pd.DataFrame(rows)
+
+
+#: restrictions of the box less significant than this quasi-p value are dropped
+QP_MAX = 0.05
+
+
+def _limits(box, step: int) -> pd.DataFrame:
+    """The restricted parameters of a box on the trajectory: min, max and the smaller quasi-p value."""
+    _stats, limits = box.inspect(step, style="data")[0]
+    limits.columns = ["min", "max", "qp_low", "qp_high"]
+    limits["qp_value"] = limits[["qp_low", "qp_high"]].min(axis=1)
+    return limits
 
 
 # ----------------------------------------------------------------------------- command
@@ -263,8 +285,8 @@ def write_report(path: Path, info: dict, trajectory, step, box, params, args) ->
         path.write_text("\n".join(lines) + "\n")
         return
     lines += [
-        f"Base rate (share of runs that are cases): {fmt(info['base_rate'])}. The box (PRIM step {step}, the densest "
-        f"with coverage at least {args.min_coverage}): coverage {fmt(info['coverage'])}, density {fmt(info['density'])}, "
+        f"Base rate (share of runs that are cases): {fmt(info['base_rate'])}. The box (PRIM step {step}: the densest "
+        f"with coverage at least {args.min_coverage}, then its restrictions with quasi-p above {QP_MAX} dropped): coverage {fmt(info['coverage'])}, density {fmt(info['density'])}, "
         f"mass {fmt(info['mass'])}.",
         "",
         "| parameter | box | ensemble range | quasi-p |",
