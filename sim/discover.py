@@ -343,6 +343,17 @@ def discovery_figure(
         b.set_ylabel(py.removeprefix("model."))
         b.legend(frameon=False, fontsize=8)
         b.set_title(f"runs (n = {len(x)}) and the box in its two most significant dimensions", fontsize=9)
+    elif len(dims) == 1:
+        (px,) = dims
+        r = box.set_index("parameter")
+        bins = np.linspace(x[px].min(), x[px].max(), 13)
+        b.hist([x.loc[~y, px], x.loc[y, px]], bins=bins, stacked=True, color=["0.6", "C3"], label=["not a case", "case"])
+        for edge in (r.at[px, "box_min"], r.at[px, "box_max"]):
+            b.axvline(edge, color="C3", lw=1.5, ls="--")
+        b.set_xlabel(px.removeprefix("model."))
+        b.set_ylabel("runs")
+        b.legend(frameon=False, fontsize=8)
+        b.set_title(f"runs (n = {len(x)}) along the box's one restriction (dashed: its limits)", fontsize=9)
     else:
         b.axis("off")
     fig.suptitle(info["question"], fontsize=9)
