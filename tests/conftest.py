@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import functools
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +19,23 @@ from sim.runner import compose, simulate, validate_config
 #: 5,000-buyer world has about 60 Tor users and a handful of active shops)
 ONLINE_RICH = ["model.buyers.tech_skill_share=0.025", "model.buyers.webshop_use_share=0.25", "model.choice.conv_webshop=-0.4"]
 TINY = ["model.n_buyers=2500", "run.days=150", "run.burn_in_days=30", "run.figures=false", "run.progress=false"]
+
+ROOT = Path(__file__).resolve().parent.parent
+#: the settings of every test sweep: a small world, a short burn-in, no figures per run
+SMALL = ["model.n_buyers=3000", "run.burn_in_days=10", "run.figures=false"]
+
+
+def sweep(
+    out: Path,
+    *args: str,
+    launcher: tuple[str, ...] = (),
+    env: dict | None = None,
+    python: str = sys.executable,
+    timeout: float = 900,
+) -> subprocess.CompletedProcess:
+    """``run.py -m`` with ``args`` and :data:`SMALL` into the sweep folder ``out``, with ``python``; its output captured."""
+    cmd = [python, str(ROOT / "run.py"), "-m", *args, *SMALL, f"hydra.sweep.dir={out}", *launcher]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=timeout, env=env)
 
 
 @functools.cache

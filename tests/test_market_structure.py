@@ -40,7 +40,8 @@ def test_taste_spreads_buyers_over_markets():
     model, _ = world()
     pop = model.buyers
     hidden = np.array([m.idx for m in model.markets if m.active and m.kind != Channel.WEBSHOP])
-    ids = np.flatnonzero(pop.tech & pop.active & (pop.aware[:, hidden].sum(axis=1) >= 2))
+    everyone = np.arange(pop.n)
+    ids = np.flatnonzero(pop.tech & pop.active & (pop.aware_grid(everyone, hidden).sum(axis=1) >= 2))
     assert len(ids) > 100, f"buyers who know two hidden markets or more: {len(ids)}"
 
     def shares(sd: float) -> np.ndarray:

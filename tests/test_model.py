@@ -43,7 +43,8 @@ def test_money_is_conserved_every_day(tiny):
 
 def test_trust_stays_in_unit_interval(tiny):
     model, t = tiny
-    trust = model.buyers.trust[model.buyers.aware]
+    pop = model.buyers
+    trust = pop.trust[: pop.n_market_rows][pop.aware[: pop.n_market_rows]]
     assert trust.min() >= 0 and trust.max() <= 1, "trust must lie in [0, 1]"
     tr = t["markets"]["trust"].dropna()
     assert tr.between(0, 1).all(), "market mean trust must lie in [0, 1]"
@@ -81,14 +82,14 @@ def test_scam_lowers_buyer_trust_and_vendor_reputation():
     model.vend.scam_prob[v.idx] = 1.0  # this vendor ships nothing
     buyer = int(np.flatnonzero(model.buyers.tech)[0])
     model.buyers.make_aware(np.array([buyer]), m.idx, 0.6)
-    trust0 = float(model.buyers.trust[buyer, m.idx])
+    trust0 = float(model.buyers.trust_of(np.array([buyer]), np.array([m.idx]))[0])
     prior = (model.cfg.model.vendors.rating_prior_good, model.cfg.model.vendors.rating_prior_count)
     score0 = reputation_score(model.vend.fb_sum[v.idx, m.idx], model.vend.fb_count[v.idx, m.idx], *prior)
     ids = place_orders(model, np.array([buyer]), np.array([m.idx]), np.array([v.idx]), np.array([v.substances[0]]))
     assert model.orders.outcome[ids[0]] == Outcome.NOT_SHIPPED, "a vendor with scam probability 1 ships nothing"
     for _ in range(int(model.orders.outcome_day[ids[0]]) - model.day):
         model.step()
-    trust1 = float(model.buyers.trust[buyer, m.idx])
+    trust1 = float(model.buyers.trust_of(np.array([buyer]), np.array([m.idx]))[0])
     score1 = reputation_score(model.vend.fb_sum[v.idx, m.idx], model.vend.fb_count[v.idx, m.idx], *prior)
     assert trust1 < trust0 - 0.05, f"scammed buyer's trust must fall ({trust0:.3f} -> {trust1:.3f})"
     assert score1 < score0, f"scamming vendor's reputation must fall ({score0:.3f} -> {score1:.3f})"

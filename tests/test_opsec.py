@@ -77,7 +77,7 @@ def _takedown_arrest_rates(pgp_protection: float) -> dict[str, tuple[int, float]
 
     def watched_apply():
         pop = model.buyers
-        before, in_records = pop.arrested.copy(), pop.bought[:, action.targets[0].idx].copy()
+        before, in_records = pop.arrested.copy(), np.isin(np.arange(pop.n), pop.bought_on(action.targets[0].idx))
         apply()
         new = pop.arrested & ~before
         for group, mask in (("pgp", pop.pgp), ("plain", ~pop.pgp)):

@@ -101,14 +101,19 @@ def test_a_vendor_who_moves_tells_its_customers():
     v = int(vendors[np.argmax(counts)])
     customers = np.flatnonzero((fav == v) & pop.tech)
     hidden = [m.idx for m in model.markets if m.active and m.kind != Channel.WEBSHOP]
-    target = min(hidden, key=lambda m: pop.aware[customers, m].mean())
-    unaware = customers[~pop.aware[customers, target]]
+    target = min(hidden, key=lambda m: pop.aware_of(customers, np.full(len(customers), m)).mean())
+
+    def knows(who):
+        return pop.aware_of(who, np.full(len(who), target))
+
+    unaware = customers[~knows(customers)]
     assert len(unaware), "a market some customers do not know"
-    others = np.flatnonzero(pop.tech & (fav != v) & ~pop.aware[:, target])
+    others = np.flatnonzero(pop.tech & (fav != v))
+    others = others[~knows(others)]
     model.vendor_moves.append((v, target))
     announce_moves(model)
-    assert pop.aware[unaware, target].all(), "every customer of the moving vendor learns of its new market"
-    assert not pop.aware[others, target].any(), "buyers of other vendors are not told"
+    assert knows(unaware).all(), "every customer of the moving vendor learns of its new market"
+    assert not knows(others).any(), "buyers of other vendors are not told"
     assert model.vendor_moves == [], "announcements are made once"
 
 

@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
 from sim.report import ReportError, main, write_report
-
-ROOT = Path(__file__).resolve().parent.parent
-SMALL = ["model.n_buyers=3000", "run.burn_in_days=10", "run.figures=false"]
-
+from tests.conftest import sweep
 
 JOBLIB = ("hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
-
-
-def sweep(out: Path, *args: str, launcher: tuple[str, ...] = (), env: dict | None = None) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, str(ROOT / "run.py"), "-m", *args, *SMALL, f"hydra.sweep.dir={out}", *launcher]
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=900, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -113,22 +100,6 @@ def test_submitit_local_launcher(tmp_path):
     proc = sweep(tmp_path, "scenario=baseline", "seed=range(2)", "run.days=30", launcher=("hydra/launcher=submitit_local",))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert len(pd.read_csv(tmp_path / "collected" / "runs_summary.csv")) == 2, "both submitit jobs are collected"
-
-
-@pytest.mark.slow
-def test_ray_launcher_local(tmp_path):
-    pytest.importorskip("hydra_plugins.hydra_ray_launcher", reason="pip install -e '.[ray]'")
-    launcher = ("hydra/launcher=ray", "+hydra.launcher.ray.init.num_cpus=2")
-    proc = sweep(
-        tmp_path,
-        "scenario=baseline",
-        "seed=range(2)",
-        "run.days=30",
-        launcher=launcher,
-        env={**os.environ, "RAY_AUTH_MODE": "disabled"},
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert len(pd.read_csv(tmp_path / "collected" / "runs_summary.csv")) == 2, "both Ray jobs are collected"
 
 
 def test_without_counterfactuals_the_collection_pairs_with_the_baseline_arm(serial, tmp_path):

@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.columns import resized
+from sim.columns import doubled, resized
 from sim.config import BuyerConfig, DemandConfig
 from sim.domain import Channel
+from sim.market.choice import NEG_INF, logsumexp_rows, logsumexp_rows_weights, pick_by_weights
 from sim.market.harm import consumption_harm
 from sim.market.orders import bucket, pop_day
 from sim.market.records import Purchases
@@ -35,6 +36,7 @@ from sim.streams import pair_normal
 
 if TYPE_CHECKING:
     from sim.model import CryptoMarketModel
+    from sim.substances import SubstanceTable
 
 
 #: a purchase gap longer than any horizon (days): caps the gaps of buyers whose rate is ~0, so that
@@ -79,9 +81,10 @@ class Buyer:
 
     def trust_in(self, market: int) -> float | None:
         """Trust in market ``market`` (column index), None if the buyer does not know it."""
-        if not self._pop.aware[self.idx, market]:
+        one, col = np.array([self.idx]), np.array([market])
+        if not self._pop.aware_of(one, col)[0]:
             return None
-        return float(self._pop.trust[self.idx, market])
+        return float(self._pop.trust_of(one, col)[0])
 
     @property
     def favourite_vendor(self) -> tuple[int, float] | None:
@@ -97,6 +100,12 @@ class BuyerPopulation:
     people at risk who do not. Trust changes go through :meth:`set_trust`, which keeps per-market
     sums so that mean trust is read without a pass over all buyers; users, skilled people and users
     active in the last 30 days are counted incrementally for the same reason.
+
+    Trust, awareness and "has bought there" per market are held only for buyers who can reach some
+    online market (web-shop users, the Tor-skilled among them): only they ever learn of a market,
+    and they are a small share of the population. ``market_row[b]`` is buyer ``b``'s row in those
+    matrices; row 0 belongs to nobody and stays empty, so the other buyers read as "does not know
+    the market, trust 0" without a branch. Read and write them through the methods below.
     """
 
     def __init__(
@@ -150,16 +159,25 @@ class BuyerPopulation:
         self.deterred_online = np.zeros(n, dtype=bool)
         #: per (buyer, substance): a drug check found it not as described (the buyer avoids it)
         self.distrust = np.zeros((n, n_subs), dtype=bool)
+        #: per buyer: distrusts some substance (so that a choice reads ``distrust`` only for these rows)
+        self.distrusts_any = np.zeros(n, dtype=bool)
         #: prevention campaigns: the day a person was reached, the effect then, its half-life
         self.campaign_day = np.zeros(n, dtype=np.int32)
         self.campaign_effect = np.zeros(n, dtype=np.float32)
         self.campaign_half_life = np.ones(n, dtype=np.float32)
-        self.trust = np.zeros((n, market_cap), dtype=np.float32)
-        self.aware = np.zeros((n, market_cap), dtype=bool)
-        self.bought = np.zeros((n, market_cap), dtype=bool)
+        self.online_capable = np.flatnonzero(self.webshop)
+        #: row of each buyer in the per-market matrices (0: none, an empty row)
+        self.market_row = np.zeros(n, dtype=np.int32)
+        self.n_market_rows = 1
+        rows = doubled(64, 1 + len(self.online_capable))
+        self.trust = np.zeros((rows, market_cap), dtype=np.float32)
+        self.aware = np.zeros((rows, market_cap), dtype=bool)
+        self.bought = np.zeros((rows, market_cap), dtype=bool)
+        #: the buyer of each row (-1: row 0 and unused rows)
+        self.buyer_of_row = np.full(rows, -1, dtype=np.int64)
+        self._give_market_rows(self.online_capable)
         self.trust_sum = np.zeros(market_cap)
         self.aware_count = np.zeros(market_cap)
-        self.online_capable = np.flatnonzero(self.webshop)
         #: online-capable users at the start, in thousands: rates "per 1,000 online-capable buyers"
         #: times this are counts (fixed over the run: it sets the scale of the modelled country); a
         #: population too small to have any counts as having one, so that rates stay defined
@@ -172,8 +190,23 @@ class BuyerPopulation:
         self.last_day_ring = np.zeros(ACTIVE_WINDOW_DAYS, dtype=np.int64)
         self.last_online_ring = np.zeros(ACTIVE_WINDOW_DAYS, dtype=np.int64)
         self._due: dict[int, list[np.ndarray]] = defaultdict(list)
+        #: purchase occasions and start attempts decided so far (burn-in included; benchmarks/scale.py)
+        self.occasions = 0
 
     # ----------------------------------------------------------------- capacity
+    def _give_market_rows(self, buyers: np.ndarray) -> None:
+        """Buyers who became able to reach an online market get (empty) rows in the per-market matrices."""
+        need = self.n_market_rows + len(buyers)
+        if need > len(self.buyer_of_row):
+            cap = doubled(len(self.buyer_of_row), need)
+            for name in ("trust", "aware", "bought"):
+                setattr(self, name, resized(getattr(self, name), cap, axis=0))
+            self.buyer_of_row = resized(self.buyer_of_row, cap, fill=-1)
+        rows = np.arange(self.n_market_rows, need)
+        self.market_row[buyers] = rows
+        self.buyer_of_row[rows] = buyers
+        self.n_market_rows = need
+
     def grow_markets(self, cap: int) -> None:
         """Make room for ``cap`` market columns."""
         if cap <= self.trust.shape[1]:
@@ -206,7 +239,8 @@ class BuyerPopulation:
     def record_purchases(self, buyers: np.ndarray, day: int, online: bool = False) -> None:
         """Buyers who bought today: move their last (online) purchase day and the 30-day count to ``day``."""
         ring, last = (self.last_online_ring, self.last_online_day) if online else (self.last_day_ring, self.last_purchase_day)
-        b = np.unique(buyers)
+        # the day's buyers usually come unique and ascending (no sort needed then)
+        b = buyers if len(buyers) < 2 or bool((buyers[1:] > buyers[:-1]).all()) else np.unique(buyers)
         old = last[b].astype(np.int64)
         inside = (day - old < ACTIVE_WINDOW_DAYS) & (old != day)
         np.subtract.at(ring, old[inside] % ACTIVE_WINDOW_DAYS, 1)
@@ -241,7 +275,7 @@ class BuyerPopulation:
 
     def mark_migrants(self, market: int) -> np.ndarray:
         """Buyers who ever bought on ``market`` (now closed) look for another; returns them."""
-        users = np.flatnonzero(self.bought[:, market])
+        users = self.bought_on(market)
         self.migrant_from[users] = market
         return users
 
@@ -257,6 +291,11 @@ class BuyerPopulation:
         """``buyers`` pay with privacy coins or mixers from now on (or no longer)."""
         self.privacy_coin[buyers] = on
 
+    def distrust_substances(self, buyers: np.ndarray, subs: np.ndarray) -> None:
+        """A drug check showed ``buyers`` that their ``subs`` was not as described: they avoid it from now on."""
+        self.distrust[buyers, subs] = True
+        self.distrusts_any[buyers] = True
+
     def set_drug_checking(self, buyers: np.ndarray, on: bool) -> None:
         """Give (or take back) drug checking to ``buyers``."""
         self.checking[buyers] = on
@@ -271,6 +310,7 @@ class BuyerPopulation:
         self.webshop[buyers] = True
         if len(new_online):
             self.online_capable = np.concatenate([self.online_capable, new_online])
+            self._give_market_rows(new_online)
 
     def start(self, buyers: np.ndarray) -> None:
         """``buyers`` start using."""
@@ -297,6 +337,45 @@ class BuyerPopulation:
         return out
 
     # ----------------------------------------------------------------- trust store
+    def _rows(self, buyers: np.ndarray) -> np.ndarray:
+        """Rows of ``buyers`` that are to be written: each must be able to reach an online market."""
+        rows = self.market_row[buyers]
+        if len(rows) and not rows.all():
+            bad = np.asarray(buyers)[rows == 0][:5].tolist()
+            raise ValueError(f"buyers {bad} cannot reach any online market: they have no trust or awareness to set")
+        return rows
+
+    def trust_of(self, buyers: np.ndarray, markets: np.ndarray) -> np.ndarray:
+        """Trust of each (buyer, market) pair (0 where the buyer does not know the market)."""
+        return self.trust[self.market_row[buyers], markets]
+
+    def aware_of(self, buyers: np.ndarray, markets: np.ndarray) -> np.ndarray:
+        """Whether each buyer of ``buyers`` knows the market of the same position in ``markets``."""
+        return self.aware[self.market_row[buyers], markets]
+
+    def trust_grid(self, buyers: np.ndarray, markets: np.ndarray) -> np.ndarray:
+        """Trust, buyers x markets (0 where unknown)."""
+        return self.trust[np.ix_(self.market_row[buyers], markets)]
+
+    def aware_grid(self, buyers: np.ndarray, markets: np.ndarray) -> np.ndarray:
+        """Awareness, buyers x markets."""
+        return self.aware[np.ix_(self.market_row[buyers], markets)]
+
+    def knowers(self, market: int) -> np.ndarray:
+        """Buyers who know ``market``, ascending ids."""
+        return np.sort(self.buyer_of_row[np.flatnonzero(self.aware[: self.n_market_rows, market])])
+
+    def bought_on(self, market: int) -> np.ndarray:
+        """Buyers who ever bought on ``market``, ascending ids."""
+        return np.sort(self.buyer_of_row[np.flatnonzero(self.bought[: self.n_market_rows, market])])
+
+    def mark_bought(self, buyers: np.ndarray, markets: np.ndarray) -> np.ndarray:
+        """Record that each buyer bought on the paired market; returns which pairs are first purchases."""
+        rows = self._rows(buyers)
+        new = ~self.bought[rows, markets]
+        self.bought[rows, markets] = True
+        return new
+
     def make_aware(self, buyers: np.ndarray, market: int, trust: float | np.ndarray) -> None:
         """Buyers learn of ``market`` with initial ``trust`` (already aware ones are left alone).
 
@@ -308,8 +387,9 @@ class BuyerPopulation:
         else:
             buyers = np.unique(buyers)
             each = np.full(len(buyers), trust, dtype=np.float32)
-        fresh = ~self.aware[buyers, market]
-        new = buyers[fresh]
+        rows = self._rows(buyers)
+        fresh = ~self.aware[rows, market]
+        new = rows[fresh]
         if len(new) == 0:
             return
         values = each[fresh]
@@ -320,8 +400,8 @@ class BuyerPopulation:
 
     def forget(self, buyers: np.ndarray, market: int) -> None:
         """Buyers lose their way to ``market`` (its discovery site is gone): they must learn of it again."""
-        buyers = np.unique(buyers)
-        known = buyers[self.aware[buyers, market]]
+        rows = self.market_row[np.unique(buyers)]
+        known = rows[self.aware[rows, market] & (rows > 0)]
         if len(known) == 0:
             return
         self.trust_sum[market] -= float(self.trust[known, market].astype(np.float64).sum())
@@ -332,8 +412,9 @@ class BuyerPopulation:
     def set_trust(self, buyers: np.ndarray, markets: np.ndarray, values: np.ndarray) -> None:
         """Set trust of (buyer, market) pairs to ``values`` clipped to [0, 1]; pairs must be unique."""
         values = np.clip(values, 0.0, 1.0).astype(np.float32)
-        old = self.trust[buyers, markets]
-        self.trust[buyers, markets] = values
+        rows = self._rows(buyers)
+        old = self.trust[rows, markets]
+        self.trust[rows, markets] = values
         np.add.at(self.trust_sum, markets, (values - old).astype(np.float64))
 
     def mean_trust(self, market: int) -> float:
@@ -362,13 +443,13 @@ class BuyerPopulation:
 
     def _file(self, buyers: np.ndarray, days: np.ndarray, into: list | None) -> None:
         if into is None:
-            bucket(self._due, buyers, days)
+            bucket(self._due, buyers, days, keep_order=False)
         else:
             into.append((buyers, days))
 
     def schedule_at(self, buyers: np.ndarray, days: np.ndarray) -> None:
         """Put ``buyers`` on the calendar on ``days`` (arrested buyers after their pause; a day's batch)."""
-        bucket(self._due, buyers, np.asarray(days, dtype=np.int64))
+        bucket(self._due, buyers, np.asarray(days, dtype=np.int64), keep_order=False)  # pop_due sorts
 
     def schedule_first(self, rng: np.random.Generator, day: int) -> None:
         """Put users' first purchases and non-users' first start attempts on the calendar.
@@ -378,7 +459,7 @@ class BuyerPopulation:
         """
         users = np.flatnonzero(self.active)
         gap = np.minimum(rng.random(len(users)) * 30.0 / self.rate[users], NEVER_DAYS)
-        bucket(self._due, users, day + np.floor(gap).astype(np.int64))
+        bucket(self._due, users, day + np.floor(gap).astype(np.int64), keep_order=False)
         self.schedule_attempt(rng, np.flatnonzero(~self.active), day - 1)
 
     def pop_due(self, day: int) -> np.ndarray:
@@ -400,7 +481,7 @@ class BuyerPopulation:
         _, last = np.unique(key[::-1], return_index=True)
         keep = len(key) - 1 - last
         b, m, g = buyers[keep], markets[keep], good[keep]
-        t = self.trust[b, m].astype(np.float64)
+        t = self.trust_of(b, m).astype(np.float64)
         new = np.where(g, t + cfg.trust_gain * (1 - t), t - cfg.trust_loss * t)
         self.set_trust(b, m, new)
         # favourite vendor
@@ -437,8 +518,6 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
         purchases, ``market`` and ``vendor`` (``-1`` offline); plus ``abstained`` (buyers who
         chose not to buy) and ``no_option`` (buyers with nothing available).
     """
-    from sim.market.choice import NEG_INF, logsumexp_rows
-
     rng = model.streams["purchase"]
     pop = model.buyers
     ch = model.cfg.model.choice
@@ -449,16 +528,16 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
     # the focal substance of the occasion and its substitution nest
     usual = rng.random(n) < pop.cfg.usual_substance_prob
     focal = np.where(usual, pop.primary[ids], rng.choice(S, size=n, p=subs.demand_p)).astype(np.int64)
-    cand = subs.nest_members[focal]  # n x K, -1 padded
-    K = cand.shape[1]
-    valid = (cand >= 0) & subs.present[np.maximum(cand, 0)]
-    csub = np.maximum(cand, 0)
-    analogue = subs.analogue_of[csub] == focal[:, None]
-    taste = np.where(cand == focal[:, None], 0.0, np.where(analogue, -dm.analogue_penalty, -dm.substitute_penalty))
-    taste = taste - dm.distrust_penalty * pop.distrust[ids[:, None], csub]
+    # candidates and their taste depend on the focal substance alone: one row of a table each
+    nest_taste = candidate_taste(subs, dm.analogue_penalty, dm.substitute_penalty)
+    csub = np.maximum(subs.nest_members, 0)[focal]  # n x K (padding reads substance 0, at taste -inf)
+    K = csub.shape[1]
+    taste = nest_taste[focal]
+    wary = np.flatnonzero(pop.distrusts_any[ids])  # few rows: the others have nothing to subtract
+    taste[wary] -= dm.distrust_penalty * pop.distrust[ids[wary, None], csub[wary]]
     # red alerts: reached buyers leave the substance out of this occasion
     alert = rng.random((n, K)) >= model.levers.demand_factor[csub]
-    taste = np.where(valid & ~alert, taste, NEG_INF)
+    taste[alert] = NEG_INF
     # street: available with the dealer's availability, priced at today's street price
     ref = subs.street_price
     ps = pop.price_sens[ids]
@@ -475,15 +554,19 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
     # street in the offline nest, at the friend's unit price, more trusted and less risky
     sc = model.cfg.model.social
     friend_ok, friend_price = model.social.offer(ids, csub)
-    with np.errstate(divide="ignore"):
-        u_friend = (
-            ch.conv_offline
-            + sc.friend_utility
-            - ch.beta_risk * risk_b[:, None] * ch.risk_offline * sc.friend_risk_share
-            - ps[:, None] * ch.beta_price * np.log(friend_price[:, None] / ref[csub])
-        )
-    u_friend = np.where(friend_ok, u_friend, NEG_INF)
-    u_offline = np.logaddexp(u_street, u_friend)
+    # computed only where a friend holds the substance (few cells): elsewhere the offline nest is the street
+    fr, fk = np.nonzero(friend_ok)
+    u_friend = np.full((n, K), NEG_INF)
+    u_offline = u_street.copy()
+    if len(fr):
+        with np.errstate(divide="ignore"):
+            u_friend[fr, fk] = (
+                ch.conv_offline
+                + sc.friend_utility
+                - ch.beta_risk * risk_b[fr] * ch.risk_offline * sc.friend_risk_share
+                - ps[fr] * ch.beta_price * np.log(friend_price[fr] / ref[csub[fr, fk]])
+            )
+        u_offline[fr, fk] = np.logaddexp(u_street[fr, fk], u_friend[fr, fk])
     # online markets usable today: the substance-free part of their utility first
     act = np.array([m.idx for m in model.markets if m.active and not m.down_today], dtype=np.int64)
     kinds = model.market_table.kind[act]
@@ -492,8 +575,6 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
     # dissimilarity of each channel's nest of markets: web shops sell the same legal-grey range, so
     # many shops are closer substitutes of one another than several cryptomarkets are
     lam_of = np.array([1.0, ch.nest_lambda_webshop, ch.nest_lambda, ch.nest_lambda])
-    nest_value = np.full((n, K, 4), NEG_INF)
-    nest_value[:, :, 0] = u_offline
     # per candidate: (position of each deciding row in its matrix, utilities of the rows that can
     # buy it online); only rows that reach some online market are computed (most buyers reach none)
     online_u: list[tuple[np.ndarray, np.ndarray]] = []
@@ -504,13 +585,16 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
         risk_kind = np.array([ch.risk_offline, ch.risk_webshop, ch.risk_cryptomarket, ch.risk_decentralised])
         conv_kind = np.array([ch.conv_offline, ch.conv_webshop, ch.conv_cryptomarket, ch.conv_decentralised])
         perceived = risk_kind[kinds] + model.levers.risk_shock[act] + model.levers.news_risk * (kinds != Channel.WEBSHOP)
+        # a buyer's lasting liking for a hidden market (interface, community, language, admins);
+        # clearnet shops selling the same range are not told apart this way (0 for them)
+        hidden_cols = np.flatnonzero(kinds != Channel.WEBSHOP)
+        liking = np.zeros((len(ido), M))
+        liking[:, hidden_cols] = ch.market_taste_sd * pair_normal(model.cfg.seed, "market_taste", ido, act[hidden_cols])
         base = (
             conv_kind[kinds][None, :]
             - ch.beta_risk * risk_b[on_rows, None] * perceived[None, :]
-            + ch.beta_trust * (pop.trust[np.ix_(ido, act)] - pop.cfg.initial_trust)  # centred: initial trust = 0
-            # a buyer's lasting liking for a hidden market (interface, community, language, admins);
-            # clearnet shops selling the same range are not told apart this way
-            + ch.market_taste_sd * pair_normal(model.cfg.seed, "market_taste", ido, act) * (kinds != Channel.WEBSHOP)[None, :]
+            + ch.beta_trust * (pop.trust_grid(ido, act) - pop.cfg.initial_trust)  # centred: initial trust = 0
+            + liking
             - np.where(pop.deterred_online[ido], dm.arrest_channel_penalty, 0.0)[:, None]
         )
         lv = model.levers
@@ -520,9 +604,14 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
             friction = np.where(pop.tech[ido], lv.payment_friction_skilled, lv.payment_friction)
             base -= np.where(pop.privacy_coin[ido], lv.payment_friction_privacy, friction)[:, None]
         reach = np.where(kinds[None, :] == Channel.WEBSHOP, pop.webshop[ido][:, None], pop.tech[ido][:, None])
-        ok = reach & pop.aware[np.ix_(ido, act)] & model.police.access_mask(ido, act)
+        ok = reach & pop.aware_grid(ido, act) & model.police.access_mask(ido, act)
         keep = ok.any(axis=1)
         on_rows, ido, base = on_rows[keep], ido[keep], np.where(ok[keep], base[keep], NEG_INF)
+    # the value of each (substance, channel) nest, only for the rows that reach an online market;
+    # every other row (most buyers) has the offline nest alone, so its choice is over K columns
+    nest_value = np.full((len(on_rows), K, 4), NEG_INF)
+    nest_value[:, :, 0] = u_offline[on_rows]
+    if len(on_rows):
         inclusive = model.listings.inclusive[act]  # markets x substances
         fav = pop.fav_vendor[ido]
         for k in range(K):
@@ -539,20 +628,34 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
                 um[row, mcol] += ch.beta_loyalty * pop.fav_trust[ido[local[row]]]
             for c, cols in nests:
                 if len(cols):
-                    nest_value[rows_k, k, c] = lam_of[c] * logsumexp_rows(um[:, cols] / lam_of[c])
+                    nest_value[local, k, c] = lam_of[c] * logsumexp_rows(um[:, cols] / lam_of[c])
             position = np.full(n, -1, dtype=np.int64)
             position[rows_k] = np.arange(len(rows_k))
             online_u.append((position, um))
-    flat = (nest_value + taste[:, :, None]).reshape(n, K * 4)
-    buy_value = lam_b * logsumexp_rows(flat / lam_b)
+    # buying against not buying: offline-only rows over their K offline nests, online rows over all
+    # 4K (substance, channel) nests (a column of -inf adds nothing to either sum)
+    is_on = np.zeros(n, dtype=bool)
+    is_on[on_rows] = True
+    off_rows = np.flatnonzero(~is_on)
+    flat_off = (u_offline[off_rows] + taste[off_rows]) / lam_b
+    flat_on = (nest_value + taste[on_rows, :, None]).reshape(len(on_rows), K * 4) / lam_b
+    buy_value = np.empty(n)
+    lse_off, w_off = logsumexp_rows_weights(flat_off)  # the weights serve the pick below
+    buy_value[off_rows] = lam_b * lse_off
+    buy_value[on_rows] = lam_b * logsumexp_rows(flat_on)
     u0 = dm.abstain_utility + pop.campaign_utility(ids, model.day) if outside is None else outside
     no_option = ~np.isfinite(buy_value)
     with np.errstate(over="ignore"):
         p_buy = np.where(no_option, 0.0, 1.0 / (1.0 + np.exp(np.minimum(u0 - buy_value, 700.0))))
     buys = rng.random(n) < p_buy
+    # the (substance, channel) nest of each buyer: one uniform per buying row, in row order
     pick = np.full(n, -1, dtype=np.int64)
     rows = np.flatnonzero(buys)
-    pick[rows] = gumbel_pick(flat[rows] / lam_b, rng)
+    uniform = np.full(n, np.nan)
+    uniform[rows] = rng.random(len(rows))
+    buy_off, buy_on = np.flatnonzero(buys[off_rows]), np.flatnonzero(buys[on_rows])
+    pick[off_rows[buy_off]] = 4 * pick_by_weights(w_off[buy_off], uniform[off_rows[buy_off]])
+    pick[on_rows[buy_on]] = gumbel_pick(flat_on[buy_on], uniform=uniform[on_rows[buy_on]])
     k_of, channel = pick // 4, pick % 4
     sub = np.where(buys, csub[np.arange(n), np.maximum(k_of, 0)], -1)
     # offline: from the friend or on the street (one draw per occasion, used or not, for common
@@ -601,19 +704,35 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
     }
 
 
-def gumbel_pick(u: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def candidate_taste(subs: SubstanceTable, analogue_penalty: float, substitute_penalty: float) -> np.ndarray:
+    """Taste of each candidate of each focal substance's nest, focal substances x K.
+
+    0 for the focal substance itself, minus a penalty for its analogues and for the other
+    substitutes, ``-inf`` for padding and for substances not on the market (not yet present).
+    """
+    cand = subs.nest_members
+    csub = np.maximum(cand, 0)
+    focal = np.arange(len(cand))[:, None]
+    analogue = subs.analogue_of[csub] == focal
+    taste = np.where(cand == focal, 0.0, np.where(analogue, -analogue_penalty, -substitute_penalty))
+    return np.where((cand >= 0) & subs.present[csub], taste, NEG_INF)
+
+
+def gumbel_pick(u: np.ndarray, rng: np.random.Generator | None = None, uniform: np.ndarray | None = None) -> np.ndarray:
     """One column per row with logit probabilities (rows have at least one finite utility).
 
     Drawn by inverting the cumulative probabilities with one uniform per row (the same law as
-    adding Gumbel noise and taking the argmax, with one draw per row instead of one per cell).
+    adding Gumbel noise and taking the argmax, with one draw per row instead of one per cell):
+    ``uniform`` if given (one per row, drawn by the caller), else drawn from ``rng``. Columns of
+    ``-inf`` are never picked and do not change which finite column a uniform picks.
     """
     if len(u) == 0:
         return np.zeros(0, dtype=np.int64)
     w = np.exp(u - u.max(axis=1, keepdims=True))
-    cum = np.cumsum(w, axis=1)
-    target = rng.random(len(u)) * cum[:, -1]
-    pick = (cum <= target[:, None]).sum(axis=1)
-    return np.minimum(pick, u.shape[1] - 1)
+    if uniform is None:
+        assert rng is not None, "gumbel_pick needs rng or uniform"
+        uniform = rng.random(len(u))
+    return pick_by_weights(w, uniform)
 
 
 def _learn_skill_at_occasions(model: CryptoMarketModel, ids: np.ndarray, gap_months: np.ndarray) -> None:
@@ -666,6 +785,7 @@ def make_purchases(model: CryptoMarketModel) -> None:
         t.forgone_paused += int(np.count_nonzero(pop.active[paused]))
     # deciding today: users not paused, and people at risk making a start attempt (ascending ids)
     ids = due[~wait]
+    pop.occasions += len(ids)
     gap_months = np.where(pop.active[ids], 1.0 / np.maximum(pop.rate[ids], 1e-9), 1.0 / max(dm.start_attempts_per_month, 1e-9))
     _learn_skill_at_occasions(model, ids, gap_months)
     using = pop.active[ids]
@@ -742,9 +862,8 @@ def make_purchases(model: CryptoMarketModel) -> None:
     pm = pairs % model.m_cap
     np.add.at(t.m_buyers, pm, 1)
     pb = pairs // model.m_cap
-    new = ~model.buyers.bought[pb, pm]
+    new = model.buyers.mark_bought(pb, pm)
     np.add.at(t.m_new_buyers, pm[new], 1)
-    model.buyers.bought[pb, pm] = True
     t.purchases.append(Purchases(b, s, chan, m, model.vend.price[v, s], model.orders.purity[ids_o], price))
     model.buyers.record_purchases(b, model.day, online=True)
     model.buyers.last_hidden_day[b[chan != Channel.WEBSHOP]] = model.day

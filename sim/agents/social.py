@@ -100,8 +100,9 @@ class SocialSupply:
         """Whether each buyer's supplier holds substance ``subs`` (buyers x candidates), and its unit price."""
         sup = self.supplier[buyers]
         s = np.maximum(sup, 0)
-        holds = (sup >= 0) & (self.stock[s] > 0)
-        ok = holds[:, None] & (self.stock_substance[s][:, None] == subs)
+        ok = np.zeros(subs.shape, dtype=bool)
+        holds = np.flatnonzero((sup >= 0) & (self.stock[s] > 0))  # few buyers have a stocked friend
+        ok[holds] = self.stock_substance[s[holds]][:, None] == subs[holds]
         return ok, self.stock_unit_price[s]
 
     def hand_over(self, buyers: np.ndarray) -> np.ndarray:

@@ -82,11 +82,11 @@ def read_forum(model: CryptoMarketModel) -> None:
         target = (g[talked] + 1.0) / (n_posts[talked] + 2.0)
         full = fc.full_weight_posts_per_1000_online_buyers * model.buyers.online_per_1000
         weight = fc.trust_weight * np.minimum(1.0, n_posts[talked] / full)
-        aw = model.buyers.aware[np.ix_(readers, mk)]
+        aw = model.buyers.aware_grid(readers, mk)
         rr, cc = np.nonzero(aw)
         if len(rr):
             bsel, msel = readers[rr], mk[cc]
-            t = model.buyers.trust[bsel, msel].astype(np.float64)
+            t = model.buyers.trust_of(bsel, msel).astype(np.float64)
             model.buyers.set_trust(bsel, msel, t + weight[cc] * (target[cc] - t))
     buzz = n_posts + news[act]
     total = buzz.sum()

@@ -121,7 +121,7 @@ class CohortProbe:
         self.hidden_again[fresh] = True
         self.hidden_again_n += len(fresh)
         migrants = self.migrant_ids
-        dest_trust = self.model.buyers.trust[migrants, self.destination[migrants]]
+        dest_trust = self.model.buyers.trust_of(migrants, self.destination[migrants])
         row.update(
             cohort_trust=self._cohort_trust(),
             migrants=len(migrants),
@@ -153,9 +153,9 @@ class CohortProbe:
         act = np.array([m.idx for m in model.markets if m.active], dtype=np.int64)
         if len(self.member_ids) == 0 or len(act) == 0:
             return float("nan")
-        known = model.buyers.aware[np.ix_(self.member_ids, act)]
+        known = model.buyers.aware_grid(self.member_ids, act)
         count = known.sum(axis=1)
-        total = np.where(known, model.buyers.trust[np.ix_(self.member_ids, act)], 0.0).sum(axis=1)
+        total = np.where(known, model.buyers.trust_grid(self.member_ids, act), 0.0).sum(axis=1)
         ok = count > 0
         return float((total[ok] / count[ok]).mean()) if ok.any() else float("nan")
 

@@ -111,7 +111,7 @@ class Takedown(Intervention):
                     self.fled.append(a.idx)
                     fled += 1
             if records:
-                buyers = np.flatnonzero(model.buyers.bought[:, m.idx])
+                buyers = model.buyers.bought_on(m.idx)
                 exposed = model.buyers.record_exposure(buyers, p.pgp_protection)
                 hit = buyers[rng.random(len(buyers)) < p.buyer_arrest_prob * exposed]
                 if len(hit):
@@ -136,7 +136,7 @@ class Takedown(Intervention):
         Returns how many buyers lost it. The market itself trades on (no server to seize).
         """
         pop = self.model.buyers
-        knew = np.flatnonzero(pop.aware[:, market.idx])
+        knew = pop.knowers(market.idx)
         lost = knew[rng.random(len(knew)) < self.params.frontend_discovery_loss]
         pop.forget(lost, market.idx)
         self.model.log_event("frontend_seized", market.name, f"{len(lost)} of {len(knew)} buyers lost the way to it")

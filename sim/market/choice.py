@@ -14,14 +14,35 @@ NEG_INF = -np.inf
 
 def logsumexp_rows(u: np.ndarray) -> np.ndarray:
     """Row-wise log(sum(exp(u))), ``-inf`` for rows with no available alternative."""
+    return logsumexp_rows_weights(u)[0]
+
+
+def logsumexp_rows_weights(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`logsumexp_rows` and the weights ``exp(u - row max)`` it summed (for :func:`pick_by_weights`)."""
     if u.shape[1] == 0:
-        return np.full(u.shape[0], NEG_INF)
+        return np.full(u.shape[0], NEG_INF), np.zeros(u.shape)
     m = u.max(axis=1)
     finite = np.isfinite(m)
     safe = np.where(finite, m, 0.0)
+    w = np.exp(u - safe[:, None])
     with np.errstate(divide="ignore"):
-        s = np.log(np.exp(u - safe[:, None]).sum(axis=1)) + safe
-    return np.where(finite, s, NEG_INF)
+        s = np.log(w.sum(axis=1)) + safe
+    return np.where(finite, s, NEG_INF), w
+
+
+def pick_by_weights(w: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+    """One column per row, with probability proportional to the weights ``w`` (rows sum above 0).
+
+    Inverts the cumulative weights with one uniform in [0, 1) per row: the same law as adding
+    Gumbel noise to ``log w`` and taking the argmax, with one draw per row instead of one per cell.
+    Zero-weight columns are never picked and do not change which other column a uniform picks.
+    """
+    if len(w) == 0:
+        return np.zeros(0, dtype=np.int64)
+    cum = np.cumsum(w, axis=1)
+    target = uniform * cum[:, -1]
+    pick = (cum <= target[:, None]).sum(axis=1)
+    return np.minimum(pick, w.shape[1] - 1)
 
 
 def gumbel_argmax(u: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -36,7 +36,7 @@ def consumption_harm(
     )
     caught = nad & checks
     if caught.any():
-        model.buyers.distrust[buyers[caught], subs[caught]] = True
+        model.buyers.distrust_substances(buyers[caught], subs[caught])
     return harm
 
 

@@ -88,19 +88,25 @@ class OrderBook(Table):
         return getattr(self, name)[: self.n]
 
 
-def bucket(cal: dict[int, list[np.ndarray]], ids: np.ndarray, days: np.ndarray) -> None:
-    """Append ``ids`` to the calendar ``cal`` under their ``days`` (a scalar or one day per id)."""
+def bucket(cal: dict[int, list[np.ndarray]], ids: np.ndarray, days: np.ndarray, keep_order: bool = True) -> None:
+    """Append ``ids`` to the calendar ``cal`` under their ``days`` (a scalar or one day per id).
+
+    ``keep_order``: ids of one day keep their order (a stable sort); pass False where the reader
+    sorts a day's ids anyway (a faster sort).
+    """
     if len(ids) == 0:
         return
     days = np.asarray(days)
     if days.ndim == 0:
         cal[int(days)].append(np.asarray(ids))
         return
-    order = np.argsort(days, kind="stable")
+    order = np.argsort(days, kind="stable" if keep_order else None)
     ids, days = np.asarray(ids)[order], days[order]
-    uniq, starts = np.unique(days, return_index=True)
-    for d, chunk in zip(uniq.tolist(), np.split(ids, starts[1:])):
-        cal[d].append(chunk)
+    starts = np.flatnonzero(days[1:] != days[:-1]) + 1
+    # copies, not views: a view would keep the whole batch alive until its last day comes, which
+    # for gaps of months holds hundreds of batches in memory
+    for d, chunk in zip(days[np.r_[0, starts]].tolist(), np.split(ids, starts)):
+        cal[d].append(chunk.copy())
 
 
 def pop_day(cal: dict[int, list[np.ndarray]], day: int) -> np.ndarray:
