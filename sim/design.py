@@ -177,7 +177,9 @@ def launcher_args(launcher: str, jobs: int) -> list[str]:
     if launcher == "joblib":
         args.append(f"hydra.launcher.n_jobs={jobs}")
     elif launcher == "ray":
-        args.append(f"+hydra.launcher.ray.init.num_cpus={jobs}")
+        # a Ray of the sweep's own: without address=local, Ray joins a cluster started on this machine
+        # before (ray start), which refuses num_cpus
+        args += ["hydra.launcher.ray.init.address=local", f"+hydra.launcher.ray.init.num_cpus={jobs}"]
     return args
 
 

@@ -260,6 +260,16 @@ def _check_hydra_group(group: str, options: list[str]) -> None:
         if option not in allowed:
             hint = " (install its extra, see the README's launchers table)" if group == "hydra/launcher" else ""
             raise ConfigError(f"{group}={option}: no such option{hint}; allowed: {allowed}")
+        # the repository's own launcher files (slurm_cluster, ray_cluster) build on a plugin's launcher
+        own = CONFIG_DIR / group / f"{option}.yaml"
+        if own.is_file():
+            defaults = (yaml.safe_load(own.read_text()) or {}).get("defaults", [])
+            for parent in (d for d in defaults if isinstance(d, str) and d != "_self_"):
+                if parent not in allowed:
+                    raise ConfigError(
+                        f"{group}={option} builds on the {parent!r} launcher, which is not installed here "
+                        "(install its extra, see the README's launchers table)"
+                    )
 
 
 def _override_values(override) -> list[str]:

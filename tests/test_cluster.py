@@ -278,3 +278,15 @@ def test_ray_cluster_sweep(ray_python, tmp_path):
     check_collected(out, proc, 2)
     assert "Connected to Ray cluster" in proc.stderr, proc.stderr[-1500:]
     assert "Started a local Ray instance" not in proc.stderr, "the sweep must join the running cluster, not start its own"
+
+
+def test_shipped_launcher_without_its_plugin_is_refused_clearly(tmp_path):
+    """Where Ray is not installed (the dev environment), ray_cluster is refused before anything runs."""
+    if find_spec("hydra_plugins.hydra_ray_launcher") is not None:
+        pytest.skip("the Ray launcher is installed in this environment")
+    out = tmp_path / "sweep"
+    proc = sweep(out, "scenario=baseline", "seed=range(2)", launcher=("hydra/launcher=ray_cluster",))
+    assert proc.returncode != 0, "a sweep on a launcher that is not installed must fail"
+    assert "builds on the 'ray' launcher, which is not installed" in proc.stderr, proc.stderr[-1500:]
+    assert "Traceback" not in proc.stderr, "a clear error, not a traceback"
+    assert not out.exists(), "nothing is left behind"
