@@ -56,6 +56,11 @@ def main(cfg: DictConfig) -> None:
         CLAIMS.get(out_dir, None) and CLAIMS[out_dir].remove()
         refuse(err)
     except Exception as err:  # noqa: BLE001 - a bug: keep the record, and in a sweep go on with the others
+        if "timed-out" in str(err):  # Submitit's word for SLURM's time limit
+            err = TimeoutError(
+                f"{type(err).__name__}: {err} (the run reached the launcher's time limit: rerun the sweep into the same "
+                "folder with a larger hydra.launcher.timeout_min; finished runs are skipped)"
+            )
         record_failure(err, out_dir, token)
         _say(f"{out_dir}: FAILED: {type(err).__name__}: {err} (details in error.txt)", err=True)
         if sweep:

@@ -130,13 +130,34 @@ def child_floor(buyers: int, days: int, burn_in: int, vendors: int, markets: int
     }
 
 
+class ChildFailed(Exception):
+    """A measured run ended with an error (its message holds the end of the run's stderr)."""
+
+
 def in_child(kind: str, **kwargs) -> dict:
     """Run ``child_<kind>`` in a fresh interpreter (its own peak memory; imports not timed)."""
     cmd = [sys.executable, str(Path(__file__).resolve()), f"--child-{kind}", json.dumps(kwargs)]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if proc.returncode != 0:
-        raise RuntimeError(f"{kind} run {kwargs} failed:\n{proc.stderr[-3000:]}")
+        raise ChildFailed(f"{kind} run {kwargs} failed (exit {proc.returncode}): {proc.stderr.strip()[-1500:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+#: resident memory of one run, measured (benchmarks/scale.py at 1,000,000 buyers: 1.1 GB): a base
+#: plus this much per buyer, with a margin; used to refuse sizes this machine cannot hold
+MEMORY_BASE_GB = 0.3
+MEMORY_PER_BUYER_KB = 1.2
+
+
+def memory_total_gb() -> float | None:
+    """Physical memory of this machine (Linux), GB; None if unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) / 1e6
+    except OSError:
+        return None
+    return None
 
 
 # ------------------------------------------------------------------------------------------ analysis
@@ -146,6 +167,9 @@ def summarise(rows: list[dict]):
     import pandas as pd
 
     table = pd.DataFrame(rows)
+    for col in ("floor_wall_s", "floor_events", "floor_peak_rss_mb"):
+        if col not in table.columns:
+            table[col] = np.nan
     table["purchases_per_s"] = table["purchases"] / table["wall_s"]
     table["us_per_purchase"] = 1e6 * table["wall_s"] / table["purchases"]
     smallest = table.loc[table["buyers"] == table["buyers"].min(), "us_per_purchase"].median()
@@ -209,8 +233,15 @@ def figure(table, path: Path) -> None:
         ax.annotate(f"n={int(r['n'])}", (r["buyers"], r["wall"]), textcoords="offset points", xytext=(4, -12), fontsize=7)
     days = int(table["days"].iloc[0])
     ax.set_xlabel("buyers (past-year users; people at risk come on top)")
-    ax.set_ylabel("wall time (s), one process")
-    ax.set_title(f"Wall time against population, {days} days + burn-in (median over seeds)")
+    ax.set_ylabel("wall time, s (one process)")
+    ax.set_title(f"Wall time of one run, {days} days after burn-in\n(median over seeds; n = seeds)", fontsize=10)
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    ax.set_xticks(list(g["buyers"]))  # the sizes measured, written out
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1e6:g}M" if v >= 1e6 else f"{v / 1e3:g}k"))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -264,8 +295,16 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--seeds {a.seeds}: use 1 or more")
     if a.out is None:
         a.out = ROOT / "outputs" / "benchmarks" / f"scale-{time.strftime('%Y%m%d-%H%M%S')}"
+    if a.out.exists() and not a.out.is_dir():
+        p.error(f"--out {a.out}: is a file; give a new folder")
     if a.out.exists() and any(a.out.iterdir()):
         p.error(f"--out {a.out}: the folder exists and is not empty; give a new folder")
+    total = memory_total_gb()
+    need = MEMORY_BASE_GB + MEMORY_PER_BUYER_KB * max(a.sizes) / 1e6
+    if total is not None and need > total:
+        p.error(
+            f"--sizes {max(a.sizes)}: needs about {need:.1f} GB of memory, this machine has {total:.1f} GB; use smaller sizes"
+        )
     return a
 
 
@@ -283,66 +322,80 @@ def main(argv: list[str] | None = None) -> int:
     compared = [n for n in a.sizes if n <= 200_000] if not a.smoke else a.sizes
     plan = [(n, s) for n in a.sizes for s in range(a.seeds if n in compared else 1)]
     a.out.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows: list[dict] = []
+    failures: list[str] = []
+    state = "finished"
+    meta = run_record(a, argv)
     bar = tqdm(plan, desc="scale benchmark", unit="run")
-    for n, seed in bar:
-        bar.set_postfix_str(f"{n:,} buyers, seed {seed}")
-        row = in_child("model", buyers=n, days=a.days, seed=seed)
-        if not a.no_floor and seed == 0:
-            row.update(
-                in_child(
-                    "floor",
-                    buyers=n,
-                    days=a.days,
-                    burn_in=row["burn_in_days"],
-                    vendors=row["vendors"],
-                    markets=row["markets"],
-                    seed=seed,
-                )
+    try:
+        for n, seed in bar:
+            bar.set_postfix_str(f"{n:,} buyers, seed {seed}")
+            try:
+                row = in_child("model", buyers=n, days=a.days, seed=seed)
+                if not a.no_floor and seed == 0:
+                    floor = in_child(
+                        "floor",
+                        buyers=n,
+                        days=a.days,
+                        burn_in=row["burn_in_days"],
+                        vendors=row["vendors"],
+                        markets=row["markets"],
+                        seed=seed,
+                    )
+                    row.update(floor)
+            except ChildFailed as err:  # recorded; the other sizes go on
+                failures.append(str(err))
+                tqdm.write(f"FAILED: {err}")
+                continue
+            rows.append(row)
+            tqdm.write(
+                f"{n:>10,} buyers  seed {seed}  wall {row['wall_s']:8.1f} s  peak {row['peak_rss_mb']:8.0f} MB"
+                + (f"  floor {row['floor_wall_s']:7.1f} s" if "floor_wall_s" in row else "")
             )
-        rows.append(row)
-        tqdm.write(
-            f"{n:>10,} buyers  seed {seed}  wall {row['wall_s']:8.1f} s  peak {row['peak_rss_mb']:8.0f} MB"
-            + (f"  floor {row['floor_wall_s']:7.1f} s" if "floor_wall_s" in row else "")
-        )
-    if a.no_floor:
-        for r in rows:
-            r.update(floor_wall_s=float("nan"), floor_events=float("nan"), floor_peak_rss_mb=float("nan"))
-    table, inv = summarise(rows)
-    table.to_csv(a.out / "scale.csv", index=False)
-    inv.to_csv(a.out / "invariance.csv", index=False)
-    figure(table, a.out / "scale")
-    import numpy
-    import pandas
+            write_tables(rows, a.out, figures=False)  # what is measured is kept, whatever happens next
+    except KeyboardInterrupt:
+        state = "interrupted"
+    meta.update(state=state, failures=failures, runs_measured=len(rows), runs_planned=len(plan))
+    (a.out / "scale.json").write_text(json.dumps(meta, indent=2) + "\n")
+    if rows:
+        table = write_tables(rows, a.out, figures=True)
+        cols = [
+            "buyers", "seed", "vendors", "markets", "wall_s", "purchases_per_s", "us_per_purchase",
+            "cost_ratio_to_smallest", "peak_rss_mb", "ratio_to_floor", "ratio_to_floor_per_event",
+        ]  # fmt: skip
+        print(table[cols].to_string(index=False, float_format=lambda x: f"{x:,.2f}"))
+    print(f"\n{len(rows)} of {len(plan)} runs measured ({state}; {len(failures)} failed); written to {a.out}", file=sys.stderr)
+    if state == "interrupted":
+        return 130
+    return 1 if failures else 0
 
-    meta = {
-        "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
+
+def write_tables(rows: list[dict], out: Path, figures: bool):
+    """Write scale.csv and invariance.csv (and the figure) from the runs measured so far."""
+    table, inv = summarise(rows)
+    table.to_csv(out / "scale.csv", index=False)
+    inv.to_csv(out / "invariance.csv", index=False)
+    if figures:
+        figure(table, out / "scale")
+    return table
+
+
+def run_record(a: argparse.Namespace, argv: list[str] | None) -> dict:
+    """The settings, revision, versions and machine of this invocation (scale.json)."""
+    import os
+    from importlib.metadata import version
+
+    return {
+        "command": " ".join(["python", "benchmarks/scale.py", *(argv if argv is not None else sys.argv[1:])]),
         "sizes": a.sizes,
         "days": a.days,
         "seeds": a.seeds,
+        "floor": not a.no_floor,
         "git_revision": git_revision(),
         "python": platform.python_version(),
-        "numpy": numpy.__version__,
-        "pandas": pandas.__version__,
-        "machine": {"cpus": __import__("os").cpu_count(), "platform": platform.platform()},
+        "versions": {pkg: version(pkg) for pkg in ("mesa", "numpy", "pandas")},
+        "machine": {"cpus": os.cpu_count(), "memory_gb": memory_total_gb(), "platform": platform.platform()},
     }
-    (a.out / "scale.json").write_text(json.dumps(meta, indent=2) + "\n")
-    cols = [
-        "buyers",
-        "seed",
-        "vendors",
-        "markets",
-        "wall_s",
-        "purchases_per_s",
-        "us_per_purchase",
-        "cost_ratio_to_smallest",
-        "peak_rss_mb",
-        "ratio_to_floor",
-        "ratio_to_floor_per_event",
-    ]
-    print(table[cols].to_string(index=False, float_format=lambda x: f"{x:,.2f}"))
-    print(f"\nwritten to {a.out}")
-    return 0
 
 
 if __name__ == "__main__":

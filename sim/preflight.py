@@ -125,7 +125,6 @@ def check_command_line(args: list[str], multirun: bool | None = None) -> None:
             for v in _override_values(override):
                 if not v.lstrip("-").isdigit() or int(v) == 0:
                     raise ConfigError(f"{arg}: must be a whole number of parallel jobs, not 0 (negative: all cores but n-1)")
-            continue
         if key.startswith("hydra"):
             continue
         values = _override_values(override)
@@ -148,6 +147,110 @@ def check_command_line(args: list[str], multirun: bool | None = None) -> None:
                 check_experiment_file(v)
             continue
         check_key(key)
+    if multirun:
+        check_launcher_settings(args)
+
+
+#: launcher keys that must be positive numbers (Submitit: minutes, CPUs, GB, tasks, jobs at once)
+POSITIVE_LAUNCHER_KEYS = (
+    "timeout_min",
+    "cpus_per_task",
+    "gpus_per_node",
+    "mem_gb",
+    "nodes",
+    "tasks_per_node",
+    "array_parallelism",
+)
+
+
+def check_launcher_settings(args: list[str]) -> None:
+    """Refuse ``hydra.launcher.KEY=VALUE`` settings the chosen launcher does not have or cannot take.
+
+    Keys are checked against the launcher's composed config (``+hydra.launcher.KEY`` adds a key and
+    is left to the launcher); sizes and limits must be positive; a SLURM partition must be one
+    that ``sinfo`` lists, where ``sinfo`` is installed (sbatch would refuse it after the sweep
+    folder was made).
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    launcher, settings = "basic", []
+    for arg in override_args(args):
+        (o,) = parser.parse_overrides([arg])
+        if o.key_or_group == "hydra/launcher":
+            launcher = str(o.get_value_element_as_str())
+        elif o.key_or_group == "experiment" and not o.is_sweep_override():
+            # an experiment file may choose the launcher in its defaults list
+            exp = EXPERIMENTS_DIR / f"{o.get_value_element_as_str()}.yaml"
+            data = yaml.safe_load(exp.read_text()) if exp.is_file() else None
+            for d in (data or {}).get("defaults", []) if isinstance(data, dict) else []:
+                for k, v in d.items() if isinstance(d, dict) else ():
+                    if str(k).split()[-1] == "hydra/launcher" and launcher == "basic":
+                        launcher = str(v)
+        elif o.key_or_group.startswith("hydra.launcher.") and not arg.lstrip().startswith("+"):
+            settings.append((arg, o.key_or_group.removeprefix("hydra.launcher."), _override_values(o)))
+    if not settings:
+        return
+    allowed = _launcher_keys(launcher)
+    for arg, key, values in settings:
+        top = key.split(".")[0]
+        if top not in allowed:
+            raise ConfigError(
+                f"{arg}: the {launcher!r} launcher has no key {top!r}"
+                + ("" if launcher != "basic" else " (no hydra/launcher=... chosen: the basic launcher runs jobs one by one here)")
+                + f"; its keys: {sorted(allowed)}"
+                + (f"; to add a key under {top}, write +{arg.lstrip()}" if "." in key else "")
+            )
+        if "." in key and isinstance(allowed[top], dict) and not allowed[top]:
+            raise ConfigError(f"{arg}: {top} is empty in this launcher's config; add its entries with +{arg.lstrip()}")
+        if key in POSITIVE_LAUNCHER_KEYS:
+            for v in values:
+                try:
+                    ok = float(v) > 0
+                except ValueError:
+                    ok = False
+                if not ok:
+                    raise ConfigError(f"{arg}: must be a positive number")
+        if key == "partition" and launcher != "submitit_local":
+            _check_partition(arg, values)
+
+
+def _launcher_keys(launcher: str) -> dict:
+    """The top-level keys of launcher ``launcher``'s composed config, with their values."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
+
+    from sim.config import register_configs
+
+    register_configs()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+            cfg = compose(config_name="config", overrides=[f"hydra/launcher={launcher}"], return_hydra_config=True)
+            out = OmegaConf.to_container(cfg.hydra.launcher, resolve=False)
+    finally:
+        GlobalHydra.instance().clear()
+    return out if isinstance(out, dict) else {}
+
+
+def _check_partition(arg: str, values: list[str]) -> None:
+    """A SLURM partition must be one that ``sinfo`` lists (checked only where SLURM's tools are installed)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("sinfo") is None:
+        return
+    try:
+        out = subprocess.run(["sinfo", "-h", "-o", "%P"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return
+    if out.returncode != 0:
+        return  # SLURM not reachable from here: sbatch will say so
+    partitions = sorted({p.strip().rstrip("*") for p in out.stdout.split() if p.strip()})
+    for v in values:
+        if v not in ("null", "None") and partitions and v not in partitions:
+            raise ConfigError(f"{arg}: no such SLURM partition here; sinfo lists: {partitions}")
 
 
 def trial_overrides(args: list[str]) -> list[str] | None:

@@ -196,7 +196,7 @@ def collect(sweep: Path, intervention: str = "") -> dict[str, Any]:
     settings = {job: every[job] for job in finished["job"]}
     if not settings:
         counts = ", ".join(f"{n} {s}" for s, n in jobs["status"].value_counts().sort_index().items())
-        raise ReportError(f"{sweep}: no run finished ({counts}); the errors are in each job's error.txt")
+        raise ReportError(f"{sweep}: no run finished ({counts}); {_unfinished_hint(jobs, sweep)}")
     in_swept, other = compare_settings(settings, swept)
     notes = []
     if swept is None:
@@ -467,6 +467,23 @@ class CollectRuns(Callback):
             print(f"collection: FAILED: {COLLECTION_ERRORS[-1]}", file=sys.stderr)
 
 
+def _unfinished_hint(jobs: pd.DataFrame, sweep: Path) -> str:
+    """What to do about jobs that did not finish, by their states."""
+    hints = []
+    if (jobs.status == "failed").any() or (jobs.status == "interrupted").any():
+        hints.append("a failed or interrupted run's error is in its folder's error.txt")
+    if (jobs.status == "incomplete").any():
+        hints.append(
+            "incomplete runs may still be running (jobs on a cluster go on when the launching command stops): "
+            f"collect again later with python -m sim.report {sweep}"
+        )
+    if (jobs.status == "not started").any():
+        hints.append(
+            "runs not started never began (the sweep stopped, or the launcher refused them); rerun the sweep into the same folder"
+        )
+    return "; ".join(hints) or "see jobs.csv"
+
+
 def end_interrupted_sweep() -> None:
     """After Ctrl-C: release the sweep's lock and collect what finished (jobs.csv lists the rest)."""
     from sim.callbacks import CURRENT_SWEEP
@@ -478,9 +495,17 @@ def end_interrupted_sweep() -> None:
     sweep, token = CURRENT_SWEEP[-1]
     try:
         out = write_report(sweep, own_lock=token)
-        print(f"interrupted: what finished is collected into {out}; jobs.csv lists every job's status", file=sys.stderr)
+        print(
+            f"interrupted: what finished is collected into {out}; jobs.csv lists every job's status. Jobs submitted to a "
+            f"cluster (SLURM, Ray) may go on running: collect them later with python -m sim.report {sweep}, or cancel "
+            "them there (scancel)",
+            file=sys.stderr,
+        )
     except ReportError as err:
-        print(f"interrupted: {err}", file=sys.stderr)
+        print(
+            f"interrupted: {err}. Jobs submitted to a cluster may go on running; cancel them there (scancel) if need be",
+            file=sys.stderr,
+        )
     finally:
         unlock_sweep(sweep, token)
 

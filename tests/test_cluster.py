@@ -290,3 +290,35 @@ def test_shipped_launcher_without_its_plugin_is_refused_clearly(tmp_path):
     assert "builds on the 'ray' launcher, which is not installed" in proc.stderr, proc.stderr[-1500:]
     assert "Traceback" not in proc.stderr, "a clear error, not a traceback"
     assert not out.exists(), "nothing is left behind"
+
+
+@pytest.mark.parametrize(
+    "launcher, message",
+    [
+        (("hydra/launcher=slurm_cluster", "hydra.launcher.partiton=debug"), "has no key 'partiton'"),
+        (("hydra.launcher.partition=debug",), "no hydra/launcher=... chosen"),
+        (("hydra/launcher=slurm_cluster", "hydra.launcher.mem_gb=-1"), "must be a positive number"),
+        (("hydra/launcher=slurm_cluster", "hydra.launcher.timeout_min=abc"), "must be a positive number"),
+        (
+            ("hydra/launcher=slurm_cluster", "hydra.launcher.additional_parameters.mail-type=FAIL"),
+            "+hydra.launcher.additional_parameters",
+        ),
+        (("hydra/launcher=joblib", "hydra.launcher.n_job=2"), "has no key 'n_job'"),
+    ],
+)
+def test_bad_launcher_settings_are_refused_before_anything_runs(tmp_path, launcher, message):
+    out = tmp_path / "sweep"
+    proc = sweep(out, "scenario=baseline", "seed=range(2)", launcher=launcher, timeout=120)
+    assert proc.returncode == 2, f"{launcher}: exit {proc.returncode}: {proc.stderr[-800:]}"
+    assert message in proc.stderr and "Traceback" not in proc.stderr, f"{launcher}: {proc.stderr[-800:]}"
+    assert not out.exists(), f"{launcher}: nothing is left behind"
+
+
+def test_unknown_slurm_partition_is_refused_with_the_ones_sinfo_lists(slurm, tmp_path):
+    out = tmp_path / "sweep"
+    proc = sweep(
+        out, "scenario=baseline", "seed=range(2)", launcher=(*SLURM_LAUNCHER, "hydra.launcher.partition=nosuch"), timeout=120
+    )
+    assert proc.returncode == 2 and "no such SLURM partition" in proc.stderr, proc.stderr[-800:]
+    assert PARTITION in proc.stderr, "the partitions SLURM has are listed"
+    assert not out.exists(), "nothing is left behind (sbatch would have refused after the sweep folder was made)"

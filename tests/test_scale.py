@@ -75,6 +75,7 @@ def test_scale_benchmark_smoke(tmp_path):
     assert (out / "scale.png").exists() and (out / "scale.pdf").exists(), "the figure is written"
     meta = json.loads((out / "scale.json").read_text())
     assert meta["git_revision"] and meta["days"] == 400, "settings and revision recorded"
+    assert meta["state"] == "finished" and meta["runs_measured"] == 4 and "mesa" in meta["versions"], meta
 
 
 def test_scale_benchmark_refuses_bad_input(tmp_path):
