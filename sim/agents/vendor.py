@@ -434,9 +434,7 @@ def market_opportunity(model: CryptoMarketModel, markets: np.ndarray) -> np.ndar
     least the ``new_market_pull_orders_per_1000_online_buyers`` floor. A new market with users and
     few vendors is attractive, a crowded one less so, whatever their past sales.
     """
-    li = model.listings
-    n = max(model.vend.n, 1)
-    vendors_on = np.bincount(np.unique(li.market * n + li.vendor) // n, minlength=model.m_cap)
+    vendors_on = model.listings.vendors_per_market(model.m_cap)
     hidden = np.array([m.idx for m in model.markets if m.active and m.kind != Channel.WEBSHOP], dtype=np.int64)
     aware = model.buyers.aware_count
     per_aware = model.market_table.sales30[hidden].sum() * 7.0 / 30.0 / max(float(aware[hidden].sum()), 1.0)

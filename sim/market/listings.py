@@ -57,6 +57,7 @@ class ListingIndex:
         #: mean log(online price / street price) per substance over today's listings
         self.log_price_index = np.zeros(n_subs)
         self.dirty = True
+        self._vendors_on: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.market)
@@ -82,7 +83,19 @@ class ListingIndex:
         self.vendor_key = vkey[self.vendor_order]
         self.utility = np.zeros(len(self.market))
         self.within_share = np.zeros(len(self.market))
+        self._vendors_on = None
         self.dirty = False
+
+    def vendors_per_market(self, m_cap: int) -> np.ndarray:
+        """Distinct vendors listed on each market column (kept until the next rebuild).
+
+        Vendors deciding where to list ask this once each in a week; counting it once per rebuild
+        instead of once per vendor keeps that decision linear in the number of vendors.
+        """
+        if self._vendors_on is None or len(self._vendors_on) != m_cap:
+            n = int(self.vendor.max()) + 1 if len(self.vendor) else 1
+            self._vendors_on = np.bincount(np.unique(self.market * n + self.vendor) // n, minlength=m_cap)
+        return self._vendors_on
 
     def set_utility(
         self,
