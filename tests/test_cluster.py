@@ -109,27 +109,18 @@ def cancel_unfinished(job_ids: list[str]) -> None:
             subprocess.run(["scancel", job_id], capture_output=True, timeout=30)
 
 
+def composed_launcher(python: str, *overrides: str) -> dict:
+    """The launcher config that ``run.py`` composes with ``overrides`` (``--cfg hydra``), as data."""
+    cmd = [python, str(ROOT / "run.py"), *overrides, "--cfg", "hydra", "-p", "hydra.launcher"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return yaml.safe_load(proc.stdout)
+
+
 def test_slurm_cluster_config_composes():
     if find_spec("hydra_plugins.hydra_submitit_launcher") is None:
         unavailable("the Submitit launcher is not installed (pip install -e '.[slurm]')")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "run.py"),
-            "hydra/launcher=slurm_cluster",
-            "hydra.launcher.partition=short",
-            "--cfg",
-            "hydra",
-            "-p",
-            "hydra.launcher",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    launcher = yaml.safe_load(proc.stdout)
+    launcher = composed_launcher(sys.executable, "hydra/launcher=slurm_cluster", "hydra.launcher.partition=short")
     assert launcher["_target_"].endswith("submitit_launcher.SlurmLauncher"), launcher
     assert launcher["partition"] == "short", "a setting of the file is overridden from the command line"
     assert {k: launcher[k] for k in ("timeout_min", "cpus_per_task", "mem_gb", "array_parallelism", "nodes")} == {
@@ -193,15 +184,7 @@ def ray_python() -> str:
 
 
 def test_ray_cluster_config_composes(ray_python):
-    proc = subprocess.run(
-        [ray_python, str(ROOT / "run.py"), "hydra/launcher=ray_cluster", "--cfg", "hydra", "-p", "hydra.launcher"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    launcher = yaml.safe_load(proc.stdout)
+    launcher = composed_launcher(ray_python, "hydra/launcher=ray_cluster")
     assert launcher["_target_"].endswith("ray_launcher.RayLauncher"), launcher
     assert launcher["ray"]["init"] == {"address": "auto", "object_store_memory": None}, launcher
     assert launcher["ray"]["remote"]["num_cpus"] == 1, launcher
