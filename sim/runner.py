@@ -163,23 +163,35 @@ def result_hash(dcfg: DictConfig | dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-#: files of ``sim/`` that only run sweeps and read their results: they cannot change a run's results
+#: files of ``sim/`` that only run sweeps, read their results or show runs (the explorer): they cannot change a run's results
 ANALYSIS_FILES = frozenset(
-    {"calibrate.py", "design.py", "discover.py", "sensitivity.py", "validate.py", "data/parameters.yaml", "data/targets.yaml"}
+    {
+        "app.py",
+        "calibrate.py",
+        "design.py",
+        "discover.py",
+        "sensitivity.py",
+        "validate.py",
+        "data/parameters.yaml",
+        "data/targets.yaml",
+    }
 )
+#: folders of ``sim/`` left out of the code fingerprint for the same reason
+ANALYSIS_FOLDERS = ("explore/",)
 
 
 @functools.cache
 def code_hash() -> str:
     """Fingerprint of the model's code and data files (``sim/``), so results of other code are never reused.
 
-    The analysis commands (:data:`ANALYSIS_FILES`) are left out: editing a report must not make
+    The analysis commands and the explorer (:data:`ANALYSIS_FILES`, :data:`ANALYSIS_FOLDERS`) are left out: editing a report must not make
     finished runs look like runs of other code.
     """
     root = Path(__file__).resolve().parent
     h = hashlib.sha256()
     for p in sorted([*root.rglob("*.py"), *root.rglob("*.yaml")]):
-        if p.relative_to(root).as_posix() in ANALYSIS_FILES:
+        name = p.relative_to(root).as_posix()
+        if name in ANALYSIS_FILES or name.startswith(ANALYSIS_FOLDERS):
             continue
         h.update(str(p.relative_to(root)).encode())
         h.update(p.read_bytes())
