@@ -62,9 +62,16 @@ def test_the_taken_down_market_shows_seized_with_no_sales_while_others_sell(take
     assert taken_down.intervention_days() == [(12, "takedown")], "the page marks the day the takedown fired"
 
 
-def test_run_py_with_the_reproduce_overrides_gives_the_same_tables():
-    """Interventions applied live become scenario entries: run.py's composition reproduces every table."""
-    ex = _stepped(8, scenario="takedown", overrides=["scenario.interventions.0.start_day=14"])
+@pytest.mark.parametrize("pending", [False, True])
+def test_run_py_with_the_reproduce_overrides_gives_the_same_tables(pending):
+    """Interventions applied live become scenario entries: run.py's composition reproduces every table.
+
+    The scenario's own takedown comes on day 14 (and, with ``pending``, after the last recorded
+    day, with one more intervention waiting for the next dawn): those not started are left out,
+    and the cohorts keep their numbers.
+    """
+    own_day = 30 if pending else 14
+    ex = _stepped(8, scenario_name="takedown", overrides=[f"scenario.interventions.0.start_day={own_day}"])
     ex.apply_now("site_blocking", 0.7)
     ex.apply_now("substance_ban", 0.5)
     for _ in range(4):
@@ -72,6 +79,9 @@ def test_run_py_with_the_reproduce_overrides_gives_the_same_tables():
     ex.apply_now("exit_scam", target=ex.open_markets()[-1])
     for _ in range(8):
         ex.step()
+    if pending:
+        ex.apply_now("payment")
+        assert [e.name for e in ex.pending()] == ["takedown", "payment"], ex.pending()
     command = ex.reproduce_command()
     assert command.startswith("python run.py "), command
     facts, tables, cf = simulate_pair(compose(shlex.split(command)[2:]))
@@ -79,7 +89,14 @@ def test_run_py_with_the_reproduce_overrides_gives_the_same_tables():
         pd.testing.assert_frame_equal(df, ex.tables()[name], obj=f"{name} of run.py against the explorer's")
     for name, df in cf[1].items():
         pd.testing.assert_frame_equal(df, ex.counterfactual_tables()[name], obj=f"counterfactual {name}")
-    assert [r["name"] for r in facts["records"]] == ["takedown", "site_blocking", "substance_ban", "exit_scam"], facts["records"]
+    names = (
+        ["site_blocking", "substance_ban", "exit_scam"]
+        if pending
+        else ["site_blocking", "substance_ban", "exit_scam", "takedown"]
+    )
+    assert [r["name"] for r in facts["records"]] == names, facts["records"]
+    assert ex.download_name().startswith("cmabm-explorer_takedown_explorer_s4_day19"), ex.download_name()
+    zipfile.ZipFile(io.BytesIO(ex.download()))  # a download works with interventions still waiting
 
 
 def test_download_holds_the_tables_as_run_py_writes_them(taken_down):
@@ -111,6 +128,36 @@ def test_bad_interventions_are_refused_with_a_clear_message(name, value, target,
     assert ex.applied == [] and ex.treated.police.actions == [], "a refused intervention left something scheduled"
 
 
+def test_a_market_already_to_be_closed_is_refused_and_the_log_names_the_markets_hit():
+    ex = _stepped(4)
+    market = ex.open_markets()[0]
+    ex.apply_now("takedown", target=market)
+    with pytest.raises(ConfigError, match="already to be closed by a takedown"):
+        ex.apply_now("exit_scam", target=market)
+    assert [r["state"] for r in ex.intervention_log()] == ["waiting"], ex.intervention_log()
+    ex.step()
+    (row,) = ex.intervention_log()
+    assert row["state"] == "started" and row["markets"] == [market] and row["source"] == "page", row
+
+
+def test_reset_in_solaraviz_builds_the_model_from_the_page_parameters():
+    """Mesa's Reset passes the page's parameters back (its own ``scenario`` must not replace ours)."""
+    pytest.importorskip("solara")
+    from mesa.visualization.solara_viz import _build_model_init_kwargs
+
+    from sim.explore.page import model_params
+
+    ex = ExplorerModel(n_buyers=3000, days=40, bad_settings="show")
+    params = {k: v["value"] if isinstance(v, dict) else v for k, v in model_params().items()}
+    params.update(n_buyers=3000, scenario_name="takedown", days=400)
+    kwargs = _build_model_init_kwargs(ex, params, add_scenario_when_empty=True, require_model_accepts_scenario=True)
+    fresh = type(ex)(**kwargs)
+    assert fresh.error is None and fresh.cfg.scenario.name == "takedown" and fresh.cfg.run.days == 400, fresh.error
+    params.update(days=200)
+    refused = type(ex)(**_build_model_init_kwargs(ex, params, add_scenario_when_empty=True, require_model_accepts_scenario=True))
+    assert refused.error and "start_day=365" in refused.error and not refused.running, refused.error
+
+
 def test_an_ended_run_refuses_interventions_and_stops():
     ex = _stepped(5, days=3)
     assert not ex.running and ex.days_recorded == 3, "the run stops at run.days"
@@ -120,8 +167,8 @@ def test_an_ended_run_refuses_interventions_and_stops():
 
 def test_refused_settings_raise_or_are_shown():
     with pytest.raises(ConfigError, match="start_day"):
-        ExplorerModel(n_buyers=3000, days=30, scenario="takedown")
-    shown = ExplorerModel(n_buyers=3000, days=30, scenario="takedown", bad_settings="show")
+        ExplorerModel(n_buyers=3000, days=30, scenario_name="takedown")
+    shown = ExplorerModel(n_buyers=3000, days=30, scenario_name="takedown", bad_settings="show")
     assert shown.error and "start_day" in shown.error and not shown.running, shown.error
 
 

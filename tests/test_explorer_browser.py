@@ -147,6 +147,15 @@ def test_takedown_button_seizes_the_market_in_the_browser(server):
             page.screenshot(path=str(shot), full_page=True)
             assert shot.stat().st_size > 20_000, f"the screenshot {shot} looks empty"
             print(f"screenshot: {shot}")
+
+            # Reset builds a fresh model from the sidebar's parameters (Mesa passes them back)
+            page.get_by_role("button", name="Reset").click()
+            deadline = time.monotonic() + 120
+            while _recorded(page) != (0, -1):
+                assert time.monotonic() < deadline, "Reset did not bring a fresh model"
+                time.sleep(0.5)
+            assert page.locator(".cmabm-settings-error").count() == 0, page.locator(".cmabm-settings-error").all_inner_texts()
+            assert page.locator("[data-testid=market-table] tbody tr").count() == 0, "a fresh model has no recorded day"
             served = (ARTIFACTS / "explorer-server.log").read_text(errors="replace")
             assert "Could not load URL" not in served, (
                 "the page asked for files from a CDN (it must work offline: the explorer extra's solara-assets): "

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from sim.explore.session import market_shares
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
 #: days of the moving mean of daily figures
 SMOOTH_DAYS = 7
+MEANS = f"{SMOOTH_DAYS}-day means"
 ONLINE = ("webshop", "cryptomarket", "decentralised")
 COLOURS = {"offline": "#7f7f7f", "webshop": "#1f77b4", "cryptomarket": "#d62728", "decentralised": "#2ca02c"}
 
@@ -30,23 +32,33 @@ def _figure(rows: int = 1) -> tuple[Figure, list[Axes]]:
     # one size for every figure: they share SolaraViz's grid cells
     fig = Figure(figsize=(6.4, 4.0), layout="constrained")
     axes = fig.subplots(rows, 1, sharex=True, squeeze=False)[:, 0]
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # days
     return fig, list(axes)
 
 
-def _caption(ex: ExplorerModel, what: str, counterfactual_drawn: bool = True) -> str:
+def _caption(ex: ExplorerModel, what: str, counterfactual_drawn: bool = False, smoothing: str | None = None) -> str:
+    """Title, then n, seed and what the lines are: the counterfactual only where drawn, smoothing only where applied."""
     drawn = counterfactual_drawn and ex.counterfactual is not None
-    cf = "\ndashed: counterfactual (same seed, no interventions)" if drawn else ""
-    return (
-        f"{what}\nn = {ex.cfg.model.n_buyers:,} buyers, seed {ex.cfg.seed}, one run (no interval); "
-        f"{SMOOTH_DAYS}-day means{cf}\ndotted lines: interventions"
-    )
+    parts = [f"n = {ex.cfg.model.n_buyers:,} buyers, seed {ex.cfg.seed}, one run (no interval)"]
+    if smoothing:
+        parts.append(smoothing)
+    lines = [what, "; ".join(parts)]
+    if drawn:
+        lines.append("dashed: counterfactual (same seed, no interventions)")
+    lines.append("dotted lines: interventions")
+    return "\n".join(lines)
 
 
 def _mark_interventions(ex: ExplorerModel, axes: list[Axes]) -> None:
+    by_day: dict[int, list[str]] = {}
     for day, name in ex.intervention_days():
+        by_day.setdefault(day, []).append(name)
+    for day, names in by_day.items():
         for ax in axes:
             ax.axvline(day, color="black", lw=0.8, ls=":")
-        axes[0].annotate(name, (day, 1.0), xycoords=("data", "axes fraction"), rotation=90, va="top", ha="right", fontsize=7)
+        label = ", ".join(dict.fromkeys(names))  # one label per day, names once each
+        axes[0].annotate(label, (day, 1.0), xycoords=("data", "axes fraction"), rotation=90, va="top", ha="right", fontsize=7)
 
 
 def _smooth(frame: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
@@ -76,12 +88,12 @@ def volume_figure(ex: ExplorerModel) -> Figure:
         diff = _smooth(value[list(ONLINE)].sum(axis=1) - cf_value[list(ONLINE)].sum(axis=1))
         axes[1].plot(diff.index, diff, color="black")
         axes[1].axhline(0, color="grey", lw=0.5)
-        axes[1].set_ylabel("online, run - counterfactual\n(EUR per day)")
-    axes[0].set_ylabel("online volume (EUR per day)")
-    axes[0].legend(title="channel", fontsize=8)
+        axes[1].set_ylabel("run - counterfactual\n(EUR per day)")
+    axes[0].set_ylabel("online volume\n(EUR per day)")
+    axes[0].legend(title="channel", fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     axes[-1].set_xlabel("day")
     _mark_interventions(ex, axes)
-    fig.suptitle(_caption(ex, "Online volume by channel"), fontsize=9)
+    fig.suptitle(_caption(ex, "Online volume by channel", counterfactual_drawn=True, smoothing=MEANS), fontsize=9)
     return fig
 
 
@@ -104,7 +116,9 @@ def shares_figure(ex: ExplorerModel) -> Figure:
     axes[0].set_xlabel("day")
     axes[0].legend(title="market", fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     _mark_interventions(ex, axes)
-    fig.suptitle(_caption(ex, "Market shares (cryptomarkets and decentralised markets)"), fontsize=9)
+    fig.suptitle(
+        _caption(ex, "Market shares (cryptomarkets and decentralised markets; treated run)", smoothing=MEANS), fontsize=9
+    )
     return fig
 
 
@@ -126,7 +140,7 @@ def trust_figure(ex: ExplorerModel, top: int = 8) -> Figure:
     axes[0].set_xlabel("day")
     axes[0].legend(title="market", fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     _mark_interventions(ex, axes)
-    fig.suptitle(_caption(ex, "Trust per market (mean over online-capable buyers)"), fontsize=9)
+    fig.suptitle(_caption(ex, "Trust per market (mean over online-capable buyers; treated run)"), fontsize=9)
     return fig
 
 
@@ -138,6 +152,8 @@ def price_purity_figure(ex: ExplorerModel, substance: str) -> Figure:
     if rows.empty:
         return _empty(fig, axes[0])
     for channel, group in rows.groupby("channel"):
+        if group["sales"].sum() == 0:
+            continue  # a channel that does not sell the substance draws no line and has no legend entry
         g = group.set_index("day")
         colour, label = COLOURS[str(channel)], str(channel)
         axes[0].plot(g.index, g["median_price_eur"].rolling(SMOOTH_DAYS, min_periods=1).median(), color=colour, label=label)
@@ -149,7 +165,12 @@ def price_purity_figure(ex: ExplorerModel, substance: str) -> Figure:
     axes[0].legend(title="channel", fontsize=8)
     _mark_interventions(ex, axes)
     fig.suptitle(
-        _caption(ex, f"{substance}: price and purity, online vs offline (treated run)", counterfactual_drawn=False), fontsize=9
+        _caption(
+            ex,
+            f"{substance}: price and purity, online vs offline (treated run)",
+            smoothing=f"{SMOOTH_DAYS}-day medians of prices, means of purity",
+        ),
+        fontsize=9,
     )
     return fig
 
@@ -172,7 +193,7 @@ def users_harm_figure(ex: ExplorerModel) -> Figure:
     axes[0].legend(fontsize=8)
     axes[1].set_xlabel("day")
     _mark_interventions(ex, axes)
-    fig.suptitle(_caption(ex, "Users and harm"), fontsize=9)
+    fig.suptitle(_caption(ex, "Users and harm", counterfactual_drawn=True, smoothing=MEANS), fontsize=9)
     return fig
 
 
@@ -191,5 +212,5 @@ def enforcement_figure(ex: ExplorerModel) -> Figure:
     axes[1].set_ylabel("escrow lost, EUR\n(cumulative)")
     axes[1].set_xlabel("day")
     _mark_interventions(ex, axes)
-    fig.suptitle(_caption(ex, "Arrests and money lost (treated run)", counterfactual_drawn=False), fontsize=9)
+    fig.suptitle(_caption(ex, "Arrests and money lost (treated run; cumulative)"), fontsize=9)
     return fig

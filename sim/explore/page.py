@@ -45,7 +45,7 @@ def model_params() -> dict:
             "step": 1,
         },
         "substances": {"type": "Select", "value": "default", "label": "Substance table", "values": list(SUBSTANCE_TABLES)},
-        "scenario": {"type": "Select", "value": "baseline", "label": "Scenario", "values": list(SCENARIOS)},
+        "scenario_name": {"type": "Select", "value": "baseline", "label": "Scenario", "values": list(SCENARIOS)},
         "seed": {"type": "SliderInt", "value": 0, "label": "Seed", "min": 0, "max": 999, "step": 1},
         "days": {"type": "SliderInt", "value": d.run.days, "label": "Days to record", "min": 30, "max": 1825, "step": 5},
         "counterfactual": {"type": "Checkbox", "value": True, "label": "Run the counterfactual alongside"},
@@ -64,10 +64,13 @@ def LeverRow(model: ExplorerModel, lever, on_result, tick: int = 0):
     """
     value = solara.use_reactive(default_value(lever) or 0.0)  # levers without a parameter draw no slider
     target = solara.use_reactive("largest")
+    choices = ["largest", *model.open_markets()] if lever.chooses_market else []
+    # a chosen market that has closed since falls back to "largest", as the selector then shows
+    chosen = target.value if target.value in choices else "largest"
 
     def apply() -> None:
         try:
-            entry = model.apply_now(lever.name, value.value, target.value if lever.chooses_market else None)
+            entry = model.apply_now(lever.name, value.value, chosen if lever.chooses_market else None)
         except ConfigError as err:
             on_result(f"refused: {err}", False)
             return
@@ -84,14 +87,9 @@ def LeverRow(model: ExplorerModel, lever, on_result, tick: int = 0):
             classes=[f"cmabm-apply-{lever.name}"],
         )
         if lever.chooses_market:
-            choices = ["largest", *model.open_markets()]
-            solara.Select(
-                "market", value=target.value if target.value in choices else "largest", values=choices, on_value=target.set
-            )
+            solara.Select("market", value=chosen, values=choices, on_value=target.set, style="max-width: 220px")
         if lever.param is not None:
-            solara.SliderFloat(
-                f"{lever.param} = {value.value:.2f}", value=value, min=lever.lo, max=lever.hi, step=(lever.hi - lever.lo) / 100
-            )
+            solara.SliderFloat(f"{lever.param} = {value.value:.2f}", value=value, min=lever.lo, max=lever.hi, step=lever.step)
 
 
 @solara.component
@@ -115,18 +113,27 @@ def InterventionPanel(model: ExplorerModel, tick: int = 0):
             (solara.Success if ok else solara.Error)(text, classes=["cmabm-intervention-result"])
         if model.message:
             solara.Error(model.message, classes=["cmabm-run-message"])
-        if model.applied:
-            lines = "".join(
-                "<li>"
-                + html.escape(
-                    f"day {e.start_day}: {e.name}"
-                    + (f" on {e.target}" if e.target else "")
-                    + (f" {dict(e.params)}" if e.params else "")
-                )
-                + "</li>"
-                for e in model.applied
+        elif not model.running:
+            solara.Info(
+                f"The run has ended after {model.days_recorded} recorded days. Download its tables below, "
+                "or change the parameters and press Reset.",
+                classes=["cmabm-run-message"],
             )
-            solara.HTML(tag="div", unsafe_innerHTML="Applied:<ul>" + lines + "</ul>", attributes={"data-testid": "applied"})
+        log = model.intervention_log()
+        if log:
+            lines = "".join("<li>" + html.escape(_log_line(row)) + "</li>" for row in log)
+            solara.HTML(tag="div", unsafe_innerHTML="Interventions:<ul>" + lines + "</ul>", attributes={"data-testid": "applied"})
+
+
+def _log_line(row: dict) -> str:
+    """One intervention of :meth:`ExplorerModel.intervention_log` as text."""
+    where = ""
+    if row["markets"]:
+        where = " on " + ", ".join(row["markets"])
+    elif row["target"]:
+        where = f" on {row['target']}"
+    params = " " + ", ".join(f"{k}={v}" for k, v in row["params"].items()) if row["params"] else ""
+    return f"day {row['day']}: {row['name']}{where}{params} ({row['source']}; {row['state']})"
 
 
 #: market-table columns drawn right-aligned (numbers)
@@ -164,8 +171,8 @@ def MarketTable(model: ExplorerModel, tick: int = 0):
         )
         solara.FileDownload(
             model.download,
-            filename=f"cmabm-explorer_{model.cfg.scenario.name}_s{model.cfg.seed}_day{model.day}.zip",
-            label="Download the run's tables (zip: Parquet tables as run.py writes them, counterfactual/, config.yaml)",
+            filename=model.download_name(),
+            label="Download the run's tables (zip: Parquet tables as run.py writes them, counterfactual/, config.yaml, manifest.json)",
         )
 
 

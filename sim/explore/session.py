@@ -61,6 +61,8 @@ class Lever:
     fixed: tuple[tuple[str, Any], ...] = ()
     target: str | None = None
     chooses_market: bool = False
+    #: slider step (the default value lies on it)
+    step: float = 0.01
 
 
 #: the explorer's buttons, in page order (README "Interactive explorer")
@@ -70,10 +72,12 @@ LEVERS: tuple[Lever, ...] = (
     Lever("site_blocking", "Block web shops", "block_share", target="all:webshop"),
     Lever("substance_ban", "Ban NPS", "domestic_compliance", fixed=(("substances", ["nps"]),)),
     Lever("parcel_interdiction", "Start parcel interdiction", "inspection_rate"),
-    Lever("payment", "Start payment intervention", "friction", hi=3.0),
+    Lever("payment", "Start payment intervention", "friction", hi=3.0, step=0.05),
     Lever("prevention_campaign", "Launch prevention campaign", "reach_online"),
 )
 LEVERS_BY_NAME = {lever.name: lever for lever in LEVERS}
+#: interventions that close the market they target
+CLOSING = frozenset({"takedown", "exit_scam"})
 
 
 def _locked(method):
@@ -104,7 +108,9 @@ class ExplorerModel(mesa.Model):
         tech_skill_share: share able to use Tor and cryptocurrency at the start (``model.buyers.tech_skill_share``).
         decentralised_markets: decentralised markets at the start (``model.markets.initial_decentralised``).
         substances: substance table, a file of ``configs/substances/``.
-        scenario: scenario, a file of ``configs/scenario/`` (its interventions run in the treated run only).
+        scenario_name: scenario, a file of ``configs/scenario/`` (its interventions run in the treated
+            run only). Not ``scenario``: Mesa's models have a ``scenario`` attribute of their own,
+            which SolaraViz's Reset would pass in its place.
         seed: the seed of both runs.
         days: recorded days after burn-in (``run.days``).
         counterfactual: whether to run the counterfactual alongside.
@@ -123,7 +129,7 @@ class ExplorerModel(mesa.Model):
         tech_skill_share: float = 0.0118,
         decentralised_markets: int = 1,
         substances: str = "default",
-        scenario: str = "baseline",
+        scenario_name: str = "baseline",
         seed: int = 0,
         days: int = 730,
         counterfactual: bool = True,
@@ -136,7 +142,7 @@ class ExplorerModel(mesa.Model):
             f"model.buyers.tech_skill_share={float(tech_skill_share)}",
             f"model.markets.initial_decentralised={int(decentralised_markets)}",
             f"substances={substances}",
-            f"scenario={scenario}",
+            f"scenario={scenario_name}",
             f"seed={int(seed)}",
             f"run.days={int(days)}",
             *overrides,
@@ -201,17 +207,34 @@ class ExplorerModel(mesa.Model):
             self.running = False
 
     def _step_runs(self) -> None:
+        self._number_interventions()
         self.treated.step()
         if self.counterfactual is None:
             return
         # the counterfactual follows the cohort the treated run chose at each intervention's dawn
         for action in self.treated.police.actions:
-            if action.fired and action.index not in self._mirrored:
-                self._mirrored.add(action.index)
+            if action.fired and id(action) not in self._mirrored:
+                self._mirrored.add(id(action))
                 probe = PlannedProbe(self.counterfactual, action.index, action.start_day, [m.idx for m in action.targets])
                 self.counterfactual.planned_probes.append(probe)
                 self.counterfactual.schedule_event(probe.fire, at=self.counterfactual.mesa_time_of_dawn(action.start_day))
         self.counterfactual.step()
+
+    def _number_interventions(self) -> None:
+        """Number the interventions not yet fired by (start day, order given): as :meth:`reproduce_overrides` lists them.
+
+        An intervention's number (cohorts.parquet ``intervention``, summary records) is taken when
+        it fires. Numbered in start-day order, the interventions that fired within the recorded days
+        are the first of the reproduction's list whatever was applied later, so a run of it numbers
+        them alike. Fired ones keep their number: anything applied later starts later.
+        """
+        actions = self.treated.police.actions
+        order = sorted(range(len(actions)), key=lambda i: (actions[i].start_day, i))
+        for rank, i in enumerate(order):
+            action = actions[i]
+            if not action.fired:
+                action.index = rank
+                action.record["index"] = rank
 
     # ------------------------------------------------------------------ interventions
     @_locked
@@ -253,6 +276,13 @@ class ExplorerModel(mesa.Model):
                     raise ConfigError(f"{lever.label}: no cryptomarket is open on day {self.day}")
             elif chosen not in self.open_markets():
                 raise ConfigError(f"{lever.label}: {chosen!r} is not an open hidden market; open: {self.open_markets()}")
+            # "largest" is resolved at the dawn, after any earlier closure: only a named market can clash
+            waiting = [e for e in self.pending() if chosen != "largest" and e.target == chosen and e.name in CLOSING]
+            if waiting:
+                raise ConfigError(
+                    f"{lever.label}: {chosen} is already to be closed by a {waiting[0].name} at the dawn of day "
+                    f"{waiting[0].start_day}; it would not be open then"
+                )
         index = len(self.cfg.scenario.interventions) + len(self.applied)
         entry = InterventionConfig(name=name, start_day=self.day + 1, end_day=None, target=chosen, params=params)
         check_params([entry])
@@ -265,17 +295,55 @@ class ExplorerModel(mesa.Model):
     def reproduce_overrides(self) -> list[str]:
         """The run as ``run.py`` overrides: the page's settings, the days recorded, and every intervention.
 
-        The scenario's own interventions and those applied from the page become one
-        ``scenario.interventions=[...]`` list (the scenario is renamed ``<name>_explorer`` when the
-        page added any). ``run.py`` with these overrides reproduces :meth:`tables` byte for byte.
+        The interventions that started on a recorded day (the scenario's own and those applied from
+        the page, in start-day order) become one ``scenario.interventions=[...]`` list, and the
+        scenario is renamed ``<name>_explorer``, unless that list is the scenario's own. Those
+        waiting for a later day are left out: they changed nothing yet, and ``run.days`` (the days
+        recorded) could not hold them. ``run.py`` with these overrides reproduces :meth:`tables`
+        byte for byte.
         """
+        recorded = max(self.days_recorded, 1)
         out = [o for o in self.overrides if not o.startswith("run.days=")]
-        out.append(f"run.days={max(self.days_recorded, 1)}")
-        if self.applied:
-            entries = [*self.cfg.scenario.interventions, *self.applied]
+        out.append(f"run.days={recorded}")
+        own = list(self.cfg.scenario.interventions)
+        given = [*own, *self.applied]
+        order = sorted(range(len(given)), key=lambda i: (given[i].start_day, i))
+        started = [given[i] for i in order if given[i].start_day < recorded]
+        if started != own:
             out.append(f"scenario.name={self.cfg.scenario.name}_explorer")
-            out.append("scenario.interventions=" + _hydra_value([_entry_dict(e) for e in entries]))
+            out.append("scenario.interventions=" + _hydra_value([_entry_dict(e) for e in started]))
         return out
+
+    @_locked
+    def intervention_log(self) -> list[dict[str, Any]]:
+        """Every intervention of the treated run (scenario and page), in start-day order.
+
+        Each as ``day``, ``name``, ``source`` (scenario or page), ``target`` (as given),
+        ``markets`` (those it hit, once started), ``params`` (as given) and ``state``: waiting,
+        started, or failed (its market was no longer open; the run stopped).
+        """
+        given = [*[("scenario", e) for e in self.cfg.scenario.interventions], *[("page", e) for e in self.applied]]
+        rows = []
+        for (source, entry), action in zip(given, self.treated.police.actions):
+            targets = action.record.get("targets")
+            failed = action.fired and getattr(action, "uses_target", False) and targets is None
+            state = "failed" if failed else "started" if action.fired else "waiting"
+            rows.append(
+                {
+                    "day": entry.start_day,
+                    "name": entry.name,
+                    "source": source,
+                    "target": entry.target,
+                    "markets": list(targets or []),
+                    "params": dict(entry.params or {}),
+                    "state": state,
+                }
+            )
+        return sorted(rows, key=lambda r: r["day"])
+
+    def pending(self) -> list[InterventionConfig]:
+        """Interventions given (scenario or page) that wait for a day not yet recorded."""
+        return [e for e in [*self.cfg.scenario.interventions, *self.applied] if e.start_day >= self.days_recorded]
 
     def reproduce_command(self) -> str:
         """The shell command that reruns this run with ``run.py`` (also in the download's manifest)."""
@@ -356,6 +424,14 @@ class ExplorerModel(mesa.Model):
             path = Path(folder) / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(content)
+
+    def download_name(self) -> str:
+        """The download's file name: scenario (as reproduced), seed and last day recorded."""
+        name = self.cfg.scenario.name
+        for override in self.reproduce_overrides():
+            if override.startswith("scenario.name="):
+                name = override.removeprefix("scenario.name=")
+        return f"cmabm-explorer_{name}_s{self.cfg.seed}_day{self.day}.zip"
 
     def download(self) -> bytes:
         """:meth:`files` as a zip archive in memory (the page's download button)."""
