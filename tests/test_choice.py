@@ -46,3 +46,71 @@ def test_grouped_logsumexp():
     assert np.isclose(out[0], np.log(4.0)), "log(1 + 3) for key 0"
     assert out[1] == NEG_INF and out[3] == NEG_INF, "empty keys are -inf"
     assert np.isclose(out[2], 1.0), "single value is itself"
+
+
+def _chi_square_ok(counts: np.ndarray, probs: np.ndarray) -> tuple[bool, float]:
+    """Pearson's test of counts against probabilities (cells of probability 0 must have count 0)."""
+    from scipy.stats import chisquare
+
+    live = probs > 0
+    assert counts[~live].sum() == 0, f"an alternative of probability 0 was chosen: {counts}"
+    expected = probs[live] * counts.sum()
+    p_value = float(chisquare(counts[live], expected).pvalue)
+    return p_value > 1e-3, p_value
+
+
+def test_pick_in_ranges_samples_the_logit_with_a_favourite_bonus():
+    """Each decider's range and favourite: frequencies match exp(u + bonus) / sum, by a chi-square test."""
+    from sim.market.choice import pick_in_ranges
+
+    rng = np.random.default_rng(11)
+    u = np.array([0.0, 1.0, -0.5, 2.0, 0.3, -3.0, 0.7])  # two groups: 0..3 and 4..6
+    w = np.exp(u - u.max())
+    cum = np.cumsum(w)
+    # favourite ordering: a permutation (alternatives sorted by seller, say)
+    order = np.array([4, 0, 2, 6, 1, 5, 3])
+    fav_cum = np.cumsum(w[order])
+    n = 60_000
+    cases = [  # (lo, hi, favourite range in the ordering, bonus)
+        (0, 4, (4, 5), 2.0),  # favourite = alternative 1 (order[4])
+        (4, 7, (0, 1), 1.5),  # favourite = alternative 4 (order[0])
+        (0, 4, (1, 3), 0.8),  # a seller with two listings in the range: alternatives 0 and 2
+        (4, 7, (0, 0), 3.0),  # no favourite
+    ]
+    for lo, hi, (flo, fhi), bonus in cases:
+        position, favourite = pick_in_ranges(
+            rng.random(n),
+            cum,
+            np.full(n, lo),
+            np.full(n, hi),
+            fav_cum,
+            np.full(n, flo),
+            np.full(n, fhi),
+            np.full(n, np.expm1(bonus)),
+        )
+        chosen = np.where(favourite, order[position], position)
+        fav_alts = set(order[flo:fhi].tolist())
+        util = np.array([u[j] + (bonus if j in fav_alts else 0.0) if lo <= j < hi else NEG_INF for j in range(len(u))])
+        probs = np.nan_to_num(logit_probabilities(util[None, :])[0])
+        ok, p_value = _chi_square_ok(np.bincount(chosen, minlength=len(u)), probs)
+        assert ok, f"range {lo}..{hi}, favourite {sorted(fav_alts)}, bonus {bonus}: p = {p_value:.2g}"
+
+
+def test_listing_choice_is_the_nested_logit_within_a_market_and_substance():
+    """ListingIndex.choose: logit over utility / lambda within the (market, substance), favourite's bonus too."""
+    from sim.market.listings import ListingIndex
+
+    rows = [(0, v, 0) for v in range(5)] + [(0, 2, 1), (0, 7, 1), (1, 2, 0), (1, 3, 0)]
+    index = ListingIndex(n_subs=2, m_cap=2, listing_lambda=0.6)
+    index.rebuild(rows)
+    rng = np.random.default_rng(5)
+    index.set_utility(rng.normal(size=len(index)), np.zeros(len(index)))
+    n = 60_000
+    for market, sub, fav, loyalty in [(0, 0, 3, 1.2), (0, 0, -1, 0.0), (1, 0, 2, 0.7), (0, 1, 9, 2.0)]:
+        chosen = index.choose(rng, np.full(n, market), np.full(n, sub), np.full(n, fav), np.full(n, loyalty))
+        mine = (index.market == market) & (index.substance == sub)
+        util = np.where(mine, index.utility / 0.6 + np.where(index.vendor == fav, loyalty / 0.6, 0.0), NEG_INF)
+        probs = np.nan_to_num(logit_probabilities(util[None, :])[0])
+        per_vendor = np.bincount(index.vendor, weights=probs, minlength=10)
+        ok, p_value = _chi_square_ok(np.bincount(chosen, minlength=10), per_vendor)
+        assert ok, f"market {market}, substance {sub}, favourite {fav}: p = {p_value:.2g}"

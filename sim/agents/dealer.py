@@ -29,6 +29,7 @@ import numpy as np
 
 from sim.columns import Col, Table
 from sim.domain import Origin
+from sim.market.choice import pick_in_ranges
 from sim.market.listings import rebuild_listings, update_listing_utility
 from sim.market.routes import seizure_prob
 from sim.streams import keyed_stream
@@ -177,10 +178,25 @@ def _choose_suppliers(
     if len(cand) == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
-    util = np.broadcast_to(li.utility[cand], (len(usual), len(cand))).copy()
-    util += model.street_supply.cfg.dealer_loyalty * (li.vendor[cand][None, :] == usual[:, None])
-    pick = (util + rng.gumbel(size=util.shape)).argmax(axis=1)
-    return li.vendor[cand[pick]], li.market[cand[pick]]
+    n = len(usual)
+    # a logit over the candidates, the usual vendor's listings (on every open market) weighing
+    # e^dealer_loyalty times as much: one uniform per lot, not one draw per (lot, listing)
+    utility = li.utility[cand]
+    weight = np.exp(utility - utility.max())
+    by_vendor = np.argsort(li.vendor[cand], kind="stable")
+    sellers = li.vendor[cand][by_vendor]
+    position, favourite = pick_in_ranges(
+        rng.random(n),
+        np.cumsum(weight),
+        np.zeros(n, dtype=np.int64),
+        np.full(n, len(cand)),
+        np.cumsum(weight[by_vendor]),
+        np.searchsorted(sellers, usual, "left"),
+        np.searchsorted(sellers, usual, "right"),
+        np.full(n, np.expm1(model.street_supply.cfg.dealer_loyalty)),
+    )
+    chosen = cand[np.where(favourite, by_vendor[position], position)]
+    return li.vendor[chosen], li.market[chosen]
 
 
 def _open_today(model: CryptoMarketModel) -> np.ndarray:

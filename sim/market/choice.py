@@ -45,6 +45,52 @@ def pick_by_weights(w: np.ndarray, uniform: np.ndarray) -> np.ndarray:
     return np.minimum(pick, w.shape[1] - 1)
 
 
+def pick_in_ranges(
+    uniform: np.ndarray,
+    cum: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    fav_cum: np.ndarray | None = None,
+    fav_lo: np.ndarray | None = None,
+    fav_hi: np.ndarray | None = None,
+    fav_extra: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A logit choice among many alternatives without a cell per (decider, alternative).
+
+    Decider i chooses among the alternatives ``lo[i] .. hi[i] - 1`` (non-empty) of an array whose
+    running weights are ``cum``, each with probability proportional to its weight. With a
+    favourite, the alternatives ``fav_lo[i] .. fav_hi[i] - 1`` of a second ordering (running
+    weights ``fav_cum``: e.g. the same alternatives sorted by seller) weigh ``1 + fav_extra[i]``
+    times as much (``fav_extra = e^bonus - 1 >= 0``; an empty favourite range adds nothing). The
+    favourite's alternatives must be among the decider's own.
+
+    One uniform in [0, 1) per decider is drawn against the running weights, the favourite's extra
+    weight placed after all others: the same law as Gumbel noise on every alternative's log weight
+    (plus the bonus), at a cost that grows with deciders x log(alternatives).
+
+    Returns:
+        (position, favourite): the position chosen, in the favourite ordering where ``favourite`` is True.
+    """
+    before = np.where(lo > 0, cum[np.maximum(lo - 1, 0)], 0.0)
+    total = cum[hi - 1] - before
+    extra = np.zeros(len(lo))
+    fav_before, fav_total = np.zeros(len(lo)), np.zeros(len(lo))
+    if fav_cum is not None and fav_lo is not None and fav_hi is not None and fav_extra is not None:
+        has = fav_hi > fav_lo
+        fav_before = np.where(fav_lo > 0, fav_cum[np.maximum(fav_lo - 1, 0)], 0.0)
+        fav_total = np.where(has, fav_cum[np.maximum(fav_hi - 1, 0)] - fav_before, 0.0)
+        extra = fav_total * fav_extra
+    target = uniform * (total + extra)
+    favourite = target >= total
+    position = np.clip(np.searchsorted(cum, before + np.minimum(target, total), "right"), lo, hi - 1)
+    if favourite.any() and fav_cum is not None and fav_lo is not None and fav_hi is not None:
+        f = np.flatnonzero(favourite)
+        # where in the favourite's weights the draw fell, in the favourite ordering's running sum
+        inside = (target[f] - total[f]) / extra[f] * fav_total[f]
+        position[f] = np.clip(np.searchsorted(fav_cum, fav_before[f] + inside, "right"), fav_lo[f], fav_hi[f] - 1)
+    return position, favourite
+
+
 def gumbel_argmax(u: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Sample one alternative per row with logit probabilities; ``-1`` where none is available."""
     if u.shape[1] == 0:

@@ -20,7 +20,7 @@ from sim.market.routes import seizure_prob
 
 if TYPE_CHECKING:
     from sim.model import CryptoMarketModel
-from sim.market.choice import NEG_INF, grouped_logsumexp
+from sim.market.choice import NEG_INF, grouped_logsumexp, pick_in_ranges
 
 
 class ListingIndex:
@@ -58,6 +58,8 @@ class ListingIndex:
         self.log_price_index = np.zeros(n_subs)
         self.dirty = True
         self._vendors_on: np.ndarray | None = None
+        #: (utility array they were computed from, weights, running sum) for :meth:`choose`
+        self._weights: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.market)
@@ -84,6 +86,7 @@ class ListingIndex:
         self.utility = np.zeros(len(self.market))
         self.within_share = np.zeros(len(self.market))
         self._vendors_on = None
+        self._weights = None
         self.dirty = False
 
     def vendors_per_market(self, m_cap: int) -> np.ndarray:
@@ -178,25 +181,74 @@ class ListingIndex:
     ) -> np.ndarray:
         """Pick a vendor for each (market, substance) by a logit over its listings.
 
+        The probability of listing j of the purchase's (market, substance) is
+        w_j x b_j / (W + w_f x (e^(loyalty / lambda) - 1)), with w_j = exp(utility_j / lambda),
+        W their sum, b_j = e^(loyalty / lambda) for the purchaser's favourite vendor's listing
+        (weight w_f) and 1 for the others. One uniform number per purchase is drawn against the
+        cumulative weights, the favourite's extra weight placed after the others: the cost grows
+        with purchases x log(listings), not purchases x listings.
+
         Args:
-            rng: the purchase stream.
+            rng: the purchase stream (one uniform number per purchase).
             markets: market column of each purchase.
             subs: substance of each purchase.
             fav_vendor: each purchaser's favourite vendor (-1: none).
-            loyalty: utility bonus of the favourite vendor for each purchaser.
+            loyalty: utility bonus (>= 0) of the favourite vendor for each purchaser.
+
+        Raises:
+            ValueError: a negative loyalty bonus, or a purchase in a (market, substance) without listings.
         """
-        key = markets * self.n_subs + subs
-        out = np.full(len(markets), -1, dtype=np.int64)
-        order = np.argsort(key, kind="stable")
-        uk, starts = np.unique(key[order], return_index=True)
-        for k, grp in zip(uk.tolist(), np.split(order, starts[1:])):
-            lo = np.searchsorted(self.key, k, "left")
-            hi = np.searchsorted(self.key, k, "right")
-            util = np.broadcast_to(self.utility[lo:hi], (len(grp), hi - lo)).copy()
-            match = self.vendor[lo:hi][None, :] == fav_vendor[grp][:, None]
-            util += match * loyalty[grp][:, None]
-            pick = (util / self.listing_lambda + rng.gumbel(size=util.shape)).argmax(axis=1)
-            out[grp] = self.vendor[lo + pick]
+        n = len(markets)
+        if n == 0:
+            return np.full(0, -1, dtype=np.int64)
+        if (loyalty < 0).any():
+            raise ValueError("loyalty bonuses must be >= 0 (model.choice.beta_loyalty x trust)")
+        key = np.asarray(markets, dtype=np.int64) * self.n_subs + subs
+        lo = np.searchsorted(self.key, key, "left")
+        hi = np.searchsorted(self.key, key, "right")
+        if (hi <= lo).any():
+            raise ValueError("a purchase was decided on a (market, substance) without listings")
+        _, cum = self.choice_weights()
+        fav = self.listing_of(fav_vendor, markets, subs)
+        has = fav >= 0
+        fav_lo = np.where(has, fav, 0)
+        # the favourite's listing is a range of one in the same ordering
+        position, _ = pick_in_ranges(
+            rng.random(n), cum, lo, hi, cum, fav_lo, np.where(has, fav + 1, 0), np.expm1(loyalty / self.listing_lambda)
+        )
+        return self.vendor[position]
+
+    def choice_weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """exp(utility / lambda) of each listing, scaled so each (market, substance) group's largest is 1, and their running sum.
+
+        Scaled per group, so no weight overflows and none of a group vanishes next to another
+        group's. The running sum over all listings is off by at most about 1e-16 x the number of
+        listings, against a group total of at least 1. Kept until :meth:`set_utility` gives new
+        utilities (they are never changed in place).
+        """
+        if self._weights is None or self._weights[0] is not self.utility:
+            scaled = self.utility / self.listing_lambda
+            top = np.full(int(self.key.max()) + 1 if len(self.key) else 1, NEG_INF)
+            np.maximum.at(top, self.key, scaled)
+            weight = np.exp(scaled - top[self.key])
+            self._weights = (self.utility, weight, np.cumsum(weight))
+        return self._weights[1], self._weights[2]
+
+    def listing_of(self, vendors: np.ndarray, markets: np.ndarray, subs: np.ndarray) -> np.ndarray:
+        """Position of ``vendors``' listing of ``subs`` on ``markets`` in the index (-1: none, or vendor -1)."""
+        out = np.full(len(vendors), -1, dtype=np.int64)
+        rows = np.flatnonzero(vendors >= 0)
+        if len(rows) == 0 or len(self.vendor_key) == 0:
+            return out
+        q = vendors[rows].astype(np.int64) * self.n_subs + subs[rows]
+        lo = np.searchsorted(self.vendor_key, q, "left")
+        count = np.searchsorted(self.vendor_key, q, "right") - lo
+        # a vendor lists a substance on a few markets: look at each of them in turn
+        for j in range(int(count.max(initial=0))):
+            more = count > j
+            pos = self.vendor_order[lo[more] + j]
+            here = self.market[pos] == markets[rows[more]]
+            out[rows[more][here]] = pos[here]
         return out
 
 
