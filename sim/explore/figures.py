@@ -57,7 +57,7 @@ def _mark_interventions(ex: ExplorerModel, axes: list[Axes]) -> None:
     for day, names in by_day.items():
         for ax in axes:
             ax.axvline(day, color="black", lw=0.8, ls=":")
-        label = ", ".join(dict.fromkeys(names))  # one label per day, names once each
+        label = "\n".join(dict.fromkeys(names))  # one label per day, names once each, side by side
         axes[0].annotate(label, (day, 1.0), xycoords=("data", "axes fraction"), rotation=90, va="top", ha="right", fontsize=7)
 
 
@@ -106,11 +106,10 @@ def _value_by_channel(daily: pd.DataFrame) -> pd.DataFrame:
 def shares_figure(ex: ExplorerModel) -> Figure:
     """Each hidden market's share of hidden-market sales (stacked, the largest named)."""
     fig, axes = _figure(1)
-    shares = market_shares(ex.tables()["markets"])
+    shares = market_shares(ex.tables()["markets"], window=SMOOTH_DAYS)
     if shares.empty:
         return _empty(fig, axes[0])
-    smooth = _smooth(shares)
-    axes[0].stackplot(smooth.index, smooth.T.to_numpy(), labels=list(smooth.columns))
+    axes[0].stackplot(shares.index, shares.fillna(0.0).T.to_numpy(), labels=list(shares.columns))
     axes[0].set_ylim(0, 1)
     axes[0].set_ylabel("share of hidden-market sales")
     axes[0].set_xlabel("day")
@@ -134,7 +133,8 @@ def trust_figure(ex: ExplorerModel, top: int = 8) -> Figure:
     largest = hidden.groupby("market")["sales"].sum().sort_values(ascending=False).index[:top]
     for name in largest:
         rows = hidden[hidden["market"] == name]
-        axes[0].plot(rows["day"], rows["trust"], label=name)
+        # a closed market's buyers keep their trust in it, but nobody can buy there: not drawn
+        axes[0].plot(rows["day"], rows["trust"].where(rows["status"] == "active"), label=name)
     axes[0].set_ylim(0, 1)
     axes[0].set_ylabel("mean trust (0-1)")
     axes[0].set_xlabel("day")
@@ -158,6 +158,9 @@ def price_purity_figure(ex: ExplorerModel, substance: str) -> Figure:
         colour, label = COLOURS[str(channel)], str(channel)
         axes[0].plot(g.index, g["median_price_eur"].rolling(SMOOTH_DAYS, min_periods=1).median(), color=colour, label=label)
         axes[1].plot(g.index, _smooth(g["mean_purity"]), color=colour, label=label)
+    sold_online = rows[rows["channel"] != "offline"]["sales"].sum() > 0
+    if not sold_online:
+        axes[0].text(0.5, 0.9, f"no online sale of {substance} yet", ha="center", transform=axes[0].transAxes, fontsize=8)
     unit = ex.treated.subs.purity_unit[ex.treated.subs.names.index(substance)]
     axes[0].set_ylabel("median price\n(EUR per unit)")
     axes[1].set_ylabel(f"mean purity\n({unit})")
@@ -207,6 +210,7 @@ def enforcement_figure(ex: ExplorerModel) -> Figure:
     axes[0].plot(day, daily["arrests_vendors"].cumsum(), label="vendors", color="#9467bd")
     axes[0].plot(day, daily["arrests_buyers"].cumsum(), label="buyers", color="#8c564b")
     axes[0].set_ylabel("arrests\n(cumulative)")
+    axes[0].yaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].legend(fontsize=8)
     axes[1].plot(day, daily["escrow_lost_eur"].cumsum(), color="black")
     axes[1].set_ylabel("escrow lost, EUR\n(cumulative)")

@@ -34,7 +34,7 @@ def model_params() -> dict:
             "label": "Share with Tor skill at start",
             "min": 0.0,
             "max": 0.1,
-            "step": 0.001,
+            "step": 0.0001,  # the default (0.0118) lies on it
         },
         "decentralised_markets": {
             "type": "SliderInt",
@@ -95,21 +95,23 @@ def LeverRow(model: ExplorerModel, lever, on_result, tick: int = 0):
 @solara.component
 def InterventionPanel(model: ExplorerModel, tick: int = 0):
     """Buttons that apply an intervention at the next day's dawn, with its main parameter (``tick``: see LeverRow)."""
-    result = solara.use_reactive(("", True))
+    # (model, day it was said, text, ok): a notice belongs to one model and to the day it was given
+    nothing: tuple[ExplorerModel | None, int, str, bool] = (None, 0, "", True)
+    result = solara.use_reactive(nothing)
     with solara.Card("Apply an intervention now", style="min-width: 420px"):
         c = model.cfg
         # plain text, not Markdown: Markdown pulls KaTeX from a CDN, which an offline machine cannot reach
         solara.Text(
             f"{c.model.n_buyers:,} buyers, seed {c.seed}, scenario {c.scenario.name}, Tor skill at start "
-            f"{c.model.buyers.tech_skill_share:.3f}, {c.model.markets.initial_decentralised} decentralised market(s), "
+            f"{c.model.buyers.tech_skill_share:.4f}, {c.model.markets.initial_decentralised} decentralised market(s), "
             f"substance table {model.substances}. "
             f"{model.days_recorded} of {c.run.days} days recorded (last: day {model.day}). An intervention applied "
             "now starts at the dawn of the next day, in the run only; the counterfactual goes on without it."
         )
         for lever in LEVERS:
-            LeverRow(model, lever, lambda text, ok: result.set((text, ok)), tick=tick)
-        text, ok = result.value
-        if text:
+            LeverRow(model, lever, lambda text, ok: result.set((model, model.days_recorded, text, ok)), tick=tick)
+        said_to, said_on, text, ok = result.value
+        if text and said_to is model and said_on == model.days_recorded:
             (solara.Success if ok else solara.Error)(text, classes=["cmabm-intervention-result"])
         if model.message:
             solara.Error(model.message, classes=["cmabm-run-message"])
@@ -169,11 +171,14 @@ def MarketTable(model: ExplorerModel, tick: int = 0):
             attributes={"data-testid": "market-table"},
             style="font-size: 12px; border-collapse: collapse",
         )
-        solara.FileDownload(
-            model.download,
-            filename=model.download_name(),
-            label="Download the run's tables (zip: Parquet tables as run.py writes them, counterfactual/, config.yaml, manifest.json)",
-        )
+        if model.days_recorded == 0:
+            solara.Text("Nothing to download before the first recorded day.")
+        else:
+            solara.FileDownload(
+                model.download,
+                filename=model.download_name(),
+                label="Download the run's tables (zip: Parquet tables as run.py writes them, counterfactual/, config.yaml, manifest.json)",
+            )
 
 
 @solara.component

@@ -32,7 +32,7 @@ from omegaconf import OmegaConf
 from sim.config import Config, InterventionConfig
 from sim.errors import ConfigError, InterventionTargetError
 from sim.interventions import REGISTRY, check_params
-from sim.interventions.base import KINDS
+from sim.interventions.base import KINDS, Intervention
 from sim.interventions.cohort import COHORT_RING_DAYS, PlannedProbe
 from sim.model import CryptoMarketModel
 from sim.output import COUNTERFACTUAL_DIR
@@ -139,7 +139,8 @@ class ExplorerModel(mesa.Model):
         super().__init__(rng=int(seed))
         self.overrides = [
             f"model.n_buyers={int(n_buyers)}",
-            f"model.buyers.tech_skill_share={float(tech_skill_share)}",
+            # sliders hand back values like 0.011800000000000001: six decimals are the share as set
+            f"model.buyers.tech_skill_share={round(float(tech_skill_share), 6)}",
             f"model.markets.initial_decentralised={int(decentralised_markets)}",
             f"substances={substances}",
             f"scenario={scenario_name}",
@@ -235,6 +236,8 @@ class ExplorerModel(mesa.Model):
             if not action.fired:
                 action.index = rank
                 action.record["index"] = rank
+                if isinstance(action, Intervention):  # its messages name it as the reproduction does
+                    action.where = f"scenario.interventions[{rank}] ({action.name})"
 
     # ------------------------------------------------------------------ interventions
     @_locked
@@ -276,13 +279,24 @@ class ExplorerModel(mesa.Model):
                     raise ConfigError(f"{lever.label}: no cryptomarket is open on day {self.day}")
             elif chosen not in self.open_markets():
                 raise ConfigError(f"{lever.label}: {chosen!r} is not an open hidden market; open: {self.open_markets()}")
-            # "largest" is resolved at the dawn, after any earlier closure: only a named market can clash
-            waiting = [e for e in self.pending() if chosen != "largest" and e.target == chosen and e.name in CLOSING]
-            if waiting:
-                raise ConfigError(
-                    f"{lever.label}: {chosen} is already to be closed by a {waiting[0].name} at the dawn of day "
-                    f"{waiting[0].start_day}; it would not be open then"
-                )
+            # "largest" is resolved at the dawn, after any earlier closure. A named market must stay
+            # open for every closure that names it (a later one would fail), and one of "largest" at
+            # the same dawn, given first, may close it
+            if chosen != "largest":
+                for e in self.pending():
+                    if e.name not in CLOSING:
+                        continue
+                    if e.target == chosen:
+                        raise ConfigError(
+                            f"{lever.label}: {chosen} is already to be closed by a {e.name} at the dawn of day "
+                            f"{e.start_day}; it would not be open then"
+                        )
+                    named = e.target is not None and e.target.startswith(("crypto_", "dec_", "shop_"))
+                    if not named and e.start_day <= self.day + 1:  # resolved at the same dawn, before this one
+                        raise ConfigError(
+                            f"{lever.label}: a {e.name} of {e.target or 'largest'!r} waits for the dawn of day {e.start_day} "
+                            f"and may close {chosen} first; choose {chosen} after that dawn, or choose 'largest'"
+                        )
         index = len(self.cfg.scenario.interventions) + len(self.applied)
         entry = InterventionConfig(name=name, start_day=self.day + 1, end_day=None, target=chosen, params=params)
         check_params([entry])
@@ -474,8 +488,13 @@ def _parquet(df: pd.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
-def market_shares(markets: pd.DataFrame, top: int = 6) -> pd.DataFrame:
-    """Each hidden market's share of hidden-market sales per day (the ``top`` largest named, the rest ``other``)."""
+def market_shares(markets: pd.DataFrame, top: int = 6, window: int = 7) -> pd.DataFrame:
+    """Each hidden market's share of the hidden-market sales of the last ``window`` days, per day.
+
+    The ``top`` largest markets are named, the rest summed as ``other``. Shares are of sums over
+    the window (not means of daily shares), so each day's shares add up to 1; a day whose window
+    has no hidden-market sale has no shares (NaN).
+    """
     if markets.empty:
         return pd.DataFrame()
     hidden = markets[markets["kind"].isin(["cryptomarket", "decentralised"])]
@@ -487,5 +506,6 @@ def market_shares(markets: pd.DataFrame, top: int = 6) -> pd.DataFrame:
     rest = wide.drop(columns=list(largest)).sum(axis=1)
     if (rest > 0).any():
         out["other"] = rest
-    total = out.sum(axis=1).replace(0, np.nan)
-    return out.div(total, axis=0).fillna(0.0)
+    summed = out.rolling(window, min_periods=1).sum()
+    total = summed.sum(axis=1).replace(0, np.nan)
+    return summed.div(total, axis=0)
