@@ -225,7 +225,11 @@ def _grouped_median(keys: np.ndarray, values: np.ndarray, n_keys: int) -> np.nda
     out = np.full(n_keys, np.nan)
     if len(keys) == 0:
         return out
-    order = np.lexsort((values, keys))
+    # sorted by value, then (stably) by key: the order of np.lexsort((values, keys)) up to ties,
+    # which have equal values; a stable sort of small integer keys is a radix sort
+    by_value = np.argsort(values)
+    small = keys[by_value].astype(np.int16) if n_keys < 2**15 else keys[by_value]
+    order = by_value[np.argsort(small, kind="stable")]
     k, v = keys[order], values[order]
     counts = np.bincount(k, minlength=n_keys)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])

@@ -13,7 +13,7 @@ from sim.agents.dealer import StreetSupply, restock
 from sim.agents.law_enforcement import LawEnforcement
 from sim.agents.marketplace import Marketplace, MarketTable, open_market, setup_markets
 from sim.agents.social import SocialSupply
-from sim.agents.vendor import Vendor, VendorTable, announce_moves, vendor_entry
+from sim.agents.vendor import Vendor, VendorTable, announce_moves, price_vendors, vendor_entry
 from sim.collect import Recorder
 from sim.columns import doubled
 from sim.config import Config
@@ -133,6 +133,8 @@ class CryptoMarketModel(mesa.Model):
         self.vendor_agents: list[Vendor] = []
         #: (vendor row, market) listed this week, announced to the vendors' customers at week end
         self.vendor_moves: list[tuple[int, int]] = []
+        #: vendors to re-price at the end of this week's decisions (sim.agents.vendor.price_vendors)
+        self.vendors_to_price: list[tuple[int, list[int], float, float]] = []
         self.vend = VendorTable(capacity=256, widths={"substances": S, "markets": self.m_cap})
         self.police = LawEnforcement(self)
         #: the day's data collection, built with the model as Mesa models build a DataCollector
@@ -232,6 +234,8 @@ class CryptoMarketModel(mesa.Model):
         """On the last day of each week: vendors re-decide (in random order), new vendors enter."""
         if self.week_ends_today():
             self.agents_by_type[Vendor].shuffle_do("weekly")
+            price_vendors(self, self.vendors_to_price)
+            self.vendors_to_price = []
             vendor_entry(self)
             announce_moves(self)
 

@@ -114,3 +114,39 @@ def test_listing_choice_is_the_nested_logit_within_a_market_and_substance():
         per_vendor = np.bincount(index.vendor, weights=probs, minlength=10)
         ok, p_value = _chi_square_ok(np.bincount(chosen, minlength=10), per_vendor)
         assert ok, f"market {market}, substance {sub}, favourite {fav}: p = {p_value:.2g}"
+
+
+def test_row_reductions_have_numpys_bits():
+    """row_max / row_sum loop over columns for speed; they must give exactly numpy's axis-1 results."""
+    from sim.market.choice import row_max, row_sum
+
+    rng = np.random.default_rng(11)
+    for width in (1, 2, 5, 7, 8, 12, 32, 40):
+        u = rng.normal(scale=30.0, size=(500, width))
+        u[rng.random(u.shape) < 0.3] = NEG_INF
+        u[:3] = NEG_INF  # rows with no alternative
+        w = np.exp(u) * rng.lognormal(size=u.shape)
+        assert np.array_equal(row_max(u), u.max(axis=1)), f"row maximum differs from numpy's at width {width}"
+        assert np.array_equal(row_sum(w), w.sum(axis=1)), f"row sum differs from numpy's bits at width {width}"
+
+
+def test_mean_share_per_vendor_and_substance_equals_numpys_mean():
+    """ListingIndex.within_shares (all pairs at once) gives the bits of np.mean over each pair's listings."""
+    from sim.market.listings import ListingIndex
+
+    rng = np.random.default_rng(3)
+    # vendor 0 lists substance 0 on 9 markets (the np.mean path), others on 1-4 markets
+    rows = [(m, 0, 0) for m in range(9)] + [(m, v, s) for v in range(1, 6) for s in range(3) for m in range(1 + (v + s) % 4)]
+    index = ListingIndex(n_subs=3, m_cap=10, listing_lambda=0.6)
+    index.rebuild(rows)
+    assert np.array_equal(index.within_shares(np.array([0, 1]), np.array([0, 1])), np.zeros(2)), "no shares before utilities"
+    index.set_utility(rng.normal(size=len(index)), np.zeros(len(index)))
+    vendors = np.array([0, 1, 2, 3, 4, 5, 5, 7, 0])
+    subs = np.array([0, 0, 1, 2, 1, 0, 2, 0, 2])
+    got = index.within_shares(vendors, subs)
+    for v, s, g in zip(vendors, subs, got):
+        mine = (index.vendor == v) & (index.substance == s)
+        # the listings in the index's vendor order, as a vendor reads its own
+        values = index.within_share[index.vendor_order][mine[index.vendor_order]]
+        want = float(values.mean()) if len(values) else 0.0
+        assert g == want, f"vendor {v}, substance {s}: {g!r} against np.mean {want!r}"

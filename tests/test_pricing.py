@@ -130,3 +130,35 @@ def test_vendor_bond_keeps_vendors_on_one_market():
     assert mean_markets(tf) > mean_markets(td) + 0.1, (
         f"a bond must keep vendors on fewer markets: free {mean_markets(tf):.2f}, dear {mean_markets(td):.2f}"
     )
+
+
+def test_weekly_repricing_of_all_vendors_at_once_equals_one_at_a_time():
+    """price_vendors prices the week's vendors in one pass: the same bits as one vendor per call."""
+    from sim.agents.vendor import price_vendors
+
+    model, _ = simulate(
+        compose(
+            [
+                "model.n_buyers=3000",
+                "run.days=90",
+                "run.burn_in_days=20",
+                "run.figures=false",
+                "run.progress=false",
+                "seed=2",
+                *ONLINE_RICH,
+            ]
+        )
+    )
+    agents = [a for a in model.vendor_agents if a.active]
+    assert len(agents) > 5, "a world with several vendors"
+    rng = np.random.default_rng(0)
+    batch = [(a.idx, a.substances, a.commission(), float(rng.uniform(0.2, 2.5))) for a in agents]
+    price0, markup0 = model.vend.price.copy(), model.vend.markup.copy()
+    price_vendors(model, batch)
+    together = model.vend.price.copy(), model.vend.markup.copy()
+    model.vend.price[:], model.vend.markup[:] = price0, markup0
+    for entry in batch:
+        price_vendors(model, [entry])
+    assert np.array_equal(together[0], model.vend.price), "prices of a batch differ from one vendor at a time"
+    assert np.array_equal(together[1], model.vend.markup), "markups of a batch differ from one vendor at a time"
+    assert not np.array_equal(price0, together[0]), "re-pricing changed some price (the test exercises something)"

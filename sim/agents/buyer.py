@@ -27,7 +27,7 @@ import numpy as np
 from sim.columns import doubled, resized
 from sim.config import BuyerConfig, DemandConfig
 from sim.domain import Channel
-from sim.market.choice import NEG_INF, logsumexp_rows, logsumexp_rows_weights, pick_by_weights
+from sim.market.choice import NEG_INF, logsumexp_rows, logsumexp_rows_weights, pick_by_weights, row_max
 from sim.market.harm import consumption_harm
 from sim.market.orders import bucket, pop_day
 from sim.market.records import Purchases
@@ -398,6 +398,26 @@ class BuyerPopulation:
         self.aware_count[market] += len(new)
         self.trust_sum[market] += float(values.astype(np.float64).sum())
 
+    def make_aware_pairs(self, buyers: np.ndarray, markets: np.ndarray, trust: float) -> None:
+        """Each buyer learns of the paired market with initial ``trust`` (pairs unique; aware ones are left alone).
+
+        :meth:`make_aware` for many markets at once, with one trust for all: the same state and
+        sums as calling it market by market (a sum of equal float32 values is exact in float64).
+        """
+        if len(buyers) == 0:
+            return
+        rows = self._rows(buyers)
+        fresh = ~self.aware[rows, markets]
+        rows, markets = rows[fresh], markets[fresh]
+        if len(rows) == 0:
+            return
+        value = np.float32(trust)
+        self.aware[rows, markets] = True
+        self.trust[rows, markets] = value
+        hit, count = np.unique(markets, return_counts=True)
+        self.aware_count[hit] += count
+        self.trust_sum[hit] += count * float(value)
+
     def forget(self, buyers: np.ndarray, market: int) -> None:
         """Buyers lose their way to ``market`` (its discovery site is gone): they must learn of it again."""
         rows = self.market_row[np.unique(buyers)]
@@ -575,9 +595,6 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
     # dissimilarity of each channel's nest of markets: web shops sell the same legal-grey range, so
     # many shops are closer substitutes of one another than several cryptomarkets are
     lam_of = np.array([1.0, ch.nest_lambda_webshop, ch.nest_lambda, ch.nest_lambda])
-    # per candidate: (position of each deciding row in its matrix, utilities of the rows that can
-    # buy it online); only rows that reach some online market are computed (most buyers reach none)
-    online_u: list[tuple[np.ndarray, np.ndarray]] = []
     nests = [(c, np.flatnonzero(kinds == c)) for c in (1, 2, 3)]
     on_rows = np.flatnonzero(pop.webshop[ids]) if M else np.zeros(0, dtype=np.int64)  # webshop users include the Tor-skilled
     if len(on_rows):
@@ -611,33 +628,32 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
     # every other row (most buyers) has the offline nest alone, so its choice is over K columns
     nest_value = np.full((len(on_rows), K, 4), NEG_INF)
     nest_value[:, :, 0] = u_offline[on_rows]
+    # utilities of every market for each (online row, candidate) pair whose candidate is on offer,
+    # all candidates stacked in one matrix (one pass, not one per candidate: at small populations
+    # the passes' fixed cost dominates); ``position[row, k]`` is the pair's row there (-1: none)
+    position = np.full((n, K), -1, dtype=np.int64)
+    um = np.zeros((0, M))
     if len(on_rows):
         inclusive = model.listings.inclusive[act]  # markets x substances
-        fav = pop.fav_vendor[ido]
-        for k in range(K):
-            local = np.flatnonzero(np.isfinite(taste[on_rows, k]))
-            rows_k = on_rows[local]
-            sk = csub[rows_k, k]
-            um = (
-                base[local]
-                + inclusive[:, sk].T
-                - ((ps[rows_k] - 1.0) * ch.beta_price * model.listings.log_price_index[sk])[:, None]
-            )
-            # loyalty: the market where the favourite vendor sells this substance
-            for row, mcol in model.listings.favourite_columns(fav[local], sk, act, model.m_cap):
-                um[row, mcol] += ch.beta_loyalty * pop.fav_trust[ido[local[row]]]
-            for c, cols in nests:
-                if len(cols):
-                    nest_value[local, k, c] = lam_of[c] * logsumexp_rows(um[:, cols] / lam_of[c])
-            position = np.full(n, -1, dtype=np.int64)
-            position[rows_k] = np.arange(len(rows_k))
-            online_u.append((position, um))
+        k_all, local = np.nonzero(np.isfinite(taste[on_rows]).T)  # candidate-major, rows ascending
+        rows_k = on_rows[local]
+        sk = csub[rows_k, k_all]
+        um = base[local] + inclusive[:, sk].T - ((ps[rows_k] - 1.0) * ch.beta_price * model.listings.log_price_index[sk])[:, None]
+        # loyalty: the market where the favourite vendor sells this substance
+        for row, mcol in model.listings.favourite_columns(pop.fav_vendor[ido[local]], sk, act, model.m_cap):
+            um[row, mcol] += ch.beta_loyalty * pop.fav_trust[ido[local[row]]]
+        for c, cols in nests:
+            if len(cols):
+                nest_value[local, k_all, c] = lam_of[c] * logsumexp_rows(um[:, cols] / lam_of[c])
+        position[rows_k, k_all] = np.arange(len(rows_k))
     # buying against not buying: offline-only rows over their K offline nests, online rows over all
     # 4K (substance, channel) nests (a column of -inf adds nothing to either sum)
     is_on = np.zeros(n, dtype=bool)
     is_on[on_rows] = True
     off_rows = np.flatnonzero(~is_on)
-    flat_off = (u_offline[off_rows] + taste[off_rows]) / lam_b
+    flat_off = u_offline[off_rows]
+    flat_off += taste[off_rows]
+    flat_off /= lam_b
     flat_on = (nest_value + taste[on_rows, :, None]).reshape(len(on_rows), K * 4) / lam_b
     buy_value = np.empty(n)
     lse_off, w_off = logsumexp_rows_weights(flat_off)  # the weights serve the pick below
@@ -676,11 +692,7 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
     online_buys = np.flatnonzero(buys & (channel > 0))
     if len(online_buys):
         # the market inside the chosen (substance, channel) nest, for all online buyers in one draw
-        u_pick = np.full((len(online_buys), M), NEG_INF)
-        for k, (position, um) in enumerate(online_u):
-            mine = k_of[online_buys] == k
-            if mine.any():
-                u_pick[mine] = um[position[online_buys[mine]]]
+        u_pick = um[position[online_buys, k_of[online_buys]]]
         u_pick[kinds[None, :] != channel[online_buys][:, None]] = NEG_INF
         market[online_buys] = act[gumbel_pick(u_pick / lam_of[channel[online_buys]][:, None], rng)]
     vendor = np.full(n, -1, dtype=np.int64)
@@ -728,7 +740,8 @@ def gumbel_pick(u: np.ndarray, rng: np.random.Generator | None = None, uniform: 
     """
     if len(u) == 0:
         return np.zeros(0, dtype=np.int64)
-    w = np.exp(u - u.max(axis=1, keepdims=True))
+    w = u - row_max(u)[:, None]
+    np.exp(w, out=w)
     if uniform is None:
         assert rng is not None, "gumbel_pick needs rng or uniform"
         uniform = rng.random(len(u))

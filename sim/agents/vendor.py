@@ -175,9 +175,12 @@ class Vendor(mesa.Agent):
             self.consider_another_market()
         if self.markets != before:
             model.listings.mark_dirty()
-        self.set_prices()
         orders_week = model.vend.ring[self.idx, :7].sum() if model.vend.ring.shape[1] >= 7 else 0
-        self.invest(orders_week / 7.0 / model.vend.capacity[self.idx])
+        load = orders_week / 7.0 / model.vend.capacity[self.idx]
+        # re-priced with the week's other vendors after all have decided (:func:`price_vendors`):
+        # nothing decided this week reads another vendor's new price
+        model.vendors_to_price.append((self.idx, self.substances, self.commission(), load))
+        self.invest(load)
         self.idle_weeks = 0 if orders_week > 0 else self.idle_weeks + 1
         quit_p = cfg.quit_weekly_prob + (cfg.quit_idle_weekly_prob if self.idle_weeks >= 4 else 0.0)
         # a web shop's seller stays while the shop is open: the shop's life is the market's (voluntary
@@ -274,44 +277,17 @@ class Vendor(mesa.Agent):
                 model.vend.fb_sum[self.idx, m] = carried_c * score
         model.listings.mark_dirty()
 
-    def set_prices(self, only: list[int] | None = None) -> None:
-        """Price = unit cost x markup (sim/market/pricing.py), the markup moved part of the way to its target.
-
-        The unit cost is acquisition (street price level x ``acquisition_cost_share``, moved by
-        bans and price shocks) plus shipping per unit, with the risk premium, grossed up for the
-        commission of the vendor's markets and cash-out losses; it passes through at once. The
-        target markup follows from competition among the listings of the same substance on the
-        vendor's markets, its reputation and its load. ``only``: re-price just these substances
-        (a newly listed one), leaving the others as posted.
-        """
-        model = self.model
-        cfg = model.cfg.model.vendors
-        subs = np.array(self.substances if only is None else only, dtype=np.int64)
-        t, lv, v = model.subs, model.levers, self.idx
-        prior = cfg.rating_prior_good / cfg.rating_prior_count  # a new vendor's score: no premium
-        rep = max(0.0, (self.overall_score() - prior) / (1 - prior))
-        risk = np.where(t.controlled[subs], cfg.risk_premium, cfg.risk_premium * cfg.uncontrolled_risk_factor)
+    def commission(self) -> float:
+        """Mean commission of the vendor's markets (0 without a market)."""
         markets = sorted(self.markets)
-        commission = float(model.market_table.commission[markets].mean()) if markets else 0.0
-        acquisition = t.street_price[subs] * t.online_cost_factor[subs] * cfg.acquisition_cost_share
-        # cash-out costs under payment controls: the vendor keeps 1 - share of the price
-        cost = unit_cost(
-            acquisition, cfg.shipping_cost_eur_per_order / model.units[subs], risk, commission, lv.cashout_cost_share
-        )
-        # bans' risk premium and price shocks raise all of a vendor's costs (so a price change of
-        # x moves the posted price by x at the next re-pricing)
-        cost = cost * lv.ban_price_factor[subs] * lv.price_factor[subs]
-        load = model.vend.ring[v, :7].sum() / 7.0 / model.vend.capacity[v]
-        # the share among competitors at the reference population: vendors scale with the buyers,
-        # so a listing's raw share falls as the population grows; scaled back, as the choice scales
-        # markets' inclusive values (sim/market/listings.py), prices do not depend on the population size
-        # (web shops do not scale: one seller each whatever the population size)
-        scale = 1.0 if self.webshop else model.listings.competitor_scale
-        share = np.minimum(1.0, model.listings.vendor_within_share(v, subs) * scale)
-        target = target_markup(share, rep, load, model.price_rule)
-        markup = adjust_markup(model.vend.markup[v, subs], target, model.price_rule)
-        model.vend.markup[v, subs] = markup
-        model.vend.price[v, subs] = cost * markup * model.vend.noise[v, subs]
+        return float(self.model.market_table.commission[markets].mean()) if markets else 0.0
+
+    def set_prices(self, only: list[int] | None = None) -> None:
+        """Re-price now (all substances, or just ``only``: a newly listed one): :func:`price_vendors` for one vendor."""
+        model = self.model
+        subs = self.substances if only is None else only
+        load = model.vend.ring[self.idx, :7].sum() / 7.0 / model.vend.capacity[self.idx]
+        price_vendors(model, [(self.idx, subs, self.commission(), load)])
 
     def arrest(self, reason: str) -> None:
         """Arrested: it stops trading for good (its posted orders run their course)."""
@@ -324,6 +300,54 @@ class Vendor(mesa.Agent):
         self.model.vend.left_day[self.idx] = self.model.day
         self.markets = set()
         self.model.listings.mark_dirty()
+
+
+def price_vendors(model: CryptoMarketModel, vendors: list[tuple[int, list[int], float, float]]) -> None:
+    """Price = unit cost x markup (sim/market/pricing.py), the markup moved part of the way to its target.
+
+    ``vendors``: (vendor row, substances to re-price, mean commission of its markets, load =
+    orders per day over the last week / capacity) each, the last two as the vendor saw them when
+    it decided. All are priced in one vectorised pass (the weekly re-pricing of every vendor).
+
+    The unit cost is acquisition (street price level x ``acquisition_cost_share``, moved by
+    bans and price shocks) plus shipping per unit, with the risk premium, grossed up for the
+    commission of the vendor's markets and cash-out losses; it passes through at once. The
+    target markup follows from competition among the listings of the same substance on the
+    vendor's markets, its reputation and its load.
+    """
+    if not vendors:
+        return
+    cfg = model.cfg.model.vendors
+    t, lv = model.subs, model.levers
+    rows = np.array([v for v, _, _, _ in vendors], dtype=np.int64)
+    counts = np.array([len(subs) for _, subs, _, _ in vendors], dtype=np.int64)
+    vv = np.repeat(rows, counts)  # one entry per (vendor, substance) pair
+    ss = np.array([x for _, subs, _, _ in vendors for x in subs], dtype=np.int64)
+    at = np.repeat(np.arange(len(vendors)), counts)
+    commission = np.array([c for _, _, c, _ in vendors])[at]
+    load = np.array([x for _, _, _, x in vendors], dtype=np.float64)
+    prior = cfg.rating_prior_good / cfg.rating_prior_count  # a new vendor's score: no premium
+    score = reputation_score(
+        model.vend.fb_sum[rows].sum(axis=1), model.vend.fb_count[rows].sum(axis=1), cfg.rating_prior_good, cfg.rating_prior_count
+    )
+    rep = np.maximum(0.0, (score - prior) / (1 - prior))
+    risk = np.where(t.controlled[ss], cfg.risk_premium, cfg.risk_premium * cfg.uncontrolled_risk_factor)
+    acquisition = t.street_price[ss] * t.online_cost_factor[ss] * cfg.acquisition_cost_share
+    # cash-out costs under payment controls: the vendor keeps 1 - share of the price
+    cost = unit_cost(acquisition, cfg.shipping_cost_eur_per_order / model.units[ss], risk, commission, lv.cashout_cost_share)
+    # bans' risk premium and price shocks raise all of a vendor's costs (so a price change of
+    # x moves the posted price by x at the next re-pricing)
+    cost = cost * lv.ban_price_factor[ss] * lv.price_factor[ss]
+    # the share among competitors at the reference population: vendors scale with the buyers,
+    # so a listing's raw share falls as the population grows; scaled back, as the choice scales
+    # markets' inclusive values (sim/market/listings.py), prices do not depend on the population size
+    # (web shops do not scale: one seller each whatever the population size)
+    scale = np.where(model.vend.webshop[vv], 1.0, model.listings.competitor_scale)
+    share = np.minimum(1.0, model.listings.within_shares(vv, ss) * scale)
+    target = target_markup(share, rep[at], load[at], model.price_rule)
+    markup = adjust_markup(model.vend.markup[vv, ss], target, model.price_rule)
+    model.vend.markup[vv, ss] = markup
+    model.vend.price[vv, ss] = cost * markup * model.vend.noise[vv, ss]
 
 
 def add_vendors(

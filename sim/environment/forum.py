@@ -94,12 +94,8 @@ def read_forum(model: CryptoMarketModel) -> None:
     # DeepDotWeb or dark.fail) show every open market whatever its size
     p_learn = fc.awareness_prob * buzz / total if total > 0 else np.zeros(len(act))
     p_learn = p_learn + fc.directory_learn_prob
-    tech = model.buyers.tech[readers]
     u = rng.random((len(readers), len(act)))
-    for j, m in enumerate(act.tolist()):
-        if p_learn[j] <= 0:
-            continue
-        can = tech if model.market_table.kind[m] != Channel.WEBSHOP else np.ones(len(readers), bool)
-        learners = readers[(u[:, j] < p_learn[j]) & can]
-        if len(learners):
-            model.buyers.make_aware(learners, m, model.cfg.model.buyers.new_market_trust)
+    # hidden markets need Tor skill, web shops do not; all markets learnt of in one pass
+    can = model.buyers.tech[readers][:, None] | (model.market_table.kind[act] == Channel.WEBSHOP)[None, :]
+    rr, cc = np.nonzero((u < p_learn[None, :]) & (p_learn > 0)[None, :] & can)
+    model.buyers.make_aware_pairs(readers[rr], act[cc], model.cfg.model.buyers.new_market_trust)

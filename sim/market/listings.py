@@ -20,7 +20,7 @@ from sim.market.routes import seizure_prob
 
 if TYPE_CHECKING:
     from sim.model import CryptoMarketModel
-from sim.market.choice import NEG_INF, grouped_logsumexp, pick_in_ranges
+from sim.market.choice import NEG_INF, SEQUENTIAL_SUM, grouped_logsumexp, pick_in_ranges
 
 
 class ListingIndex:
@@ -138,17 +138,32 @@ class ListingIndex:
         sum_logp = np.bincount(self.substance, weights=log_price, minlength=S)
         self.log_price_index = np.where(n_s > 0, sum_logp / np.maximum(n_s, 1), 0.0)
 
-    def vendor_within_share(self, vendor: int, subs: np.ndarray) -> np.ndarray:
-        """Mean :attr:`within_share` of ``vendor``'s listings of each of ``subs`` (0 where it lists none yet)."""
-        q = vendor * self.n_subs + np.asarray(subs, dtype=np.int64)
-        lo = np.searchsorted(self.vendor_key, q, "left")
-        hi = np.searchsorted(self.vendor_key, q, "right")
+    def within_shares(self, vendors: np.ndarray, subs: np.ndarray) -> np.ndarray:
+        """Mean :attr:`within_share` of the listings of each (vendor, substance) pair (0 where it lists none yet)."""
+        q = np.asarray(vendors, dtype=np.int64) * self.n_subs + np.asarray(subs, dtype=np.int64)
         out = np.zeros(len(q))
         if len(self.within_share) != len(self.vendor_order):
             return out  # rebuilt since the last utilities: no shares yet
-        for j, (a, b) in enumerate(zip(lo.tolist(), hi.tolist())):
-            if b > a:
-                out[j] = float(self.within_share[self.vendor_order[a:b]].mean())
+        lo = np.searchsorted(self.vendor_key, q, "left")
+        hi = np.searchsorted(self.vendor_key, q, "right")
+        n = hi - lo
+        has = np.flatnonzero(n > 0)
+        if len(has) == 0:
+            return out
+        # every pair's listings one after another, added in their order as np.mean of a slice does
+        # for fewer than 8 values (so the means have the same bits as one pair at a time); pairs
+        # with more listings than that by np.mean itself
+        lens = n[has]
+        first = np.cumsum(lens) - lens
+        pos = np.repeat(lo[has] - first, lens) + np.arange(int(lens.sum()))
+        values = self.within_share[self.vendor_order[pos]]
+        total = values[first]
+        for j in range(1, min(int(lens.max()), SEQUENTIAL_SUM)):
+            more = np.flatnonzero(lens > j)
+            total[more] += values[first[more] + j]
+        out[has] = total / lens
+        for j in np.flatnonzero(lens >= SEQUENTIAL_SUM).tolist():
+            out[has[j]] = float(values[first[j] : first[j] + lens[j]].mean())
         return out
 
     def favourite_columns(

@@ -103,10 +103,12 @@ def bucket(cal: dict[int, list[np.ndarray]], ids: np.ndarray, days: np.ndarray, 
     order = np.argsort(days, kind="stable" if keep_order else None)
     ids, days = np.asarray(ids)[order], days[order]
     starts = np.flatnonzero(days[1:] != days[:-1]) + 1
+    bounds = [0, *starts.tolist(), len(ids)]
     # copies, not views: a view would keep the whole batch alive until its last day comes, which
-    # for gaps of months holds hundreds of batches in memory
-    for d, chunk in zip(days[np.r_[0, starts]].tolist(), np.split(ids, starts)):
-        cal[d].append(chunk.copy())
+    # for gaps of months holds hundreds of batches in memory (slices, not np.split: a batch has
+    # hundreds of days and np.split costs several times a slice per chunk)
+    for d, lo, hi in zip(days[bounds[:-1]].tolist(), bounds[:-1], bounds[1:]):
+        cal[d].append(ids[lo:hi].copy())
 
 
 def pop_day(cal: dict[int, list[np.ndarray]], day: int) -> np.ndarray:

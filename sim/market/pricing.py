@@ -52,7 +52,7 @@ def unit_cost(
     acquisition: np.ndarray,
     shipping_per_unit: np.ndarray,
     risk_premium: np.ndarray | float,
-    commission: float,
+    commission: np.ndarray | float,
     cashout_cost_share: float = 0.0,
 ) -> np.ndarray:
     """Cost per unit sold, EUR: (acquisition + shipping) x (1 + risk), grossed up for what comes off the price."""
@@ -70,13 +70,16 @@ def competitive_markup(within_share: np.ndarray, rule: PriceRule) -> np.ndarray:
     return np.minimum(markup, rule.max_markup)
 
 
-def target_markup(within_share: np.ndarray, reputation: float, load: float, rule: PriceRule) -> np.ndarray:
+def target_markup(
+    within_share: np.ndarray, reputation: np.ndarray | float, load: np.ndarray | float, rule: PriceRule
+) -> np.ndarray:
     """Markup a vendor aims at: competitive markup x reputation premium x load surcharge.
 
-    ``reputation`` in [0, 1] (0 = a new vendor's score, 1 = perfect); ``load`` = recent orders / capacity.
+    ``reputation`` in [0, 1] (0 = a new vendor's score, 1 = perfect); ``load`` = recent orders / capacity
+    (one value, or one per entry of ``within_share``).
     """
-    premium = 1.0 + rule.reputation_premium * min(max(reputation, 0.0), 1.0)
-    surcharge = 1.0 + rule.load_surcharge * max(0.0, load - 1.0)
+    premium = 1.0 + rule.reputation_premium * np.clip(reputation, 0.0, 1.0)
+    surcharge = 1.0 + rule.load_surcharge * np.maximum(0.0, np.asarray(load) - 1.0)
     return competitive_markup(within_share, rule) * premium * surcharge
 
 
