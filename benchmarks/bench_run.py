@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -47,7 +48,12 @@ def measure(root: Path, overrides: list[str], repeat: int) -> dict:
     runs = []
     for _ in range(repeat):
         code = CHILD.format(root=str(root), overrides=["run.progress=false", "run.figures=false", *overrides])
-        out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True, cwd=root)
+        out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, cwd=root)
+        if out.returncode != 0:
+            # the run's own message (a refused override, say) is its last line of stderr
+            lines = out.stderr.strip().splitlines()
+            last = re.sub(r"^[\w.]+(Error|Exception): ", "", lines[-1]) if lines else f"exit {out.returncode}"
+            raise BenchError(f"the run failed ({root}): {last}")
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     return {
         "wall_s_median": statistics.median(r["wall_s"] for r in runs),
@@ -56,11 +62,19 @@ def measure(root: Path, overrides: list[str], repeat: int) -> dict:
     }
 
 
+class BenchError(Exception):
+    """A measurement could not be made (bad revision, refused settings): the message says why."""
+
+
 def measure_revision(rev: str, overrides: list[str], repeat: int) -> dict:
     """Measure git revision ``rev`` in a temporary worktree (removed afterwards)."""
     with tempfile.TemporaryDirectory() as tmp:
         wt = Path(tmp) / "rev"
-        subprocess.run(["git", "worktree", "add", "--detach", str(wt), rev], cwd=ROOT, check=True, capture_output=True)
+        made = subprocess.run(["git", "worktree", "add", "--detach", str(wt), rev], cwd=ROOT, capture_output=True, text=True)
+        if made.returncode != 0:
+            raise BenchError(
+                f"--baseline/--revision {rev}: not a git revision of {ROOT} ({made.stderr.strip().splitlines()[-1]})"
+            )
         try:
             return measure(wt, overrides, repeat)
         finally:
@@ -74,12 +88,18 @@ def main() -> None:
     p.add_argument("--baseline", help="git revision to measure side by side")
     p.add_argument("--revision", help="measure this git revision instead of the working tree")
     a = p.parse_args()
+    if a.repeat < 1:
+        p.error(f"--repeat {a.repeat}: use 1 or more")
     result = {"overrides": a.overrides}
-    for label, rev in (("current", a.revision), ("baseline", a.baseline)):
-        if label == "current" and rev is None:
-            result["current"] = {"revision": "working tree", **measure(ROOT, a.overrides, a.repeat)}
-        elif rev is not None:
-            result[label] = {"revision": rev, **measure_revision(rev, a.overrides, a.repeat)}
+    try:
+        for label, rev in (("current", a.revision), ("baseline", a.baseline)):
+            if label == "current" and rev is None:
+                result["current"] = {"revision": "working tree", **measure(ROOT, a.overrides, a.repeat)}
+            elif rev is not None:
+                result[label] = {"revision": rev, **measure_revision(rev, a.overrides, a.repeat)}
+    except BenchError as err:
+        print(f"bench_run.py: error: {err}", file=sys.stderr)
+        sys.exit(2)
     print(json.dumps(result, indent=2))
 
 

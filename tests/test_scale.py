@@ -87,12 +87,26 @@ def test_scale_benchmark_refuses_bad_input(tmp_path):
         (["--out", str(used)], "not empty"),
         (["--days", "100", "--out", str(tmp_path / "a")], "takedown falls on day 365"),
         (["--sizes", "10", "--out", str(tmp_path / "b")], "too few"),
+        (["--days", "0", "--sizes", "1000", "--out", str(tmp_path / "c")], "use at least 366"),  # 0 is not "not given"
+        (["--smoke", "--seeds", "0", "--out", str(tmp_path / "d")], "--seeds 0"),
     ):
         proc = subprocess.run([sys.executable, script, *args], capture_output=True, text=True, cwd=ROOT, timeout=120)
         assert proc.returncode == 2 and message in proc.stderr, f"{args}: {proc.stderr[-500:]}"
         assert "Traceback" not in proc.stderr, f"{args}: a clear error, not a traceback"
     assert (used / "keep.txt").read_text() == "a researcher's file", "an existing folder is left as it was"
-    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists(), "nothing is left behind"
+    assert not any((tmp_path / x).exists() for x in "abcd"), "nothing is left behind"
+
+
+def test_bench_run_refuses_bad_input_with_the_reason():
+    script = str(ROOT / "benchmarks" / "bench_run.py")
+    for args, message in (
+        (["--repeat", "0"], "--repeat 0: use 1 or more"),
+        (["--repeat", "1", "model.n_buyers=-1"], "model.n_buyers=-1: must be"),
+        (["--repeat", "1", "--revision", "no-such-revision", "model.n_buyers=1000"], "not a git revision"),
+    ):
+        proc = subprocess.run([sys.executable, script, *args], capture_output=True, text=True, cwd=ROOT, timeout=300)
+        assert proc.returncode == 2 and message in proc.stderr, f"{args}: {proc.stderr[-800:]}"
+        assert "Traceback" not in proc.stderr, f"{args}: a clear error, not a traceback"
 
 
 def test_invariance_flags_a_size_that_differs():
