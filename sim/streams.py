@@ -67,8 +67,16 @@ def pair_normal(seed: int, name: str, rows: np.ndarray, cols: np.ndarray) -> np.
     same value, whenever and however often it is asked for, and asking uses no random numbers
     (so it cannot shift any stream). Used for persistent tastes, e.g. a buyer's liking for a market.
     """
+    return cell_normal(seed, name, np.asarray(rows)[:, None], np.asarray(cols)[None, :])
+
+
+def cell_normal(seed: int, name: str, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """:func:`pair_normal` for the cells ``(rows[i], cols[i])`` only (arrays that broadcast together).
+
+    The same value as ``pair_normal`` gives the same (row, column): for a few cells of a large grid.
+    """
     salt = np.uint64((int(seed) * 0x100000001B3 + zlib.crc32(name.encode())) % (1 << 64))
-    key = (np.asarray(rows, dtype=np.uint64)[:, None] << np.uint64(24)) ^ np.asarray(cols, dtype=np.uint64)[None, :]
+    key = (np.asarray(rows, dtype=np.uint64) << np.uint64(24)) ^ np.asarray(cols, dtype=np.uint64)
     h1 = _splitmix64(key ^ salt)
     h2 = _splitmix64(h1)
     u1 = ((h1 >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53)

@@ -130,6 +130,55 @@ def test_row_reductions_have_numpys_bits():
         assert np.array_equal(row_sum(w), w.sum(axis=1)), f"row sum differs from numpy's bits at width {width}"
 
 
+def test_exp_weights_and_narrow_pick_have_numpys_bits():
+    """exp_weights skips numpy's slow path for -inf; the narrow pick loops over columns: same results."""
+    from sim.market.choice import NARROW, WEIGHT_CUTOFF, exp_weights, pick_by_weights
+
+    rng = np.random.default_rng(5)
+    for width in (1, 3, 6, 24, NARROW, NARROW + 8):
+        u = rng.normal(scale=30.0, size=(400, width))
+        u[rng.random(u.shape) < 0.5] = NEG_INF
+        u[:, 0] = 0.0  # every row has an alternative (as after subtracting the row maximum)
+        u[5, -1] = WEIGHT_CUTOFF  # at the cutoff: kept
+        w = exp_weights(u.copy())
+        assert np.array_equal(w, np.exp(u)), f"exp_weights differs from np.exp at width {width}"
+        tiny = u.copy()
+        tiny[7, -1] = WEIGHT_CUTOFF - 1.0  # below the cutoff: weight 0 (np.exp gives 1e-304)
+        assert exp_weights(tiny)[7, -1] == 0.0, "a weight below the cutoff is 0"
+        uniform = rng.random(len(u))
+        uniform[:2] = 0.0  # the edges: the first available column
+        cum = np.cumsum(w, axis=1)
+        expected = np.minimum(np.count_nonzero(cum <= (uniform * cum[:, -1])[:, None], axis=1), width - 1)
+        got = pick_by_weights(w, uniform)
+        assert np.array_equal(got, expected), f"pick_by_weights differs from the cumulative count at width {width}"
+        assert np.isfinite(u[np.arange(len(u)), got]).all(), f"an unavailable column was picked at width {width}"
+
+
+def test_blocked_logsumexp_has_the_bits_of_one_pass():
+    """Many narrow rows are reduced block by block; the values and weights are those of one pass."""
+    from sim.market.choice import ROW_BLOCK, _logsumexp_rows_weights, logsumexp_rows_weights
+
+    rng = np.random.default_rng(9)
+    u = rng.normal(scale=20.0, size=(2 * ROW_BLOCK + 123, 6))
+    u[rng.random(u.shape) < 0.5] = NEG_INF
+    u[[0, ROW_BLOCK, 2 * ROW_BLOCK + 5]] = NEG_INF  # rows with no alternative, in three blocks
+    value, weights = logsumexp_rows_weights(u)
+    one_value, one_weights = _logsumexp_rows_weights(u)
+    assert np.array_equal(value, one_value), "block-wise log-sum-exp differs from one pass"
+    assert np.array_equal(weights, one_weights), "block-wise weights differ from one pass"
+    assert np.isneginf(value[[0, ROW_BLOCK, 2 * ROW_BLOCK + 5]]).all(), "no alternative: -inf"
+
+
+def test_cell_normal_is_pair_normal_at_those_cells():
+    """The liking of a few (buyer, market) cells is the value the full grid gives them."""
+    from sim.streams import cell_normal, pair_normal
+
+    rows, cols = np.array([0, 5, 17, 123456, 9_999_999]), np.array([0, 3, 40])
+    grid = pair_normal(4, "market_taste", rows, cols)
+    r, c = np.nonzero(np.ones(grid.shape, dtype=bool))
+    assert np.array_equal(cell_normal(4, "market_taste", rows[r], cols[c]), grid[r, c]), "cells differ from the grid"
+
+
 def test_mean_share_per_vendor_and_substance_equals_numpys_mean():
     """ListingIndex.within_shares (all pairs at once) gives the bits of np.mean over each pair's listings."""
     from sim.market.listings import ListingIndex

@@ -75,6 +75,7 @@ def test_friends_take_portions_until_the_stock_runs_out():
     ok, price = sup.offer(np.array([1, 2, 5]), np.array([[4, 3], [3, 1], [4, 4]]))
     assert ok.tolist() == [[True, False], [False, False], [False, False]], "only the held substance, only for friends"
     assert price[0] == 10.0 * sup.cfg.markup, "at the supplier's unit price times the markup"
+    assert np.isnan(price[2]), "no price where no friend holds anything"
     got = sup.hand_over(np.array([3, 1, 2]))
     assert got.tolist() == [True, True, False] and sup.stock[0] == 0, "two portions for three friends: the first two in line"
 

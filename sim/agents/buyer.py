@@ -27,12 +27,12 @@ import numpy as np
 from sim.columns import doubled, resized
 from sim.config import BuyerConfig, DemandConfig
 from sim.domain import Channel
-from sim.market.choice import NEG_INF, logsumexp_rows, logsumexp_rows_weights, pick_by_weights, row_max
+from sim.market.choice import NEG_INF, exp_weights, logsumexp_rows, logsumexp_rows_weights, pick_by_weights, row_max
 from sim.market.harm import consumption_harm
 from sim.market.orders import bucket, pop_day
 from sim.market.records import Purchases
 from sim.market.trade import place_orders
-from sim.streams import pair_normal
+from sim.streams import cell_normal
 
 if TYPE_CHECKING:
     from sim.model import CryptoMarketModel
@@ -355,11 +355,12 @@ class BuyerPopulation:
 
     def trust_grid(self, buyers: np.ndarray, markets: np.ndarray) -> np.ndarray:
         """Trust, buyers x markets (0 where unknown)."""
-        return self.trust[np.ix_(self.market_row[buyers], markets)]
+        return self.trust.take(self.market_row[buyers], axis=0).take(markets, axis=1)
 
     def aware_grid(self, buyers: np.ndarray, markets: np.ndarray) -> np.ndarray:
         """Awareness, buyers x markets."""
-        return self.aware[np.ix_(self.market_row[buyers], markets)]
+        # whole rows first, then the columns: faster than one gather of scattered cells
+        return self.aware.take(self.market_row[buyers], axis=0).take(markets, axis=1)
 
     def knowers(self, market: int) -> np.ndarray:
         """Buyers who know ``market``, ascending ids."""
@@ -550,43 +551,47 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
     focal = np.where(usual, pop.primary[ids], rng.choice(S, size=n, p=subs.demand_p)).astype(np.int64)
     # candidates and their taste depend on the focal substance alone: one row of a table each
     nest_taste = candidate_taste(subs, dm.analogue_penalty, dm.substitute_penalty)
-    csub = np.maximum(subs.nest_members, 0)[focal]  # n x K (padding reads substance 0, at taste -inf)
+    # (np.take: a row gather, about twice as fast as fancy indexing on these narrow rows)
+    members = np.maximum(subs.nest_members, 0)
+    csub = members.take(focal, axis=0)  # n x K (padding reads substance 0, at taste -inf)
     K = csub.shape[1]
-    taste = nest_taste[focal]
+    taste = nest_taste.take(focal, axis=0)
     wary = np.flatnonzero(pop.distrusts_any[ids])  # few rows: the others have nothing to subtract
     taste[wary] -= dm.distrust_penalty * pop.distrust[ids[wary, None], csub[wary]]
     # red alerts: reached buyers leave the substance out of this occasion
-    alert = rng.random((n, K)) >= model.levers.demand_factor[csub]
-    taste[alert] = NEG_INF
+    # (drawn for every cell, alert or not, for common random numbers; a uniform in [0, 1) is never
+    # at or above a factor of 1, so without a red alert nothing is left out)
+    alert_draw = rng.random((n, K))
+    factor = model.levers.demand_factor
+    if (factor < 1.0).any():
+        taste[alert_draw >= factor[csub]] = NEG_INF
     # street: available with the dealer's availability, priced at today's street price
     ref = subs.street_price
     ps = pop.price_sens[ids]
     risk_b = pop.risk[ids]
-    street_ok = pop.offline[ids][:, None] & (rng.random((n, K)) < model.street.current_availability[csub])
-    u_street = (
-        ch.conv_offline
-        - ch.beta_risk * risk_b[:, None] * ch.risk_offline
-        - ps[:, None] * ch.beta_price * np.log(model.street.current_price / ref)[csub]
-        - np.where(pop.deterred_street[ids], dm.arrest_channel_penalty, 0.0)[:, None]
-    )
+    street_ok = pop.offline[ids][:, None] & (rng.random((n, K)) < model.street.current_availability[members].take(focal, axis=0))
+    # conv - risk - price - deterrence, evaluated in that order as one expression would, with one
+    # (occasions x K) array instead of one per term
+    price_term = np.log(model.street.current_price / ref)[members].take(focal, axis=0)
+    price_term *= (ps * ch.beta_price)[:, None]
+    u_street = (ch.conv_offline - ch.beta_risk * risk_b * ch.risk_offline)[:, None] - price_term
+    u_street -= np.where(pop.deterred_street[ids], dm.arrest_channel_penalty, 0.0)[:, None]
     u_street = np.where(street_ok, u_street, NEG_INF)
     # a friend who bought online for friends and holds the substance (social supply): beside the
     # street in the offline nest, at the friend's unit price, more trusted and less risky
     sc = model.cfg.model.social
     friend_ok, friend_price = model.social.offer(ids, csub)
     # computed only where a friend holds the substance (few cells): elsewhere the offline nest is the street
-    fr, fk = np.nonzero(friend_ok)
-    u_friend = np.full((n, K), NEG_INF)
+    fr, fk = np.nonzero(friend_ok)  # row-major: ``fr * K + fk`` ascending
     u_offline = u_street.copy()
-    if len(fr):
-        with np.errstate(divide="ignore"):
-            u_friend[fr, fk] = (
-                ch.conv_offline
-                + sc.friend_utility
-                - ch.beta_risk * risk_b[fr] * ch.risk_offline * sc.friend_risk_share
-                - ps[fr] * ch.beta_price * np.log(friend_price[fr] / ref[csub[fr, fk]])
-            )
-        u_offline[fr, fk] = np.logaddexp(u_street[fr, fk], u_friend[fr, fk])
+    with np.errstate(divide="ignore"):
+        u_friend = (
+            ch.conv_offline
+            + sc.friend_utility
+            - ch.beta_risk * risk_b[fr] * ch.risk_offline * sc.friend_risk_share
+            - ps[fr] * ch.beta_price * np.log(friend_price[fr] / ref[csub[fr, fk]])
+        )
+    u_offline[fr, fk] = np.logaddexp(u_street[fr, fk], u_friend)
     # online markets usable today: the substance-free part of their utility first
     act = np.array([m.idx for m in model.markets if m.active and not m.down_today], dtype=np.int64)
     kinds = model.market_table.kind[act]
@@ -602,57 +607,69 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
         risk_kind = np.array([ch.risk_offline, ch.risk_webshop, ch.risk_cryptomarket, ch.risk_decentralised])
         conv_kind = np.array([ch.conv_offline, ch.conv_webshop, ch.conv_cryptomarket, ch.conv_decentralised])
         perceived = risk_kind[kinds] + model.levers.risk_shock[act] + model.levers.news_risk * (kinds != Channel.WEBSHOP)
+        reach = np.where(kinds[None, :] == Channel.WEBSHOP, pop.webshop[ido][:, None], pop.tech[ido][:, None])
+        ok = reach & pop.aware_grid(ido, act) & model.police.access_mask(ido, act)
+        keep = ok.any(axis=1)
+        on_rows, ido, ok = on_rows[keep], ido[keep], ok[keep]
+        # the utility of each market a row can use (a buyer knows few: most cells stay -inf)
+        r, col = np.nonzero(ok)
         # a buyer's lasting liking for a hidden market (interface, community, language, admins);
         # clearnet shops selling the same range are not told apart this way (0 for them)
-        hidden_cols = np.flatnonzero(kinds != Channel.WEBSHOP)
-        liking = np.zeros((len(ido), M))
-        liking[:, hidden_cols] = ch.market_taste_sd * pair_normal(model.cfg.seed, "market_taste", ido, act[hidden_cols])
-        base = (
-            conv_kind[kinds][None, :]
-            - ch.beta_risk * risk_b[on_rows, None] * perceived[None, :]
-            + ch.beta_trust * (pop.trust_grid(ido, act) - pop.cfg.initial_trust)  # centred: initial trust = 0
+        liking = np.zeros(len(r))
+        hidden = kinds[col] != Channel.WEBSHOP
+        liking[hidden] = ch.market_taste_sd * cell_normal(model.cfg.seed, "market_taste", ido[r[hidden]], act[col[hidden]])
+        cells = (
+            conv_kind[kinds][col]
+            - ch.beta_risk * risk_b[on_rows][r] * perceived[col]
+            + ch.beta_trust * (pop.trust_of(ido[r], act[col]) - pop.cfg.initial_trust)  # centred: initial trust = 0
             + liking
-            - np.where(pop.deterred_online[ido], dm.arrest_channel_penalty, 0.0)[:, None]
+            - np.where(pop.deterred_online[ido], dm.arrest_channel_penalty, 0.0)[r]
         )
         lv = model.levers
         if lv.payment_friction or lv.payment_friction_skilled or lv.payment_friction_privacy:
             # exchange KYC: paying online costs everyone, and low-skill buyers most; buyers who moved
             # to privacy coins or mixers pay their cost instead
             friction = np.where(pop.tech[ido], lv.payment_friction_skilled, lv.payment_friction)
-            base -= np.where(pop.privacy_coin[ido], lv.payment_friction_privacy, friction)[:, None]
-        reach = np.where(kinds[None, :] == Channel.WEBSHOP, pop.webshop[ido][:, None], pop.tech[ido][:, None])
-        ok = reach & pop.aware_grid(ido, act) & model.police.access_mask(ido, act)
-        keep = ok.any(axis=1)
-        on_rows, ido, base = on_rows[keep], ido[keep], np.where(ok[keep], base[keep], NEG_INF)
+            cells -= np.where(pop.privacy_coin[ido], lv.payment_friction_privacy, friction)[r]
+        base = np.full((len(on_rows), M), NEG_INF)
+        base[r, col] = cells
     # the value of each (substance, channel) nest, only for the rows that reach an online market;
     # every other row (most buyers) has the offline nest alone, so its choice is over K columns
     nest_value = np.full((len(on_rows), K, 4), NEG_INF)
-    nest_value[:, :, 0] = u_offline[on_rows]
+    nest_value[:, :, 0] = u_offline.take(on_rows, axis=0)
     # utilities of every market for each (online row, candidate) pair whose candidate is on offer,
     # all candidates stacked in one matrix (one pass, not one per candidate: at small populations
-    # the passes' fixed cost dominates); ``position[row, k]`` is the pair's row there (-1: none)
-    position = np.full((n, K), -1, dtype=np.int64)
+    # the passes' fixed cost dominates); ``position[i, k]`` is the row there of online row i's
+    # candidate k (-1: none)
+    position = np.full((len(on_rows), K), -1, dtype=np.int64)
     um = np.zeros((0, M))
     if len(on_rows):
-        inclusive = model.listings.inclusive[act]  # markets x substances
-        k_all, local = np.nonzero(np.isfinite(taste[on_rows]).T)  # candidate-major, rows ascending
+        inclusive = model.listings.inclusive[act].T.copy()  # substances x markets
+        k_all, local = np.nonzero(np.isfinite(taste.take(on_rows, axis=0)).T)  # candidate-major, rows ascending
         rows_k = on_rows[local]
         sk = csub[rows_k, k_all]
-        um = base[local] + inclusive[:, sk].T - ((ps[rows_k] - 1.0) * ch.beta_price * model.listings.log_price_index[sk])[:, None]
+        um = base.take(local, axis=0)
+        um += inclusive.take(sk, axis=0)
+        um -= ((ps[rows_k] - 1.0) * ch.beta_price * model.listings.log_price_index[sk])[:, None]
         # loyalty: the market where the favourite vendor sells this substance
         for row, mcol in model.listings.favourite_columns(pop.fav_vendor[ido[local]], sk, act, model.m_cap):
             um[row, mcol] += ch.beta_loyalty * pop.fav_trust[ido[local[row]]]
         for c, cols in nests:
-            if len(cols):
-                nest_value[local, k_all, c] = lam_of[c] * logsumexp_rows(um[:, cols] / lam_of[c])
-        position[rows_k, k_all] = np.arange(len(rows_k))
+            # only the pairs whose row can use a market of this nest: few for the hidden markets
+            # (Tor skill, awareness); the others' nest value stays -inf
+            sel = np.flatnonzero(ok[:, cols].any(axis=1)[local])
+            if len(sel):
+                scaled = um[np.ix_(sel, cols)]
+                scaled /= lam_of[c]
+                nest_value[local[sel], k_all[sel], c] = lam_of[c] * logsumexp_rows(scaled)
+        position[local, k_all] = np.arange(len(rows_k))
     # buying against not buying: offline-only rows over their K offline nests, online rows over all
     # 4K (substance, channel) nests (a column of -inf adds nothing to either sum)
-    is_on = np.zeros(n, dtype=bool)
-    is_on[on_rows] = True
-    off_rows = np.flatnonzero(~is_on)
-    flat_off = u_offline[off_rows]
-    flat_off += taste[off_rows]
+    on_index = np.full(n, -1, dtype=np.int64)  # each row's index among the online rows (-1: offline only)
+    on_index[on_rows] = np.arange(len(on_rows))
+    off_rows = np.flatnonzero(on_index < 0)
+    flat_off = u_offline.take(off_rows, axis=0)
+    flat_off += taste.take(off_rows, axis=0)
     flat_off /= lam_b
     flat_on = (nest_value + taste[on_rows, :, None]).reshape(len(on_rows), K * 4) / lam_b
     buy_value = np.empty(n)
@@ -670,7 +687,7 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
     uniform = np.full(n, np.nan)
     uniform[rows] = rng.random(len(rows))
     buy_off, buy_on = np.flatnonzero(buys[off_rows]), np.flatnonzero(buys[on_rows])
-    pick[off_rows[buy_off]] = 4 * pick_by_weights(w_off[buy_off], uniform[off_rows[buy_off]])
+    pick[off_rows[buy_off]] = 4 * pick_by_weights(w_off.take(buy_off, axis=0), uniform[off_rows[buy_off]])
     pick[on_rows[buy_on]] = gumbel_pick(flat_on[buy_on], uniform=uniform[on_rows[buy_on]])
     k_of, channel = pick // 4, pick % 4
     sub = np.where(buys, csub[np.arange(n), np.maximum(k_of, 0)], -1)
@@ -679,9 +696,14 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
     u_side = rng.random(n)
     kk = np.maximum(k_of, 0)
     rows_n = np.arange(n)
-    with np.errstate(invalid="ignore"):
-        p_friend = np.exp(u_friend[rows_n, kk] - u_offline[rows_n, kk])
-    friend = buys & (channel == 0) & (u_side < np.nan_to_num(p_friend))
+    # the friend's share of the offline nest (0 where no friend holds the substance)
+    p_friend = np.zeros(n)
+    has_friend = np.flatnonzero(friend_ok[rows_n, kk])
+    u_f = u_friend[np.searchsorted(fr * K + fk, has_friend * K + kk[has_friend])]
+    usable = np.isfinite(u_f)
+    has_friend = has_friend[usable]
+    p_friend[has_friend] = np.exp(u_f[usable] - u_offline[has_friend, kk[has_friend]])
+    friend = buys & (channel == 0) & (u_side < p_friend)
     if friend.any():
         asked = np.flatnonzero(friend)
         got = model.social.hand_over(ids[asked])
@@ -692,9 +714,15 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
     online_buys = np.flatnonzero(buys & (channel > 0))
     if len(online_buys):
         # the market inside the chosen (substance, channel) nest, for all online buyers in one draw
-        u_pick = um[position[online_buys, k_of[online_buys]]]
-        u_pick[kinds[None, :] != channel[online_buys][:, None]] = NEG_INF
-        market[online_buys] = act[gumbel_pick(u_pick / lam_of[channel[online_buys]][:, None], rng)]
+        # one uniform per buyer in row order, then each channel's buyers pick among its markets only
+        # (the other markets' weights are 0: the same pick as over all markets)
+        uniform_m = rng.random(len(online_buys))
+        for c, cols in nests:
+            sel = np.flatnonzero(channel[online_buys] == c)
+            if len(sel):
+                rows_c = online_buys[sel]
+                u_pick = um[np.ix_(position[on_index[rows_c], k_of[rows_c]], cols)] / lam_of[c]
+                market[rows_c] = act[cols[gumbel_pick(u_pick, uniform=uniform_m[sel])]]
     vendor = np.full(n, -1, dtype=np.int64)
     online = np.flatnonzero(buys & (channel > 0))
     if len(online):
@@ -740,8 +768,7 @@ def gumbel_pick(u: np.ndarray, rng: np.random.Generator | None = None, uniform: 
     """
     if len(u) == 0:
         return np.zeros(0, dtype=np.int64)
-    w = u - row_max(u)[:, None]
-    np.exp(w, out=w)
+    w = exp_weights(u - row_max(u)[:, None])
     if uniform is None:
         assert rng is not None, "gumbel_pick needs rng or uniform"
         uniform = rng.random(len(u))

@@ -97,13 +97,18 @@ class SocialSupply:
         self.pending[suppliers] = False
 
     def offer(self, buyers: np.ndarray, subs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Whether each buyer's supplier holds substance ``subs`` (buyers x candidates), and its unit price."""
+        """Whether each buyer's supplier holds substance ``subs`` (buyers x candidates), and its unit price.
+
+        The price is NaN for buyers whose supplier holds nothing (or who have none).
+        """
         sup = self.supplier[buyers]
-        s = np.maximum(sup, 0)
+        has = np.flatnonzero(sup >= 0)
+        holds = has[self.stock[sup[has]] > 0]  # few buyers have a stocked friend
         ok = np.zeros(subs.shape, dtype=bool)
-        holds = np.flatnonzero((sup >= 0) & (self.stock[s] > 0))  # few buyers have a stocked friend
-        ok[holds] = self.stock_substance[s[holds]][:, None] == subs[holds]
-        return ok, self.stock_unit_price[s]
+        ok[holds] = self.stock_substance[sup[holds]][:, None] == subs[holds]
+        price = np.full(len(buyers), np.nan)
+        price[holds] = self.stock_unit_price[sup[holds]]
+        return ok, price
 
     def hand_over(self, buyers: np.ndarray) -> np.ndarray:
         """Friends ``buyers`` each take a portion; returns who got one (a supplier runs out in buyer order)."""

@@ -18,6 +18,11 @@ NARROW = 32
 #: numpy sums fewer than 8 numbers one after another (pairwise above): a loop over columns adds in
 #: the same order, so it gives the same bits
 SEQUENTIAL_SUM = 8
+#: rows per block of a narrow row-wise log-sum-exp: a block's (rows x columns) arrays stay in cache
+ROW_BLOCK = 16_384
+#: below this, a logit weight ``exp(u - max)`` is taken as 0 (``exp(-700)`` is 1e-304: no sum that
+#: also holds the row maximum's weight 1 can tell it from 0)
+WEIGHT_CUTOFF = -700.0
 
 
 def row_max(u: np.ndarray) -> np.ndarray:
@@ -40,6 +45,21 @@ def row_sum(w: np.ndarray) -> np.ndarray:
     return s
 
 
+def exp_weights(w: np.ndarray) -> np.ndarray:
+    """``exp(w)`` in place, 0 where ``w < WEIGHT_CUTOFF`` (unavailable alternatives, ``-inf``).
+
+    The same bits as ``np.exp(w)`` wherever ``w >= WEIGHT_CUTOFF``. numpy's vectorised exp leaves
+    its fast path for any block holding ``-inf`` or an underflow (about 8x slower per element on
+    the rows of the choice, where most cells are unavailable), so those cells are raised to the
+    cutoff and their weight set to 0 afterwards.
+    """
+    keep = w >= WEIGHT_CUTOFF
+    np.maximum(w, WEIGHT_CUTOFF, out=w)
+    np.exp(w, out=w)
+    np.multiply(w, keep, out=w)
+    return w
+
+
 def logsumexp_rows(u: np.ndarray) -> np.ndarray:
     """Row-wise log(sum(exp(u))), ``-inf`` for rows with no available alternative."""
     return logsumexp_rows_weights(u)[0]
@@ -49,13 +69,24 @@ def logsumexp_rows_weights(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """:func:`logsumexp_rows` and the weights ``exp(u - row max)`` it summed (for :func:`pick_by_weights`)."""
     if u.shape[1] == 0:
         return np.full(u.shape[0], NEG_INF), np.zeros(u.shape)
+    if u.shape[1] > NARROW or len(u) <= ROW_BLOCK:
+        return _logsumexp_rows_weights(u)
+    # many narrow rows: block by block, so that each block's passes (maximum, exp, sum) run in
+    # cache; every row's arithmetic is the same, so are its bits
+    out, w = np.empty(len(u)), np.empty(u.shape)
+    for start in range(0, len(u), ROW_BLOCK):
+        block = slice(start, start + ROW_BLOCK)
+        out[block], w[block] = _logsumexp_rows_weights(u[block])
+    return out, w
+
+
+def _logsumexp_rows_weights(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     m = row_max(u)
     finite = np.isfinite(m)
     every = bool(finite.all())  # the usual case: no row without an alternative, nothing to mask
     safe = m if every else np.where(finite, m, 0.0)
     # in place: these run over every occasion of the day, and temporaries cost as much as the arithmetic
-    w = u - safe[:, None]
-    np.exp(w, out=w)
+    w = exp_weights(u - safe[:, None])
     s = row_sum(w)
     with np.errstate(divide="ignore"):
         np.log(s, out=s)
@@ -74,10 +105,21 @@ def pick_by_weights(w: np.ndarray, uniform: np.ndarray) -> np.ndarray:
     """
     if len(w) == 0:
         return np.zeros(0, dtype=np.int64)
-    cum = np.cumsum(w, axis=1)
+    width = w.shape[1]
+    if width > NARROW:
+        cum = np.cumsum(w, axis=1)
+        target = uniform * cum[:, -1]
+        pick = np.count_nonzero(cum <= target[:, None], axis=1)
+        return np.minimum(pick, width - 1)
+    # narrow rows: the same running sums (added in the same order) and counts, column by column
+    cum = w.copy()
+    for j in range(1, width):
+        cum[:, j] += cum[:, j - 1]
     target = uniform * cum[:, -1]
-    pick = np.count_nonzero(cum <= target[:, None], axis=1)
-    return np.minimum(pick, w.shape[1] - 1)
+    pick = np.zeros(len(w), dtype=np.int64)
+    for j in range(width):
+        pick += cum[:, j] <= target
+    return np.minimum(pick, width - 1)
 
 
 def pick_in_ranges(
