@@ -3,6 +3,8 @@
     python benchmarks/scale.py                        # the full benchmark (about 45 minutes on 2 cores)
     python benchmarks/scale.py --sizes 20000 200000   # chosen sizes
     python benchmarks/scale.py --smoke                # seconds: tiny sizes, for the tests
+    python benchmarks/scale.py --sizes 20000 200000 2000000 --large-seeds 3 --no-floor
+                                                      # size invariance with 3 seeds at every size
 
 Each run is the takedown scenario (``scenario=takedown``, the largest cryptomarket seized on day
 365) over ``--days`` days after the 60-day burn-in, one simulation in a fresh interpreter
@@ -277,6 +279,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--seeds", type=int, help="seeds at the sizes compared for invariance up to 200,000 buyers (default 3; --smoke: 2)"
     )
+    p.add_argument(
+        "--large-seeds",
+        type=int,
+        help="seeds at the sizes above 200,000 buyers (default 1; each 2,000,000-buyer seed costs about 3 minutes)",
+    )
     p.add_argument("--no-floor", action="store_true", help="skip the floor model")
     p.add_argument("--smoke", action="store_true", help=f"seconds, not an hour: sizes {SMOKE_SIZES}, 400 days, 2 seeds")
     p.add_argument("--out", type=Path, help="a new folder for the results (default outputs/benchmarks/scale-<time>)")
@@ -293,12 +300,15 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     a.sizes = sorted(set(a.sizes if a.sizes is not None else FULL_SIZES))
     a.days = a.days if a.days is not None else 730
     a.seeds = a.seeds if a.seeds is not None else 3
+    a.large_seeds = a.large_seeds if a.large_seeds is not None else 1
     if min(a.sizes) < 100:
         p.error(f"--sizes: {min(a.sizes)} buyers is too few to measure; use 100 or more")
     if a.days <= TAKEDOWN_DAY:
         p.error(f"--days {a.days}: the takedown falls on day {TAKEDOWN_DAY}; use at least {TAKEDOWN_DAY + 1}")
     if a.seeds < 1:
         p.error(f"--seeds {a.seeds}: use 1 or more")
+    if a.large_seeds < 1:
+        p.error(f"--large-seeds {a.large_seeds}: use 1 or more")
     if a.out is None:
         a.out = ROOT / "outputs" / "benchmarks" / f"scale-{time.strftime('%Y%m%d-%H%M%S')}"
     if a.out.exists() and not a.out.is_dir():
@@ -326,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     compared = [n for n in a.sizes if n <= 200_000] if not a.smoke else a.sizes
-    plan = [(n, s) for n in a.sizes for s in range(a.seeds if n in compared else 1)]
+    plan = [(n, s) for n in a.sizes for s in range(a.seeds if n in compared else a.large_seeds)]
     a.out.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
     failures: list[str] = []
@@ -403,6 +413,7 @@ def run_record(a: argparse.Namespace, argv: list[str] | None) -> dict:
         "sizes": a.sizes,
         "days": a.days,
         "seeds": a.seeds,
+        "large_seeds": a.large_seeds,
         "floor": not a.no_floor,
         "git_revision": git_revision(),
         "python": platform.python_version(),

@@ -89,12 +89,13 @@ def test_scale_benchmark_refuses_bad_input(tmp_path):
         (["--sizes", "10", "--out", str(tmp_path / "b")], "too few"),
         (["--days", "0", "--sizes", "1000", "--out", str(tmp_path / "c")], "use at least 366"),  # 0 is not "not given"
         (["--smoke", "--seeds", "0", "--out", str(tmp_path / "d")], "--seeds 0"),
+        (["--large-seeds", "0", "--sizes", "1000", "--out", str(tmp_path / "e")], "--large-seeds 0"),
     ):
         proc = subprocess.run([sys.executable, script, *args], capture_output=True, text=True, cwd=ROOT, timeout=120)
         assert proc.returncode == 2 and message in proc.stderr, f"{args}: {proc.stderr[-500:]}"
         assert "Traceback" not in proc.stderr, f"{args}: a clear error, not a traceback"
     assert (used / "keep.txt").read_text() == "a researcher's file", "an existing folder is left as it was"
-    assert not any((tmp_path / x).exists() for x in "abcd"), "nothing is left behind"
+    assert not any((tmp_path / x).exists() for x in "abcde"), "nothing is left behind"
 
 
 def test_bench_run_refuses_bad_input_with_the_reason():
