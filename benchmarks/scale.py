@@ -285,7 +285,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "--smoke runs --seeds seeds at every size)",
     )
     p.add_argument("--no-floor", action="store_true", help="skip the floor model")
-    p.add_argument("--smoke", action="store_true", help=f"seconds, not the full benchmark's 40 minutes: sizes {SMOKE_SIZES}, 400 days, 2 seeds")
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help=f"seconds, not the full benchmark's 40 minutes: sizes {SMOKE_SIZES}, 400 days, 2 seeds",
+    )
     p.add_argument("--out", type=Path, help="a new folder for the results (default outputs/benchmarks/scale-<time>)")
     p.add_argument("--child-model", help=argparse.SUPPRESS)
     p.add_argument("--child-floor", help=argparse.SUPPRESS)

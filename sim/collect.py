@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from sim.arrays import sorted_unique
 from sim.domain import CHANNEL_NAMES, ORIGIN_NAMES
 from sim.interventions.cohort import COHORT_COLUMNS
-from sim.market.records import Purchases
 from sim.market.reputation import reputation_score
 from sim.metrics import DAILY_METRICS
 
@@ -112,7 +112,7 @@ class Recorder:
                 "value_eur": t.m_value[:k].copy(),
                 "buyers": t.m_buyers[:k].copy(),
                 "new_buyers": t.m_new_buyers[:k].copy(),
-                "trust": np.array([model.buyers.mean_trust(i) for i in range(k)]),
+                "trust": _mean_trust(model, k),
                 "escrow_eur": model.market_table.escrow[:k].copy(),
                 "status": np.array([m.status.value for m in model.markets], dtype=object),
                 "listings": _listings_per_market(model, k),
@@ -122,7 +122,7 @@ class Recorder:
         # substances x channels
         S = len(model.subs)
         n_cells = S * 4
-        day_purchases = Purchases.concat(t.purchases)
+        day_purchases = t.all_purchases()
         sub, chan = day_purchases.substance.astype(np.int64), day_purchases.channel.astype(np.int64)
         price, purity, value = day_purchases.unit_price, day_purchases.purity, day_purchases.value
         cell = sub * 4 + chan
@@ -207,6 +207,15 @@ class Recorder:
         return out
 
 
+def _mean_trust(model: CryptoMarketModel, k: int) -> np.ndarray:
+    """Mean trust in each of the first ``k`` markets among the buyers who know it (NaN if none)."""
+    count = model.buyers.aware_count[:k]
+    known = count > 0
+    out = np.full(k, np.nan)
+    out[known] = model.buyers.trust_sum[:k][known] / count[known]
+    return out
+
+
 def _listings_per_market(model: CryptoMarketModel, k: int) -> np.ndarray:
     li = model.listings
     return np.bincount(li.market, minlength=k)[:k] if len(li) else np.zeros(k, dtype=np.int64)
@@ -216,7 +225,7 @@ def _vendors_per_market(model: CryptoMarketModel, k: int) -> np.ndarray:
     li = model.listings
     if len(li) == 0:
         return np.zeros(k, dtype=np.int64)
-    pairs = np.unique(li.market * (model.vend.n + 1) + li.vendor)
+    pairs = sorted_unique(li.market * (model.vend.n + 1) + li.vendor)
     return np.bincount(pairs // (model.vend.n + 1), minlength=k)[:k]
 
 

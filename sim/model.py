@@ -268,7 +268,7 @@ class CryptoMarketModel(mesa.Model):
 
     def _log_purchases(self) -> None:
         """Keep today's purchases (buyer, channel, market, value); show them to observers."""
-        log = Purchases.concat(self.today.purchases)
+        log = self.today.all_purchases()
         self.purchase_ring.append(log)
         for action in self.police.actions:
             action.observe(log)
@@ -293,8 +293,12 @@ class CryptoMarketModel(mesa.Model):
         ):
             for _ in range(int(rng.poisson(per_year / 365.0))):
                 open_market(self, kind)
-        for m in list(self.markets):
-            m.daily()
+        # three uniforms per open market, drawn at once in market order (the draws each market's
+        # daily() would make one after another: nothing else draws from this stream meanwhile)
+        open_now = [m for m in self.markets if m.active]
+        draws = rng.random((len(open_now), 3))
+        for m, u in zip(open_now, draws):
+            m.daily(u)
 
     # ------------------------------------------------------------------ shocks
     def log_event(self, event: str, target: str, detail: str) -> None:

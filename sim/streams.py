@@ -7,6 +7,7 @@ does not touch (common random numbers).
 
 from __future__ import annotations
 
+import functools
 import zlib
 
 import numpy as np
@@ -51,13 +52,29 @@ def make_streams(seed: int) -> dict[str, np.random.Generator]:
 
 
 def _splitmix64(x: np.ndarray) -> np.ndarray:
-    """The splitmix64 finaliser: a well-mixed 64-bit hash of each element (wraps around on purpose)."""
-    x = x.astype(np.uint64, copy=True)
-    with np.errstate(over="ignore"):
-        x += np.uint64(0x9E3779B97F4A7C15)
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+    """The splitmix64 finaliser: a well-mixed 64-bit hash of each element (wraps around on purpose).
+
+    In place on a copy: array operations wrap around silently (only numpy scalars warn), and
+    the in-place steps allocate nothing.
+    """
+    x = np.array(x, dtype=np.uint64, copy=True)
+    x += _GOLDEN
+    x ^= x >> _S30
+    x *= _MIX1
+    x ^= x >> _S27
+    x *= _MIX2
+    x ^= x >> _S31
+    return x
+
+
+_GOLDEN, _MIX1, _MIX2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31, _S24, _S11 = (np.uint64(k) for k in (30, 27, 31, 24, 11))
+
+
+@functools.lru_cache(maxsize=64)
+def _salt(seed: int, name: str) -> np.uint64:
+    """The hash salt of a (seed, name) pair."""
+    return np.uint64((int(seed) * 0x100000001B3 + zlib.crc32(name.encode())) % (1 << 64))
 
 
 def pair_normal(seed: int, name: str, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -75,10 +92,10 @@ def cell_normal(seed: int, name: str, rows: np.ndarray, cols: np.ndarray) -> np.
 
     The same value as ``pair_normal`` gives the same (row, column): for a few cells of a large grid.
     """
-    salt = np.uint64((int(seed) * 0x100000001B3 + zlib.crc32(name.encode())) % (1 << 64))
-    key = (np.asarray(rows, dtype=np.uint64) << np.uint64(24)) ^ np.asarray(cols, dtype=np.uint64)
-    h1 = _splitmix64(key ^ salt)
+    key = (np.asarray(rows, dtype=np.uint64) << _S24) ^ np.asarray(cols, dtype=np.uint64)
+    key ^= _salt(int(seed), name)
+    h1 = _splitmix64(key)
     h2 = _splitmix64(h1)
-    u1 = ((h1 >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53)
-    u2 = (h2 >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+    u1 = ((h1 >> _S11).astype(np.float64) + 0.5) / float(1 << 53)
+    u2 = (h2 >> _S11).astype(np.float64) / float(1 << 53)
     return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.arrays import isin_few
+
 NPS_CLASS = "nps"
 
 
@@ -116,7 +118,9 @@ class SubstanceTable:
             self.nest_members[s, : len(ordered)] = ordered
         #: whether each substance is on the market at all (analogues only after their parent's ban)
         self.present = self.analogue_of < 0
+        #: tables derived from the ones above, kept by their users with the key they were built for
+        self.derived: dict[str, tuple] = {}
 
     def analogues(self, parents: np.ndarray) -> np.ndarray:
         """Ids of the analogues of substances ``parents``."""
-        return np.flatnonzero(np.isin(self.analogue_of, parents) & (self.analogue_of >= 0))
+        return np.flatnonzero(isin_few(self.analogue_of, parents) & (self.analogue_of >= 0))

@@ -1,5 +1,7 @@
 """Logit choice functions: frequencies follow logit probabilities; unavailable is never chosen."""
 
+import itertools
+
 import numpy as np
 
 from sim.market.choice import NEG_INF, grouped_logsumexp, gumbel_argmax, logit_probabilities, nested_choice
@@ -117,26 +119,31 @@ def test_listing_choice_is_the_nested_logit_within_a_market_and_substance():
 
 
 def test_row_reductions_have_numpys_bits():
-    """row_max / row_sum loop over columns for speed; they must give exactly numpy's axis-1 results."""
-    from sim.market.choice import row_max, row_sum
+    """row_max / row_sum loop over columns for speed (many rows); they must give exactly numpy's axis-1 results."""
+    from sim.market.choice import loop_over_columns, row_max, row_sum
 
     rng = np.random.default_rng(11)
-    for width in (1, 2, 5, 7, 8, 12, 32, 40):
-        u = rng.normal(scale=30.0, size=(500, width))
+    looped = set()
+    for width, rows in itertools.product((1, 2, 5, 7, 8, 12, 32, 40), (10, 500, 2000)):
+        u = rng.normal(scale=30.0, size=(rows, width))
+        looped.add(loop_over_columns(u))
         u[rng.random(u.shape) < 0.3] = NEG_INF
         u[:3] = NEG_INF  # rows with no alternative
         w = np.exp(u) * rng.lognormal(size=u.shape)
         assert np.array_equal(row_max(u), u.max(axis=1)), f"row maximum differs from numpy's at width {width}"
         assert np.array_equal(row_sum(w), w.sum(axis=1)), f"row sum differs from numpy's bits at width {width}"
+    assert looped == {True, False}, "both the loop over columns and numpy's reduction were exercised"
 
 
 def test_exp_weights_and_narrow_pick_have_numpys_bits():
     """exp_weights skips numpy's slow path for -inf; the narrow pick loops over columns: same results."""
-    from sim.market.choice import NARROW, WEIGHT_CUTOFF, exp_weights, pick_by_weights
+    from sim.market.choice import NARROW, WEIGHT_CUTOFF, exp_weights, loop_over_columns, pick_by_weights
 
     rng = np.random.default_rng(5)
-    for width in (1, 3, 6, 24, NARROW, NARROW + 8):
-        u = rng.normal(scale=30.0, size=(400, width))
+    looped = set()
+    for width, rows in itertools.product((1, 3, 6, 24, NARROW, NARROW + 8), (12, 400, 2000)):
+        u = rng.normal(scale=30.0, size=(rows, width))
+        looped.add(loop_over_columns(u))
         u[rng.random(u.shape) < 0.5] = NEG_INF
         u[:, 0] = 0.0  # every row has an alternative (as after subtracting the row maximum)
         u[5, -1] = WEIGHT_CUTOFF  # at the cutoff: kept
@@ -152,6 +159,7 @@ def test_exp_weights_and_narrow_pick_have_numpys_bits():
         got = pick_by_weights(w, uniform)
         assert np.array_equal(got, expected), f"pick_by_weights differs from the cumulative count at width {width}"
         assert np.isfinite(u[np.arange(len(u)), got]).all(), f"an unavailable column was picked at width {width}"
+    assert looped == {True, False}, "both the narrow loop and numpy's running sum were exercised"
 
 
 def test_blocked_logsumexp_has_the_bits_of_one_pass():

@@ -85,11 +85,10 @@ def test_every_buyer_buys_and_no_purchase_is_filed_on_a_day_never_run():
     cfg = compose([*SMALL, "run.days=90", "run.burn_in_days=10", "seed=5"])
     model = CryptoMarketModel(cfg)
     first_day = model.day + 1
-    assert min(model.buyers._due) >= first_day, "no purchase is due before the first day the model runs"
+    assert model.buyers.calendar.pending()[1].min() >= first_day, "no purchase is due before the first day the model runs"
     model.run()
-    due = model.buyers._due
-    on_calendar = np.concatenate([np.concatenate(due[d]) for d in due if due[d]])
-    assert min(d for d in due if due[d]) > model.day, "every pending purchase is on a day still to come"
+    on_calendar, days = model.buyers.calendar.pending()
+    assert days.min() > model.day, "every pending purchase is on a day still to come"
     # users have a next purchase, people at risk a next start attempt; only those arrested into
     # quitting for good have nothing
     # (a quitter's last entry stays until its day, when it is dropped)

@@ -19,17 +19,17 @@ spreads at occasions (a Bass diffusion), arrests pause or end use and deter from
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.arrays import draw_categorical, sorted_unique
+from sim.calendar import IdCalendar
 from sim.columns import doubled, resized
 from sim.config import BuyerConfig, DemandConfig
 from sim.domain import Channel
-from sim.market.choice import NEG_INF, exp_weights, logsumexp_rows, logsumexp_rows_weights, pick_by_weights, row_max
+from sim.market.choice import NEG_INF, exp_weights, logsumexp_rows_weights, pick_by_weights, row_max
 from sim.market.harm import consumption_harm
-from sim.market.orders import bucket, pop_day
 from sim.market.records import Purchases
 from sim.market.trade import place_orders
 from sim.streams import cell_normal
@@ -189,7 +189,8 @@ class BuyerPopulation:
         #: (slot d % 30): counts of recent buyers without a pass over all buyers
         self.last_day_ring = np.zeros(ACTIVE_WINDOW_DAYS, dtype=np.int64)
         self.last_online_ring = np.zeros(ACTIVE_WINDOW_DAYS, dtype=np.int64)
-        self._due: dict[int, list[np.ndarray]] = defaultdict(list)
+        #: each buyer's next occasion (a purchase, or a start attempt), by day
+        self.calendar = IdCalendar()
         #: purchase occasions and start attempts decided so far (burn-in included; benchmarks/scale.py)
         self.occasions = 0
 
@@ -240,7 +241,7 @@ class BuyerPopulation:
         """Buyers who bought today: move their last (online) purchase day and the 30-day count to ``day``."""
         ring, last = (self.last_online_ring, self.last_online_day) if online else (self.last_day_ring, self.last_purchase_day)
         # the day's buyers usually come unique and ascending (no sort needed then)
-        b = buyers if len(buyers) < 2 or bool((buyers[1:] > buyers[:-1]).all()) else np.unique(buyers)
+        b = buyers if len(buyers) < 2 or bool((buyers[1:] > buyers[:-1]).all()) else sorted_unique(buyers)
         old = last[b].astype(np.int64)
         inside = (day - old < ACTIVE_WINDOW_DAYS) & (old != day)
         np.subtract.at(ring, old[inside] % ACTIVE_WINDOW_DAYS, 1)
@@ -257,7 +258,7 @@ class BuyerPopulation:
             The number of users who stopped for good (cessations today).
         """
         d = self.demand
-        b = np.unique(buyers)
+        b = sorted_unique(buyers)
         self.arrested[b] = True
         if online:
             self.deterred_online[b] = True
@@ -386,7 +387,7 @@ class BuyerPopulation:
             buyers, first = np.unique(buyers, return_index=True)
             each = np.asarray(trust, dtype=np.float32)[first]
         else:
-            buyers = np.unique(buyers)
+            buyers = sorted_unique(buyers)
             each = np.full(len(buyers), trust, dtype=np.float32)
         rows = self._rows(buyers)
         fresh = ~self.aware[rows, market]
@@ -421,7 +422,7 @@ class BuyerPopulation:
 
     def forget(self, buyers: np.ndarray, market: int) -> None:
         """Buyers lose their way to ``market`` (its discovery site is gone): they must learn of it again."""
-        rows = self.market_row[np.unique(buyers)]
+        rows = self.market_row[sorted_unique(buyers)]
         known = rows[self.aware[rows, market] & (rows > 0)]
         if len(known) == 0:
             return
@@ -464,13 +465,13 @@ class BuyerPopulation:
 
     def _file(self, buyers: np.ndarray, days: np.ndarray, into: list | None) -> None:
         if into is None:
-            bucket(self._due, buyers, days, keep_order=False)
+            self.calendar.file(buyers, days)
         else:
             into.append((buyers, days))
 
     def schedule_at(self, buyers: np.ndarray, days: np.ndarray) -> None:
         """Put ``buyers`` on the calendar on ``days`` (arrested buyers after their pause; a day's batch)."""
-        bucket(self._due, buyers, np.asarray(days, dtype=np.int64), keep_order=False)  # pop_due sorts
+        self.calendar.file(buyers, days)
 
     def schedule_first(self, rng: np.random.Generator, day: int) -> None:
         """Put users' first purchases and non-users' first start attempts on the calendar.
@@ -480,12 +481,12 @@ class BuyerPopulation:
         """
         users = np.flatnonzero(self.active)
         gap = np.minimum(rng.random(len(users)) * 30.0 / self.rate[users], NEVER_DAYS)
-        bucket(self._due, users, day + np.floor(gap).astype(np.int64), keep_order=False)
+        self.calendar.file(users, day + np.floor(gap).astype(np.int64))
         self.schedule_attempt(rng, np.flatnonzero(~self.active), day - 1)
 
     def pop_due(self, day: int) -> np.ndarray:
         """Buyers whose occasion is due on ``day`` (ascending ids, deterministic)."""
-        return np.sort(pop_day(self._due, day))
+        return self.calendar.pop(day)
 
     # ----------------------------------------------------------------- learning
     def learn(self, buyers: np.ndarray, markets: np.ndarray, vendors: np.ndarray, good: np.ndarray) -> None:
@@ -545,12 +546,11 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
     dm = model.cfg.model.demand
     subs = model.subs
     n = len(ids)
-    S = len(subs)
     # the focal substance of the occasion and its substitution nest
     usual = rng.random(n) < pop.cfg.usual_substance_prob
-    focal = np.where(usual, pop.primary[ids], rng.choice(S, size=n, p=subs.demand_p)).astype(np.int64)
+    focal = np.where(usual, pop.primary[ids], draw_categorical(rng, subs.demand_p, n)).astype(np.int64)
     # candidates and their taste depend on the focal substance alone: one row of a table each
-    nest_taste = candidate_taste(subs, dm.analogue_penalty, dm.substitute_penalty)
+    nest_taste = cached_candidate_taste(subs, dm.analogue_penalty, dm.substitute_penalty)
     # (np.take: a row gather, about twice as fast as fancy indexing on these narrow rows)
     members = np.maximum(subs.nest_members, 0)
     csub = members.take(focal, axis=0)  # n x K (padding reads substance 0, at taste -inf)
@@ -600,7 +600,8 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
     # dissimilarity of each channel's nest of markets: web shops sell the same legal-grey range, so
     # many shops are closer substitutes of one another than several cryptomarkets are
     lam_of = np.array([1.0, ch.nest_lambda_webshop, ch.nest_lambda, ch.nest_lambda])
-    nests = [(c, np.flatnonzero(kinds == c)) for c in (1, 2, 3)]
+    # (a channel without a market usable today has no nest: its value stays -inf, nobody picks it)
+    nests = [(c, cols) for c in (1, 2, 3) if len(cols := np.flatnonzero(kinds == c))]
     on_rows = np.flatnonzero(pop.webshop[ids]) if M else np.zeros(0, dtype=np.int64)  # webshop users include the Tor-skilled
     if len(on_rows):
         ido = ids[on_rows]
@@ -643,6 +644,7 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
     # candidate k (-1: none)
     position = np.full((len(on_rows), K), -1, dtype=np.int64)
     um = np.zeros((0, M))
+    nest_weights: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # channel -> (pair's row in w, w)
     if len(on_rows):
         inclusive = model.listings.inclusive[act].T.copy()  # substances x markets
         k_all, local = np.nonzero(np.isfinite(taste.take(on_rows, axis=0)).T)  # candidate-major, rows ascending
@@ -652,16 +654,24 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
         um += inclusive.take(sk, axis=0)
         um -= ((ps[rows_k] - 1.0) * ch.beta_price * model.listings.log_price_index[sk])[:, None]
         # loyalty: the market where the favourite vendor sells this substance
-        for row, mcol in model.listings.favourite_columns(pop.fav_vendor[ido[local]], sk, act, model.m_cap):
-            um[row, mcol] += ch.beta_loyalty * pop.fav_trust[ido[local[row]]]
+        row, mcol = model.listings.favourite_cells(pop.fav_vendor[ido[local]], sk, act, model.m_cap)
+        um[row, mcol] += ch.beta_loyalty * pop.fav_trust[ido[local[row]]]
+        # a pair's market utility is finite where its row can use the market (Tor skill, awareness,
+        # access) and the market lists its candidate substance
+        offered = np.isfinite(um)
         for c, cols in nests:
-            # only the pairs whose row can use a market of this nest: few for the hidden markets
-            # (Tor skill, awareness); the others' nest value stays -inf
-            sel = np.flatnonzero(ok[:, cols].any(axis=1)[local])
+            # only the pairs with a market of this nest to buy from: few for the hidden markets;
+            # the others' nest value stays -inf
+            sel = np.flatnonzero(offered[:, cols].any(axis=1))
             if len(sel):
                 scaled = um[np.ix_(sel, cols)]
                 scaled /= lam_of[c]
-                nest_value[local[sel], k_all[sel], c] = lam_of[c] * logsumexp_rows(scaled)
+                lse, w = logsumexp_rows_weights(scaled)
+                nest_value[local[sel], k_all[sel], c] = lam_of[c] * lse
+                # the weights serve the pick of a market below (the pair's row among ``sel``)
+                slot = np.full(len(rows_k), -1, dtype=np.int64)
+                slot[sel] = np.arange(len(sel))
+                nest_weights[c] = (slot, w)
         position[local, k_all] = np.arange(len(rows_k))
     # buying against not buying: offline-only rows over their K offline nests, online rows over all
     # 4K (substance, channel) nests (a column of -inf adds nothing to either sum)
@@ -675,7 +685,8 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
     buy_value = np.empty(n)
     lse_off, w_off = logsumexp_rows_weights(flat_off)  # the weights serve the pick below
     buy_value[off_rows] = lam_b * lse_off
-    buy_value[on_rows] = lam_b * logsumexp_rows(flat_on)
+    lse_on, w_on = logsumexp_rows_weights(flat_on)
+    buy_value[on_rows] = lam_b * lse_on
     u0 = dm.abstain_utility + pop.campaign_utility(ids, model.day) if outside is None else outside
     no_option = ~np.isfinite(buy_value)
     with np.errstate(over="ignore"):
@@ -688,7 +699,8 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
     uniform[rows] = rng.random(len(rows))
     buy_off, buy_on = np.flatnonzero(buys[off_rows]), np.flatnonzero(buys[on_rows])
     pick[off_rows[buy_off]] = 4 * pick_by_weights(w_off.take(buy_off, axis=0), uniform[off_rows[buy_off]])
-    pick[on_rows[buy_on]] = gumbel_pick(flat_on[buy_on], uniform=uniform[on_rows[buy_on]])
+    # (a buying row has a finite maximum, so its weights are those gumbel_pick would compute)
+    pick[on_rows[buy_on]] = pick_by_weights(w_on.take(buy_on, axis=0), uniform[on_rows[buy_on]])
     k_of, channel = pick // 4, pick % 4
     sub = np.where(buys, csub[np.arange(n), np.maximum(k_of, 0)], -1)
     # offline: from the friend or on the street (one draw per occasion, used or not, for common
@@ -721,8 +733,9 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
             sel = np.flatnonzero(channel[online_buys] == c)
             if len(sel):
                 rows_c = online_buys[sel]
-                u_pick = um[np.ix_(position[on_index[rows_c], k_of[rows_c]], cols)] / lam_of[c]
-                market[rows_c] = act[cols[gumbel_pick(u_pick, uniform=uniform_m[sel])]]
+                slot, w = nest_weights[c]
+                w_pick = w.take(slot[position[on_index[rows_c], k_of[rows_c]]], axis=0)
+                market[rows_c] = act[cols[pick_by_weights(w_pick, uniform_m[sel])]]
     vendor = np.full(n, -1, dtype=np.int64)
     online = np.flatnonzero(buys & (channel > 0))
     if len(online):
@@ -742,6 +755,20 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
         "bought_mask": buys,
         "no_option_mask": no_option,
     }
+
+
+def cached_candidate_taste(subs: SubstanceTable, analogue_penalty: float, substitute_penalty: float) -> np.ndarray:
+    """:func:`candidate_taste`, computed again only when the substances on the market or the penalties change.
+
+    Read-only: callers take rows of it (``take`` copies), they never write into it.
+    """
+    key = (subs.present.tobytes(), analogue_penalty, substitute_penalty)
+    cache = subs.derived.get("candidate_taste")
+    if cache is None or cache[0] != key:
+        cache = (key, candidate_taste(subs, analogue_penalty, substitute_penalty))
+        cache[1].flags.writeable = False
+        subs.derived["candidate_taste"] = cache
+    return cache[1]
 
 
 def candidate_taste(subs: SubstanceTable, analogue_penalty: float, substitute_penalty: float) -> np.ndarray:
@@ -793,8 +820,8 @@ def _learn_skill_at_occasions(model: CryptoMarketModel, ids: np.ndarray, gap_mon
     hidden = [m for m in model.markets if m.active and m.kind != Channel.WEBSHOP]
     if not hidden:
         return
-    w = np.array([float(model.market_table.ring[m.idx].sum()) for m in hidden]) + 1e-9
-    pick = rng.choice(len(hidden), size=len(new), p=w / w.sum())
+    w = model.market_table.ring[[m.idx for m in hidden]].sum(axis=1) + 1e-9  # (each row's sum: the bits of ring[i].sum())
+    pick = draw_categorical(rng, w / w.sum(), len(new))
     for j, m in enumerate(hidden):
         who = new[pick == j]
         if len(who):
@@ -898,7 +925,7 @@ def make_purchases(model: CryptoMarketModel) -> None:
         t.wholesale_value += float(price[big].sum())
         np.add.at(model.vend.week_wholesale_sales, v[big], 1.0)
         np.add.at(model.vend.week_wholesale_value, v[big], price[big])
-    pairs = np.unique(b.astype(np.int64) * model.m_cap + m)
+    pairs = sorted_unique(b.astype(np.int64) * model.m_cap + m)
     pm = pairs % model.m_cap
     np.add.at(t.m_buyers, pm, 1)
     pb = pairs // model.m_cap

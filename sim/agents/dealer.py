@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.arrays import sorted_unique
 from sim.columns import Col, Table
 from sim.domain import Origin
 from sim.market.choice import pick_in_ranges
@@ -131,7 +132,7 @@ def restock(model: CryptoMarketModel) -> None:
     placed = np.zeros(S, dtype=np.int64)
     up = _open_today(model)
     week = (model.day + model.burn_in) // 7
-    for s in np.unique(sub).tolist():
+    for s in sorted_unique(sub).tolist():
         # each week and substance draws from its own generator (common random numbers)
         rng = keyed_stream(model.cfg.seed, "dealers", week, s)
         mine = np.flatnonzero(sub == s)

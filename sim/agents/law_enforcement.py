@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Protocol
 import mesa
 import numpy as np
 
+from sim.arrays import sorted_unique
+
 if TYPE_CHECKING:
     from sim.model import CryptoMarketModel
 
@@ -107,4 +109,4 @@ class LawEnforcement(mesa.Agent):
         """
         model = self.model
         model.today.cessations += model.buyers.arrest(model.streams["demand"], buyers, model.day, online)
-        model.today.arrests_buyers += len(np.unique(buyers))
+        model.today.arrests_buyers += len(sorted_unique(buyers))

@@ -89,6 +89,7 @@ class Marketplace(mesa.Agent):
             Channel.WEBSHOP: 0.0,
         }[kind]
         (idx,) = model.market_table.append(1, kind=int(kind), commission=commission, has_escrow=kind == Channel.CRYPTOMARKET)
+        self._kind = kind
         self.idx = int(idx)
         self.name = name
         self.status = MarketStatus.ACTIVE
@@ -104,8 +105,8 @@ class Marketplace(mesa.Agent):
 
     @property
     def kind(self) -> Channel:
-        """Web shop, cryptomarket or decentralised market."""
-        return Channel(int(self.model.market_table.kind[self.idx]))
+        """Web shop, cryptomarket or decentralised market (set when it opens, never changed)."""
+        return self._kind
 
     @property
     def escrow(self) -> bool:
@@ -136,8 +137,11 @@ class Marketplace(mesa.Agent):
         per_10k = cfg.exit_scam_hazard_per_10k_escrow_per_1000_online_buyers
         return min(1.0, self.greed * (cfg.exit_scam_hazard_base + per_10k * escrow_per_1000 / 1e4))
 
-    def daily(self) -> None:
-        """Life events of one day: downtime, exit scam, voluntary or idle closure."""
+    def daily(self, u: np.ndarray) -> None:
+        """Life events of one day: downtime, exit scam, voluntary or idle closure.
+
+        ``u``: three uniform draws of the markets stream (downtime, exit scam, voluntary closure).
+        """
         if not self.active:
             return
         model = self.model
@@ -154,7 +158,6 @@ class Marketplace(mesa.Agent):
         floor = cfg.idle_close_orders_45d_per_1000_online_buyers * model.buyers.online_per_1000
         recent = sum(self.recent_orders)
         lost_trade = len(self.recent_orders) == IDLE_WINDOW_DAYS and recent < floor
-        u = model.streams["markets"].random(3)
         self.down_today = bool(u[0] < cfg.downtime_prob)
         age = model.day - self.opened_day
         if u[1] < self.exit_scam_hazard():

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
+from sim.arrays import isin_few
 from sim.columns import Col, Table
 from sim.domain import Channel, Origin
 from sim.market.pricing import adjust_markup, target_markup, unit_cost
@@ -87,7 +88,7 @@ class VendorTable(Table):
         ``routes``: the inspected origins (sim.domain.Origin); vendors on other routes are left alone.
         """
         n = self.n
-        hit = np.flatnonzero(self.active[:n] & np.isin(self.origin[:n], routes) & ~self.webshop[:n])
+        hit = np.flatnonzero(self.active[:n] & isin_few(self.origin[:n], routes) & ~self.webshop[:n])
         shift = hit[rng.random(len(hit)) < shift_prob]
         self.origin[shift] = Origin.DOMESTIC
         self.stealth[hit] += stealth_gain * (1.0 - self.stealth[hit])
@@ -479,7 +480,7 @@ def announce_moves(model: CryptoMarketModel) -> None:
         return
     pop = model.buyers
     moved = np.array(sorted({v for v, _ in moves}), dtype=np.int64)
-    customers = np.flatnonzero(np.isin(pop.fav_vendor, moved) & pop.tech)
+    customers = np.flatnonzero(isin_few(pop.fav_vendor, moved) & pop.tech)
     if len(customers) == 0:
         return
     fav = pop.fav_vendor[customers]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.arrays import sorted_unique
 from sim.columns import resized
 from sim.domain import Channel
 
@@ -69,7 +70,7 @@ def read_forum(model: CryptoMarketModel) -> None:
     k = int(rng.binomial(len(pool), fc.daily_read_share))
     if k == 0:
         return
-    readers = np.unique(pool[rng.integers(0, len(pool), k)])
+    readers = sorted_unique(pool[rng.integers(0, len(pool), k)])
     good, bad, news = model.forum.readable(model.day)
     act = np.array([m.idx for m in model.markets if m.active], dtype=np.int64)
     if len(act) == 0:

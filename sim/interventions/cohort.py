@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.arrays import isin_few, sorted_unique
 from sim.domain import Channel
 from sim.market.records import Purchases
 
@@ -83,7 +84,7 @@ class CohortProbe:
         for day in range(t0 - COHORT_FROM, t0 - COHORT_TO + 1):
             log = by_day.get(day)
             if log is not None:
-                chosen = np.isin(log.market, self.targets) if len(self.targets) else log.channel != Channel.OFFLINE
+                chosen = isin_few(log.market, self.targets) if len(self.targets) else log.channel != Channel.OFFLINE
                 self.members[log.buyer[chosen]] = True
         self.member_ids = np.flatnonzero(self.members)
         #: hidden-market buyers of the 90 days before (one pass over buyers, once, at t0)
@@ -109,14 +110,14 @@ class CohortProbe:
         """Record today's row from today's purchases and the cohort's trust at the end of the day."""
         day = self.model.day
         row = self._spending(day, log)
-        online = self.members[log.buyer] & (log.channel != Channel.OFFLINE) & ~np.isin(log.market, self.targets)
+        online = self.members[log.buyer] & (log.channel != Channel.OFFLINE) & ~isin_few(log.market, self.targets)
         b, m = log.buyer[online], log.market[online]
         first = self.destination[b] < 0
-        new = np.unique(b[first])
+        new = sorted_unique(b[first])
         self.destination[b[first]] = m[first]  # a buyer with two such purchases today: the last one counts
         self.migrant_ids = np.concatenate([self.migrant_ids, new])
         # counted incrementally: no daily pass over all buyers
-        hb = np.unique(log.buyer[(log.channel == Channel.CRYPTOMARKET) | (log.channel == Channel.DECENTRALISED)])
+        hb = sorted_unique(log.buyer[(log.channel == Channel.CRYPTOMARKET) | (log.channel == Channel.DECENTRALISED)])
         fresh = hb[self.hidden[hb] & ~self.hidden_again[hb]]
         self.hidden_again[fresh] = True
         self.hidden_again_n += len(fresh)
@@ -133,7 +134,7 @@ class CohortProbe:
 
     def _spending(self, day: int, log: Purchases) -> dict:
         mine = self.members[log.buyer]
-        on_target = mine & np.isin(log.market, self.targets)
+        on_target = mine & isin_few(log.market, self.targets)
         other = mine & ~on_target
         by_channel = np.bincount(log.channel[other], weights=log.value[other], minlength=4)
         return {

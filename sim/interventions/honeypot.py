@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.arrays import sorted_unique
 from sim.domain import MarketStatus
 from sim.interventions.base import Intervention
 from sim.interventions.publicity import publicity
@@ -65,7 +66,7 @@ class Honeypot(Intervention):
         rng = model.streams["interventions"]
         ob = model.orders
         ids = np.arange(self.first_order, ob.n)
-        vendors = np.unique(ob.vendor[ids][ob.market[ids] == self.market.idx])
+        vendors = sorted_unique(ob.vendor[ids][ob.market[ids] == self.market.idx])
         self.market.close(MarketStatus.SEIZED, reason="honeypot shut down")
         arrested_v = 0
         for v in vendors.tolist():

@@ -15,6 +15,9 @@ NEG_INF = -np.inf
 #: up to this many columns, a row-wise reduction runs as a loop over columns: numpy's reduction
 #: along a short last axis costs about four times as much (it loops over rows)
 NARROW = 32
+#: ... provided there are at least this many rows per column: on fewer rows the loop's fixed cost
+#: per column is more than numpy's reduction costs (both give the same bits; docs/performance.md)
+LOOP_ROWS_PER_COLUMN = 40
 #: numpy sums fewer than 8 numbers one after another (pairwise above): a loop over columns adds in
 #: the same order, so it gives the same bits
 SEQUENTIAL_SUM = 8
@@ -25,9 +28,15 @@ ROW_BLOCK = 16_384
 WEIGHT_CUTOFF = -700.0
 
 
+def loop_over_columns(u: np.ndarray) -> bool:
+    """Whether a row-wise pass over ``u`` is faster as a loop over its columns (many rows of few columns)."""
+    width = u.shape[1]
+    return 0 < width <= NARROW and u.shape[0] >= LOOP_ROWS_PER_COLUMN * width
+
+
 def row_max(u: np.ndarray) -> np.ndarray:
     """``u.max(axis=1)`` (the same values: a maximum does not depend on the order), faster for narrow ``u``."""
-    if u.shape[1] > NARROW or u.shape[1] == 0:
+    if not loop_over_columns(u):
         return u.max(axis=1)
     m = u[:, 0].copy()
     for j in range(1, u.shape[1]):
@@ -37,7 +46,7 @@ def row_max(u: np.ndarray) -> np.ndarray:
 
 def row_sum(w: np.ndarray) -> np.ndarray:
     """``w.sum(axis=1)`` with the same bits, faster for rows of fewer than 8 columns."""
-    if w.shape[1] >= SEQUENTIAL_SUM or w.shape[1] == 0:
+    if w.shape[1] >= SEQUENTIAL_SUM or not loop_over_columns(w):
         return w.sum(axis=1)
     s = w[:, 0].copy()
     for j in range(1, w.shape[1]):
@@ -106,7 +115,7 @@ def pick_by_weights(w: np.ndarray, uniform: np.ndarray) -> np.ndarray:
     if len(w) == 0:
         return np.zeros(0, dtype=np.int64)
     width = w.shape[1]
-    if width > NARROW:
+    if not loop_over_columns(w):  # (a running sum along a row adds in order: the same sums as the loop)
         cum = np.cumsum(w, axis=1)
         target = uniform * cum[:, -1]
         pick = np.count_nonzero(cum <= target[:, None], axis=1)
@@ -159,12 +168,13 @@ def pick_in_ranges(
         extra = fav_total * fav_extra
     target = uniform * (total + extra)
     favourite = target >= total
-    position = np.clip(np.searchsorted(cum, before + np.minimum(target, total), "right"), lo, hi - 1)
+    # (np.minimum(np.maximum(...)) is np.clip, without its slower dispatch)
+    position = np.minimum(np.maximum(np.searchsorted(cum, before + np.minimum(target, total), "right"), lo), hi - 1)
     if favourite.any() and fav_cum is not None and fav_lo is not None and fav_hi is not None:
         f = np.flatnonzero(favourite)
         # where in the favourite's weights the draw fell, in the favourite ordering's running sum
         inside = (target[f] - total[f]) / extra[f] * fav_total[f]
-        position[f] = np.clip(np.searchsorted(fav_cum, fav_before[f] + inside, "right"), fav_lo[f], fav_hi[f] - 1)
+        position[f] = np.minimum(np.maximum(np.searchsorted(fav_cum, fav_before[f] + inside, "right"), fav_lo[f]), fav_hi[f] - 1)
     return position, favourite
 
 

@@ -8,11 +8,11 @@ when vendors or markets change (anyone may call :meth:`ListingIndex.mark_dirty`)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.arrays import sorted_unique
 from sim.columns import resized
 from sim.domain import Channel
 from sim.market.reputation import reputation_score
@@ -97,7 +97,7 @@ class ListingIndex:
         """
         if self._vendors_on is None or len(self._vendors_on) != m_cap:
             n = int(self.vendor.max()) + 1 if len(self.vendor) else 1
-            self._vendors_on = np.bincount(np.unique(self.market * n + self.vendor) // n, minlength=m_cap)
+            self._vendors_on = np.bincount(sorted_unique(self.market * n + self.vendor) // n, minlength=m_cap)
         return self._vendors_on
 
     def set_utility(
@@ -166,25 +166,25 @@ class ListingIndex:
             out[has[j]] = float(values[first[j] : first[j] + lens[j]].mean())
         return out
 
-    def favourite_columns(
-        self, fav: np.ndarray, sub: np.ndarray, markets: np.ndarray, m_cap: int
-    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Yield (rows, columns of ``markets``) where a buyer's favourite vendor lists the wanted substance."""
+    def favourite_cells(self, fav: np.ndarray, sub: np.ndarray, markets: np.ndarray, m_cap: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, columns of ``markets``) where a row's favourite vendor ``fav`` lists its wanted substance ``sub``.
+
+        Each (row, column) pair at most once (a vendor lists a substance once per market).
+        """
         col = np.full(m_cap, -1)
         col[markets] = np.arange(len(markets))
-        has = fav >= 0
-        if not has.any() or len(self.vendor_key) == 0:
-            return
-        rows = np.flatnonzero(has)
+        rows = np.flatnonzero(fav >= 0)
+        if len(rows) == 0 or len(self.vendor_key) == 0:
+            return rows, rows
         q = fav[rows].astype(np.int64) * self.n_subs + sub[rows]
         lo = np.searchsorted(self.vendor_key, q, "left")
-        hi = np.searchsorted(self.vendor_key, q, "right")
-        for j in range(int((hi - lo).max(initial=0))):
-            r = rows[(hi - lo) > j]
-            pos = lo[(hi - lo) > j] + j
-            mcol = col[self.market[self.vendor_order[pos]]]
-            ok = mcol >= 0
-            yield r[ok], mcol[ok]
+        count = np.searchsorted(self.vendor_key, q, "right") - lo
+        # every listing of each row's (vendor, substance): the ranges lo .. lo + count - 1, laid end to end
+        first = np.cumsum(count) - count
+        pos = np.repeat(lo - first, count) + np.arange(int(count.sum()))
+        mcol = col[self.market[self.vendor_order[pos]]]
+        ok = mcol >= 0
+        return np.repeat(rows, count)[ok], mcol[ok]
 
     def choose(
         self,

@@ -88,6 +88,12 @@ class OrderBook(Table):
         return getattr(self, name)[: self.n]
 
 
+#: a calendar batch of at most this many ids may be kept whole and read through views ...
+VIEW_BATCH = 4096
+#: ... for its days up to this many days after its first (so it is freed within that time)
+VIEW_DAYS = 120
+
+
 def bucket(cal: dict[int, list[np.ndarray]], ids: np.ndarray, days: np.ndarray, keep_order: bool = True) -> None:
     """Append ``ids`` to the calendar ``cal`` under their ``days`` (a scalar or one day per id).
 
@@ -104,11 +110,14 @@ def bucket(cal: dict[int, list[np.ndarray]], ids: np.ndarray, days: np.ndarray, 
     ids, days = np.asarray(ids)[order], days[order]
     starts = np.flatnonzero(days[1:] != days[:-1]) + 1
     bounds = [0, *starts.tolist(), len(ids)]
-    # copies, not views: a view would keep the whole batch alive until its last day comes, which
-    # for gaps of months holds hundreds of batches in memory (slices, not np.split: a batch has
-    # hundreds of days and np.split costs several times a slice per chunk)
-    for d, lo, hi in zip(days[bounds[:-1]].tolist(), bounds[:-1], bounds[1:]):
-        cal[d].append(ids[lo:hi].copy())
+    chunk_days = days[bounds[:-1]].tolist()
+    # a view keeps the whole batch alive until its last day comes (for gaps of months, hundreds
+    # of batches): large batches are copied chunk by chunk; a small one is kept whole (at most
+    # VIEW_BATCH ids) for the chunks of its first VIEW_DAYS days, and copied beyond (slices, not
+    # np.split: a batch has hundreds of days and np.split costs several times a slice per chunk)
+    view_until = chunk_days[0] + VIEW_DAYS if len(ids) <= VIEW_BATCH else chunk_days[0]
+    for d, lo, hi in zip(chunk_days, bounds[:-1], bounds[1:]):
+        cal[d].append(ids[lo:hi] if d < view_until else ids[lo:hi].copy())
 
 
 def pop_day(cal: dict[int, list[np.ndarray]], day: int) -> np.ndarray:

@@ -87,6 +87,17 @@ class DayCounters:
     #: purchases from friends who bought online for friends (social supply), and their value, EUR
     social_sales: int = 0
     social_value: float = 0.0
+    _all: tuple[int, Purchases] | None = field(default=None, init=False, repr=False)
+
+    def all_purchases(self) -> Purchases:
+        """The day's purchases as one record (:meth:`Purchases.concat` of the batches so far).
+
+        Built once for its several readers (the purchase log, the collector); a batch added later
+        builds it again.
+        """
+        if self._all is None or self._all[0] != len(self.purchases):
+            self._all = (len(self.purchases), Purchases.concat(self.purchases))
+        return self._all[1]
 
     def grow_markets(self, cap: int) -> None:
         """Make room for ``cap`` market columns."""

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.arrays import isin_few, sorted_unique
 from sim.domain import Origin
 from sim.market.escrow import HELD, OrderEvent, OrderState, Outcome, flows_sum, transition_array
 from sim.market.harm import consumption_harm
@@ -162,7 +163,7 @@ def process_settlements(model: CryptoMarketModel) -> None:
     cfg = model.cfg.model.escrow
     state = ob.state[ids]
     # orders frozen or stolen in the meantime have nothing left to settle
-    live = np.isin(state, (*HELD, OrderState.PAID_OUT))
+    live = isin_few(state, (*HELD, OrderState.PAID_OUT))
     ids, state = ids[live], state[live]
     events = ob.settle_event[ids]
     for event in (
@@ -199,7 +200,7 @@ def seize_escrow(model: CryptoMarketModel, market: int, event: OrderEvent) -> fl
     ob = model.orders
     horizon = model.cfg.model.escrow.auto_finalise_days + model.cfg.model.escrow.dispute_resolution_days + 60
     ids = ob.recent(model.day - horizon)
-    ids = ids[(ob.market[ids] == market) & np.isin(ob.state[ids], HELD)]
+    ids = ids[(ob.market[ids] == market) & isin_few(ob.state[ids], HELD)]
     if len(ids):
         ob.state[ids] = transition_array(ob.state[ids], event)
         model.ledger.add(flows_sum(ob.price[ids], ob.commission[ids], event))
@@ -251,7 +252,7 @@ def process_outcomes(model: CryptoMarketModel) -> None:
     if cd.any():
         model.police.arrest_buyers(b[cd], online=True)
     va = seized & (u[:, 3] < model.levers.trace_prob)
-    for vv in np.unique(v[va]).tolist():
+    for vv in sorted_unique(v[va]).tolist():
         model.police.arrest_vendor(int(vv), reason="seized parcel traced")
 
 

@@ -1,0 +1,41 @@
+"""Set operations on integer arrays with numpy's results, at a lower cost on the model's small daily arrays.
+
+numpy 2.x answers ``np.unique`` without options by hashing, and ``np.isin`` on integers with a
+lookup table over the values' range: on the hundreds of ids a day's phase handles, both cost
+several times a sort (``docs/performance.md``, "Set operations"). The functions here return
+exactly what numpy returns (``tests/test_arrays.py`` checks it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """``np.unique(values)``: the distinct values, ascending (a sort and one comparison pass)."""
+    s = np.sort(np.asarray(values).ravel())
+    if len(s) < 2:
+        return s
+    keep = np.empty(len(s), dtype=bool)
+    keep[0] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    return s[keep]
+
+
+def isin_few(values: np.ndarray, few: np.ndarray | tuple | list) -> np.ndarray:
+    """``np.isin(values, few)`` for a few test values: one comparison pass per test value.
+
+    (numpy's ``kind="sort"`` does exactly this when the test values are few, and sorts otherwise.)
+    """
+    return np.isin(values, few, kind="sort")
+
+
+def draw_categorical(rng: np.random.Generator, p: np.ndarray, n: int) -> np.ndarray:
+    """``rng.choice(len(p), size=n, p=p)``: the same draws (one uniform each) and the same stream use.
+
+    numpy's ``choice`` checks ``p`` (non-negative, summing to 1) on every call, which costs more
+    than the draw itself for the few draws of a day; ``p`` here is the caller's normalised weights.
+    """
+    cdf = np.cumsum(p, dtype=np.float64)
+    cdf /= cdf[-1]
+    return cdf.searchsorted(rng.random(n), side="right").astype(np.int64, copy=False)
