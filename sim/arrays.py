@@ -30,12 +30,28 @@ def isin_few(values: np.ndarray, few: np.ndarray | tuple | list) -> np.ndarray:
     return np.isin(values, few, kind="sort")
 
 
+#: up to this many categories, :func:`draw_categorical` counts by comparisons, not by binary search
+FEW_CATEGORIES = 32
+
+
 def draw_categorical(rng: np.random.Generator, p: np.ndarray, n: int) -> np.ndarray:
     """``rng.choice(len(p), size=n, p=p)``: the same draws (one uniform each) and the same stream use.
 
     numpy's ``choice`` checks ``p`` (non-negative, summing to 1) on every call, which costs more
     than the draw itself for the few draws of a day; ``p`` here is the caller's normalised weights.
     """
+    return categories_of(rng.random(n), p)
+
+
+def categories_of(u: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """The category each uniform ``u`` picks with probabilities ``p``, as ``rng.choice`` maps its uniforms."""
     cdf = np.cumsum(p, dtype=np.float64)
     cdf /= cdf[-1]
-    return cdf.searchsorted(rng.random(n), side="right").astype(np.int64, copy=False)
+    if len(cdf) > FEW_CATEGORIES:
+        return cdf.searchsorted(u, side="right").astype(np.int64, copy=False)
+    # few categories: the count of cumulative weights at or below each draw (what searchsorted
+    # returns) as one comparison per category, faster than a binary search per draw
+    out = np.zeros(len(u), dtype=np.int64)
+    for c in cdf.tolist():
+        out += c <= u
+    return out

@@ -70,8 +70,8 @@ def test_draw_categorical_is_numpys_choice():
     """The same values as rng.choice(len(p), size=n, p=p), and the generator left in the same state."""
     from sim.arrays import draw_categorical
 
-    for seed in range(40):
-        p = np.random.default_rng(seed).dirichlet(np.ones(1 + seed % 11))
+    for seed in range(60):
+        p = np.random.default_rng(seed).dirichlet(np.ones(1 + seed % 11 if seed < 40 else 30 + seed))  # both paths
         if len(p) > 1:
             p[seed % len(p)] = 0.0  # a category never drawn
             p /= p.sum()

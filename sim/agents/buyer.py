@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.arrays import draw_categorical, sorted_unique
+from sim.arrays import categories_of, draw_categorical, sorted_unique
 from sim.calendar import IdCalendar
 from sim.columns import doubled, resized
 from sim.config import BuyerConfig, DemandConfig
@@ -548,7 +548,11 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
     n = len(ids)
     # the focal substance of the occasion and its substitution nest
     usual = rng.random(n) < pop.cfg.usual_substance_prob
-    focal = np.where(usual, pop.primary[ids], draw_categorical(rng, subs.demand_p, n)).astype(np.int64)
+    # otherwise one of the population's mix (a uniform drawn for every occasion, for common random numbers)
+    focal = pop.primary[ids].astype(np.int64)
+    u_mix = rng.random(n)
+    other = np.flatnonzero(~usual)
+    focal[other] = categories_of(u_mix[other], subs.demand_p)
     # candidates and their taste depend on the focal substance alone: one row of a table each
     nest_taste = cached_candidate_taste(subs, dm.analogue_penalty, dm.substitute_penalty)
     # (np.take: a row gather, about twice as fast as fancy indexing on these narrow rows)
@@ -664,7 +668,7 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
             # the others' nest value stays -inf
             sel = np.flatnonzero(offered[:, cols].any(axis=1))
             if len(sel):
-                scaled = um[np.ix_(sel, cols)]
+                scaled = um.take(sel, axis=0).take(cols, axis=1)  # (C-ordered, as um[np.ix_(sel, cols)])
                 scaled /= lam_of[c]
                 lse, w = logsumexp_rows_weights(scaled)
                 nest_value[local[sel], k_all[sel], c] = lam_of[c] * lse

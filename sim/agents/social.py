@@ -115,9 +115,10 @@ class SocialSupply:
         sup = self.supplier[buyers]
         order = np.argsort(sup, kind="stable")
         ss = sup[order]
-        first = np.r_[True, ss[1:] != ss[:-1]]
+        first = np.ones(len(ss), dtype=bool)
+        np.not_equal(ss[1:], ss[:-1], out=first[1:])
         start = np.flatnonzero(first)
-        rank = np.arange(len(ss)) - np.repeat(start, np.diff(np.r_[start, len(ss)]))
+        rank = np.arange(len(ss)) - np.repeat(start, np.diff(start, append=len(ss)))
         got = np.zeros(len(buyers), dtype=bool)
         got[order] = rank < self.stock[ss]
         np.subtract.at(self.stock, sup[got], 1)
