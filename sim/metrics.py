@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 # ----------------------------------------------------------------------------- daily
 def active_markets(model: CryptoMarketModel) -> int:
     """Cryptomarkets, decentralised markets and web shops that are open."""
-    return sum(1 for m in model.markets if m.active)
+    return len(model.market_table.open_columns())
 
 
 def active_vendors(model: CryptoMarketModel) -> int:
@@ -51,7 +51,7 @@ def tor_skilled(model: CryptoMarketModel) -> int:
 
 def mean_trust_online(model: CryptoMarketModel) -> float:
     """Mean trust in open online markets over the buyers who know them."""
-    act = [m.idx for m in model.markets if m.active]
+    act = model.market_table.open_columns()
     c = model.buyers.aware_count[act].sum()
     return float(model.buyers.trust_sum[act].sum() / c) if c > 0 else float("nan")
 

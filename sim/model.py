@@ -295,7 +295,7 @@ class CryptoMarketModel(mesa.Model):
                 open_market(self, kind)
         # three uniforms per open market, drawn at once in market order (the draws each market's
         # daily() would make one after another: nothing else draws from this stream meanwhile)
-        open_now = [m for m in self.markets if m.active]
+        open_now = [self.markets[i] for i in self.market_table.open_columns().tolist()]
         draws = rng.random((len(open_now), 3))
         for m, u in zip(open_now, draws):
             m.daily(u)

@@ -597,7 +597,7 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
         )
     u_offline[fr, fk] = np.logaddexp(u_street[fr, fk], u_friend)
     # online markets usable today: the substance-free part of their utility first
-    act = np.array([m.idx for m in model.markets if m.active and not m.down_today], dtype=np.int64)
+    act = model.market_table.usable_columns()
     kinds = model.market_table.kind[act]
     M = len(act)
     lam_b = dm.buy_nest_lambda
@@ -821,15 +821,17 @@ def _learn_skill_at_occasions(model: CryptoMarketModel, ids: np.ndarray, gap_mon
     pop.learn_skill(new)
     model.today.skill_learned += len(new)
     # a new user of hidden markets learns of one, where their contact buys: by 30-day sales
-    hidden = [m for m in model.markets if m.active and m.kind != Channel.WEBSHOP]
-    if not hidden:
+    mt = model.market_table
+    open_cols = mt.open_columns()
+    hidden = open_cols[mt.kind[open_cols] != Channel.WEBSHOP]
+    if len(hidden) == 0:
         return
-    w = model.market_table.ring[[m.idx for m in hidden]].sum(axis=1) + 1e-9  # (each row's sum: the bits of ring[i].sum())
+    w = mt.ring[hidden].sum(axis=1) + 1e-9  # (each row's sum: the bits of ring[i].sum())
     pick = draw_categorical(rng, w / w.sum(), len(new))
-    for j, m in enumerate(hidden):
+    for j, market in enumerate(hidden.tolist()):
         who = new[pick == j]
         if len(who):
-            pop.make_aware(who, m.idx, pop.cfg.initial_trust)
+            pop.make_aware(who, market, pop.cfg.initial_trust)
 
 
 def make_purchases(model: CryptoMarketModel) -> None:

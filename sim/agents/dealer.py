@@ -203,8 +203,7 @@ def _choose_suppliers(
 def _open_today(model: CryptoMarketModel) -> np.ndarray:
     """Per market column: an active market that is up today (web shops sell NPS in bulk too)."""
     up = np.zeros(model.m_cap, dtype=bool)
-    for mk in model.markets:
-        up[mk.idx] = mk.active and not mk.down_today
+    up[model.market_table.usable_columns()] = True
     return up
 
 

@@ -43,12 +43,24 @@ class MarketTable(Table):
         "has_escrow": Col(bool, False),  # centralised escrow market
         "escrow": Col(np.float64, 0.0),  # money held in escrow, EUR
         "ring": Col(np.float64, 0.0, RING_DAYS),  # orders per day over the last 30 days, today first
+        "open": Col(bool, False),  # active: open for trade (the agent's status, mirrored)
+        "down": Col(bool, False),  # unavailable today (the agent's down_today, mirrored)
     }
     kind: np.ndarray
     commission: np.ndarray
     has_escrow: np.ndarray
     escrow: np.ndarray
     ring: np.ndarray
+    open: np.ndarray
+    down: np.ndarray
+
+    def open_columns(self) -> np.ndarray:
+        """Columns of the markets open for trade, ascending (the order of ``model.markets``)."""
+        return np.flatnonzero(self.open[: self.n])
+
+    def usable_columns(self) -> np.ndarray:
+        """Columns of the markets open for trade and up today, ascending."""
+        return np.flatnonzero(self.open[: self.n] & ~self.down[: self.n])
 
     def age_ring(self) -> None:
         """A new day: the 30-day order ring moves by one day."""
@@ -119,9 +131,29 @@ class Marketplace(mesa.Agent):
         return float(self.model.market_table.commission[self.idx])
 
     @property
+    def status(self) -> MarketStatus:
+        """Active, seized, exit-scammed or closed."""
+        return self._status
+
+    @status.setter
+    def status(self, value: MarketStatus) -> None:
+        self._status = value
+        self.model.market_table.open[self.idx] = value == MarketStatus.ACTIVE  # for vectorised readers
+
+    @property
+    def down_today(self) -> bool:
+        """Unavailable today (DDoS, maintenance)."""
+        return self._down_today
+
+    @down_today.setter
+    def down_today(self, value: bool) -> None:
+        self._down_today = value
+        self.model.market_table.down[self.idx] = value
+
+    @property
     def active(self) -> bool:
         """Open for trade (not seized, exit-scammed or closed)."""
-        return self.status == MarketStatus.ACTIVE
+        return self._status == MarketStatus.ACTIVE
 
     @property
     def escrow_eur(self) -> float:

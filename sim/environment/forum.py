@@ -72,7 +72,7 @@ def read_forum(model: CryptoMarketModel) -> None:
         return
     readers = sorted_unique(pool[rng.integers(0, len(pool), k)])
     good, bad, news = model.forum.readable(model.day)
-    act = np.array([m.idx for m in model.markets if m.active], dtype=np.int64)
+    act = model.market_table.open_columns()
     if len(act) == 0:
         return
     g, bd = good[act], bad[act]

@@ -151,7 +151,7 @@ class CohortProbe:
     def _cohort_trust(self) -> float:
         """Mean over cohort members of their mean trust in the open online markets they know."""
         model = self.model
-        act = np.array([m.idx for m in model.markets if m.active], dtype=np.int64)
+        act = model.market_table.open_columns()
         if len(self.member_ids) == 0 or len(act) == 0:
             return float("nan")
         known = model.buyers.aware_grid(self.member_ids, act)
