@@ -1,14 +1,18 @@
-"""Set operations on integer arrays with numpy's results, at a lower cost on the model's small daily arrays.
+"""numpy's set operations and categorical draw with numpy's results, at a lower cost on a day's small arrays.
 
 numpy 2.x answers ``np.unique`` without options by hashing, and ``np.isin`` on integers with a
 lookup table over the values' range: on the hundreds of ids a day's phase handles, both cost
-several times a sort (``docs/performance.md``, "Set operations"). The functions here return
-exactly what numpy returns (``tests/test_arrays.py`` checks it).
+several times a sort; ``Generator.choice`` with probabilities checks them on every call and
+finds each draw's category by binary search (``docs/performance.md``, "Fewer fixed costs per
+day"). The functions here return exactly what numpy returns (``tests/test_arrays.py`` checks it).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+#: up to this many test values, :func:`isin_few` compares with each in turn (as numpy does)
+FEW_VALUES = 32
 
 
 def sorted_unique(values: np.ndarray) -> np.ndarray:
@@ -25,9 +29,17 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
 def isin_few(values: np.ndarray, few: np.ndarray | tuple | list) -> np.ndarray:
     """``np.isin(values, few)`` for a few test values: one comparison pass per test value.
 
-    (numpy's ``kind="sort"`` does exactly this when the test values are few, and sorts otherwise.)
+    (What numpy's ``kind="sort"`` does for few test values, without its checks on every call;
+    more test values go to ``np.isin``.)
     """
-    return np.isin(values, few, kind="sort")
+    test = np.asarray(few).ravel()
+    if len(test) > FEW_VALUES:
+        return np.isin(values, test, kind="sort")
+    values = np.asarray(values)
+    out = np.zeros(values.shape, dtype=bool)
+    for value in test:
+        out |= values == value
+    return out
 
 
 #: up to this many categories, :func:`draw_categorical` counts by comparisons, not by binary search

@@ -40,6 +40,9 @@ def test_on_larger_arrays():
         few[0] = values[17]  # at least one hit
         assert np.array_equal(isin_few(values, few), np.isin(values, few)), f"isin_few differs at {n} values"
         assert isin_few(values, few).sum() >= 1, "the planted hit is found"
+        many = rng.integers(0, 10**6, 50)  # more test values than FEW_VALUES: numpy's own isin
+        many[3] = values[5]
+        assert np.array_equal(isin_few(values, many), np.isin(values, many)), f"isin_few differs for 50 test values at {n} values"
 
 
 def test_calendar_files_every_id_under_its_day_and_frees_old_batches():
