@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-#: up to this many test values, :func:`isin_few` compares with each in turn (as numpy does)
-FEW_VALUES = 32
+#: up to this many test values, :func:`isin_few` compares with each in turn; with more, numpy's
+#: own choice (a lookup table over the values' range for integers) costs less on large arrays
+FEW_VALUES = 8
 
 
 def sorted_unique(values: np.ndarray) -> np.ndarray:
@@ -29,12 +30,13 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
 def isin_few(values: np.ndarray, few: np.ndarray | tuple | list) -> np.ndarray:
     """``np.isin(values, few)`` for a few test values: one comparison pass per test value.
 
-    (What numpy's ``kind="sort"`` does for few test values, without its checks on every call;
-    more test values go to ``np.isin``.)
+    (What numpy's ``kind="sort"`` does for few test values, without its checks on every call.
+    More test values go to ``np.isin`` with its default method: over a week's moved vendors and
+    all buyers' favourites at 10,000,000 buyers, ``kind="sort"`` sorts 15 million values.)
     """
     test = np.asarray(few).ravel()
     if len(test) > FEW_VALUES:
-        return np.isin(values, test, kind="sort")
+        return np.isin(values, test)
     values = np.asarray(values)
     out = np.zeros(values.shape, dtype=bool)
     for value in test:
