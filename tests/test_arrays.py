@@ -84,3 +84,12 @@ def test_draw_categorical_is_numpys_choice():
             got = draw_categorical(b, p, n)
             assert got.dtype == expected.dtype and np.array_equal(got, expected), f"seed {seed}, {n} draws differ from rng.choice"
             assert a.random() == b.random(), f"seed {seed}: the stream is used as by rng.choice"
+
+
+def test_favourite_cells_with_an_empty_listing_index():
+    """Buyers with a favourite vendor while nothing is listed (all markets down or closed): no cell."""
+    from sim.market.listings import ListingIndex
+
+    index = ListingIndex(n_subs=3, m_cap=4)
+    rows, cols = index.favourite_cells(np.array([2, -1, 5]), np.array([0, 1, 2]), np.array([0, 1]), m_cap=4)
+    assert len(rows) == 0 and len(cols) == 0, f"no (row, column) pair without listings, got {rows}, {cols}"

@@ -174,8 +174,9 @@ class ListingIndex:
         col = np.full(m_cap, -1)
         col[markets] = np.arange(len(markets))
         rows = np.flatnonzero(fav >= 0)
-        if len(rows) == 0 or len(self.vendor_key) == 0:
-            return rows, rows
+        if len(rows) == 0 or len(self.vendor_key) == 0:  # no favourite, or nothing listed anywhere
+            none = np.zeros(0, dtype=np.int64)
+            return none, none
         q = fav[rows].astype(np.int64) * self.n_subs + sub[rows]
         lo = np.searchsorted(self.vendor_key, q, "left")
         count = np.searchsorted(self.vendor_key, q, "right") - lo
