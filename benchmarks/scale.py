@@ -140,7 +140,9 @@ def in_child(kind: str, **kwargs) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), f"--child-{kind}", json.dumps(kwargs)]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if proc.returncode != 0:
-        raise ChildFailed(f"{kind} run {kwargs} failed (exit {proc.returncode}): {proc.stderr.strip()[-1500:]}")
+        # the end of the traceback, whole lines (the error is on the last)
+        tail = "\n".join(proc.stderr.strip().splitlines()[-12:])
+        raise ChildFailed(f"{kind} run {kwargs} failed (exit {proc.returncode}):\n{tail}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -225,7 +227,7 @@ def figure(table, path: Path) -> None:
 
     g = (
         table.groupby("buyers")
-        .agg(wall=("wall_s", "median"), floor=("floor_wall_s", "median"), n=("wall_s", "size"))
+        .agg(wall=("wall_s", "median"), floor=("floor_wall_s", "median"), n=("wall_s", "size"), n_floor=("floor_wall_s", "count"))
         .reset_index()
     )
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
@@ -233,8 +235,19 @@ def figure(table, path: Path) -> None:
     ax.loglog(g["buyers"], g["floor"], "s--", label="floor: bare Mesa model, same agents and events")
     x0, y0 = g["buyers"].iloc[0], g["wall"].iloc[0]
     ax.loglog(g["buyers"], y0 * g["buyers"] / x0, ":", color="grey", label="linear in buyers (through the smallest size)")
-    for _, r in g.iterrows():
-        ax.annotate(f"n={int(r['n'])}", (r["buyers"], r["wall"]), textcoords="offset points", xytext=(4, -12), fontsize=7)
+    for _, r in g.iterrows():  # above the model's markers, clear of the floor's below them
+        ax.annotate(
+            f"n={int(r['n'])}", (r["buyers"], r["wall"]), textcoords="offset points", xytext=(0, 7), ha="center", fontsize=7
+        )
+        if r["n_floor"]:
+            ax.annotate(
+                f"n={int(r['n_floor'])}",
+                (r["buyers"], r["floor"]),
+                textcoords="offset points",
+                xytext=(0, -12),
+                ha="center",
+                fontsize=7,
+            )
     days = int(table["days"].iloc[0])
     ax.set_xlabel("buyers (past-year users; people at risk come on top)")
     ax.set_ylabel("wall time, s (one process)")
@@ -354,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
             bar.set_postfix_str(f"{n:,} buyers, seed {seed}")
             try:
                 row = in_child("model", buyers=n, days=a.days, seed=seed)
-                if not a.no_floor and seed == 0:
+                if not a.no_floor:  # right after the model run of the same seed: a pair, timed under the same conditions
                     floor = in_child(
                         "floor",
                         buyers=n,

@@ -27,6 +27,19 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
     return s[keep]
 
 
+def last_occurrences(values: np.ndarray) -> np.ndarray:
+    """Index of the last occurrence of each distinct value, in ascending order of the values.
+
+    ``len(values) - 1 - np.unique(values[::-1], return_index=True)[1]``, from one stable sort.
+    """
+    values = np.asarray(values).ravel()
+    order = np.argsort(values, kind="stable")  # equal values keep their order: a run ends at the last
+    s = values[order]
+    last = np.ones(len(s), dtype=bool)
+    np.not_equal(s[1:], s[:-1], out=last[:-1])
+    return order[last]
+
+
 def isin_few(values: np.ndarray, few: np.ndarray | tuple | list) -> np.ndarray:
     """``np.isin(values, few)`` for a few test values: one comparison pass per test value.
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from sim.arrays import sorted_unique
-from sim.domain import CHANNEL_NAMES, ORIGIN_NAMES
+from sim.domain import CHANNEL_NAMES, ORIGIN_NAMES, STATUS_ORDER
 from sim.interventions.cohort import COHORT_COLUMNS
 from sim.market.reputation import reputation_score
 from sim.metrics import DAILY_METRICS
@@ -114,7 +114,7 @@ class Recorder:
                 "new_buyers": t.m_new_buyers[:k].copy(),
                 "trust": _mean_trust(model, k),
                 "escrow_eur": model.market_table.escrow[:k].copy(),
-                "status": np.array([m.status.value for m in model.markets], dtype=object),
+                "status": model.market_table.status_code[:k].copy(),  # named in tables()
                 "listings": _listings_per_market(model, k),
                 "vendors": _vendors_per_market(model, k),
             }
@@ -184,6 +184,7 @@ class Recorder:
             mk.insert(1, "market", names[mk["idx"]])
             mk.insert(2, "kind", kinds[mk["idx"]])
             mk["opened_day"] = opened[mk["idx"]]
+            mk["status"] = np.array([status.value for status in STATUS_ORDER], dtype=object)[mk["status"].to_numpy()]
             mk = mk.drop(columns="idx")
             cols = list(MARKET_COLUMNS)
             mk = mk[cols]

@@ -40,3 +40,7 @@ class MarketStatus(Enum):
     SEIZED = "seized"
     EXIT_SCAMMED = "exit_scammed"
     CLOSED = "closed"  # voluntary closure or lost all trade
+
+
+#: the statuses in a fixed order: a status stored as a small integer is its position here
+STATUS_ORDER: tuple[MarketStatus, ...] = tuple(MarketStatus)

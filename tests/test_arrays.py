@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from sim.arrays import isin_few, sorted_unique
+from sim.arrays import isin_few, last_occurrences, sorted_unique
 
 INT_DTYPES = st.sampled_from([np.int8, np.int16, np.int32, np.int64, np.uint64])
 
@@ -93,3 +93,12 @@ def test_favourite_cells_with_an_empty_listing_index():
     index = ListingIndex(n_subs=3, m_cap=4)
     rows, cols = index.favourite_cells(np.array([2, -1, 5]), np.array([0, 1, 2]), np.array([0, 1]), m_cap=4)
     assert len(rows) == 0 and len(cols) == 0, f"no (row, column) pair without listings, got {rows}, {cols}"
+
+
+@settings(max_examples=300, deadline=None)
+@given(dtype=INT_DTYPES, data=st.data())
+def test_last_occurrences_is_numpys_reversed_unique(dtype, data):
+    values = data.draw(arrays(dtype, st.integers(0, 300), elements=st.integers(0, 40)), label="values")
+    expected = len(values) - 1 - np.unique(values[::-1], return_index=True)[1]
+    got = last_occurrences(values)
+    assert np.array_equal(got, expected), f"last_occurrences({values.tolist()}) = {got.tolist()}, numpy: {expected.tolist()}"

@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.arrays import categories_of, draw_categorical, sorted_unique
+from sim.arrays import categories_of, draw_categorical, last_occurrences, sorted_unique
 from sim.calendar import IdCalendar
 from sim.columns import doubled, resized
 from sim.config import BuyerConfig, DemandConfig
 from sim.domain import Channel
-from sim.market.choice import NEG_INF, exp_weights, logsumexp_rows_weights, pick_by_weights, row_max
+from sim.market.choice import NEG_INF, logsumexp_rows_weights, pick_by_weights
 from sim.market.harm import consumption_harm
 from sim.market.records import Purchases
 from sim.market.trade import place_orders
@@ -500,15 +500,13 @@ class BuyerPopulation:
         cfg = self.cfg
         # keep the last outcome per (buyer, market) pair so set_trust sees unique pairs
         key = buyers.astype(np.int64) * self.trust.shape[1] + markets
-        _, last = np.unique(key[::-1], return_index=True)
-        keep = len(key) - 1 - last
+        keep = last_occurrences(key)
         b, m, g = buyers[keep], markets[keep], good[keep]
         t = self.trust_of(b, m).astype(np.float64)
         new = np.where(g, t + cfg.trust_gain * (1 - t), t - cfg.trust_loss * t)
         self.set_trust(b, m, new)
         # favourite vendor
-        _, lastb = np.unique(buyers[::-1], return_index=True)
-        kb = len(buyers) - 1 - lastb
+        kb = last_occurrences(buyers)
         b, v, g = buyers[kb], vendors[kb], good[kb]
         same = self.fav_vendor[b] == v
         ft = self.fav_trust[b].astype(np.float64)
@@ -703,7 +701,7 @@ def choose_purchases(model: CryptoMarketModel, ids: np.ndarray, outside: np.ndar
     uniform[rows] = rng.random(len(rows))
     buy_off, buy_on = np.flatnonzero(buys[off_rows]), np.flatnonzero(buys[on_rows])
     pick[off_rows[buy_off]] = 4 * pick_by_weights(w_off.take(buy_off, axis=0), uniform[off_rows[buy_off]])
-    # (a buying row has a finite maximum, so its weights are those gumbel_pick would compute)
+    # (a buying row has a finite maximum: its weights are exp(u - max), a logit's over its nests)
     pick[on_rows[buy_on]] = pick_by_weights(w_on.take(buy_on, axis=0), uniform[on_rows[buy_on]])
     k_of, channel = pick // 4, pick % 4
     sub = np.where(buys, csub[np.arange(n), np.maximum(k_of, 0)], -1)
@@ -787,23 +785,6 @@ def candidate_taste(subs: SubstanceTable, analogue_penalty: float, substitute_pe
     analogue = subs.analogue_of[csub] == focal
     taste = np.where(cand == focal, 0.0, np.where(analogue, -analogue_penalty, -substitute_penalty))
     return np.where((cand >= 0) & subs.present[csub], taste, NEG_INF)
-
-
-def gumbel_pick(u: np.ndarray, rng: np.random.Generator | None = None, uniform: np.ndarray | None = None) -> np.ndarray:
-    """One column per row with logit probabilities (rows have at least one finite utility).
-
-    Drawn by inverting the cumulative probabilities with one uniform per row (the same law as
-    adding Gumbel noise and taking the argmax, with one draw per row instead of one per cell):
-    ``uniform`` if given (one per row, drawn by the caller), else drawn from ``rng``. Columns of
-    ``-inf`` are never picked and do not change which finite column a uniform picks.
-    """
-    if len(u) == 0:
-        return np.zeros(0, dtype=np.int64)
-    w = exp_weights(u - row_max(u)[:, None])
-    if uniform is None:
-        assert rng is not None, "gumbel_pick needs rng or uniform"
-        uniform = rng.random(len(u))
-    return pick_by_weights(w, uniform)
 
 
 def _learn_skill_at_occasions(model: CryptoMarketModel, ids: np.ndarray, gap_months: np.ndarray) -> None:

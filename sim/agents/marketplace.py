@@ -17,7 +17,7 @@ import numpy as np
 
 from sim.agents.vendor import add_vendors
 from sim.columns import Col, Table
-from sim.domain import Channel, MarketStatus
+from sim.domain import STATUS_ORDER, Channel, MarketStatus
 from sim.market.escrow import OrderEvent
 from sim.market.trade import seize_escrow
 
@@ -45,6 +45,7 @@ class MarketTable(Table):
         "ring": Col(np.float64, 0.0, RING_DAYS),  # orders per day over the last 30 days, today first
         "open": Col(bool, False),  # active: open for trade (the agent's status, mirrored)
         "down": Col(bool, False),  # unavailable today (the agent's down_today, mirrored)
+        "status_code": Col(np.int8, 0),  # the agent's status, mirrored: its position in STATUS_ORDER
     }
     kind: np.ndarray
     commission: np.ndarray
@@ -53,6 +54,7 @@ class MarketTable(Table):
     ring: np.ndarray
     open: np.ndarray
     down: np.ndarray
+    status_code: np.ndarray
 
     def open_columns(self) -> np.ndarray:
         """Columns of the markets open for trade, ascending (the order of ``model.markets``)."""
@@ -138,7 +140,9 @@ class Marketplace(mesa.Agent):
     @status.setter
     def status(self, value: MarketStatus) -> None:
         self._status = value
-        self.model.market_table.open[self.idx] = value == MarketStatus.ACTIVE  # for vectorised readers
+        table = self.model.market_table  # mirrored for vectorised readers and the daily table
+        table.open[self.idx] = value == MarketStatus.ACTIVE
+        table.status_code[self.idx] = STATUS_ORDER.index(value)
 
     @property
     def down_today(self) -> bool:

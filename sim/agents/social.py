@@ -117,8 +117,10 @@ class SocialSupply:
         ss = sup[order]
         first = np.ones(len(ss), dtype=bool)
         np.not_equal(ss[1:], ss[:-1], out=first[1:])
-        start = np.flatnonzero(first)
-        rank = np.arange(len(ss)) - np.repeat(start, np.diff(start, append=len(ss)))
+        # each position minus the start of its run of equal suppliers (a running maximum of the starts:
+        # the same ranks as repeating each start over its run, without np.diff's concatenation)
+        position = np.arange(len(ss))
+        rank = position - np.maximum.accumulate(np.where(first, position, 0))
         got = np.zeros(len(buyers), dtype=bool)
         got[order] = rank < self.stock[ss]
         np.subtract.at(self.stock, sup[got], 1)
