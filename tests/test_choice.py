@@ -207,3 +207,19 @@ def test_mean_share_per_vendor_and_substance_equals_numpys_mean():
         values = index.within_share[index.vendor_order][mine[index.vendor_order]]
         want = float(values.mean()) if len(values) else 0.0
         assert g == want, f"vendor {v}, substance {s}: {g!r} against np.mean {want!r}"
+
+
+def test_blocked_pick_is_the_pick_of_one_pass():
+    """Many rows are picked block by block (cache-sized); the picks are those of one pass over all rows."""
+    from sim.market.choice import ROW_BLOCK, _pick_by_weights, exp_weights, pick_by_weights
+
+    rng = np.random.default_rng(11)
+    for width in (1, 6, 40):  # the narrow loop, and numpy's running sum on wide rows
+        u = rng.normal(scale=5.0, size=(2 * ROW_BLOCK + 77, width))
+        u[rng.random(u.shape) < 0.4] = NEG_INF
+        u[:, 0] = 0.0
+        w = exp_weights(u)
+        uniform = rng.random(len(w))
+        got, one = pick_by_weights(w, uniform), _pick_by_weights(w, uniform)
+        assert np.array_equal(got, one), f"block-wise picks differ from one pass at width {width}"
+        assert got.dtype == np.int64 and len(got) == len(w), "one int64 pick per row"

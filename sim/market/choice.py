@@ -114,6 +114,19 @@ def pick_by_weights(w: np.ndarray, uniform: np.ndarray) -> np.ndarray:
     """
     if len(w) == 0:
         return np.zeros(0, dtype=np.int64)
+    if len(w) > ROW_BLOCK:
+        # many rows: block by block, so that the passes over each block's columns run in cache
+        # (a day's offline occasions at 10,000,000 buyers are about 1,000,000 rows); each row's
+        # sums and counts are its own, so are its picks
+        pick = np.empty(len(w), dtype=np.int64)
+        for start in range(0, len(w), ROW_BLOCK):
+            block = slice(start, start + ROW_BLOCK)
+            pick[block] = _pick_by_weights(w[block], uniform[block])
+        return pick
+    return _pick_by_weights(w, uniform)
+
+
+def _pick_by_weights(w: np.ndarray, uniform: np.ndarray) -> np.ndarray:
     width = w.shape[1]
     if not loop_over_columns(w):  # (a running sum along a row adds in order: the same sums as the loop)
         cum = np.cumsum(w, axis=1)
