@@ -233,7 +233,8 @@ def figure(table, path: Path) -> None:
     )
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     ax.loglog(g["buyers"], g["wall"], "o-", label="cryptomarket-abm (takedown scenario, one run)")
-    ax.loglog(g["buyers"], g["floor"], "s--", label="floor: bare Mesa model, same agents and events")
+    # hollow squares: where the two meet (10,000,000 buyers) the model's dot shows through
+    ax.loglog(g["buyers"], g["floor"], "s--", markerfacecolor="none", label="floor: bare Mesa model, same agents and events")
     x0, y0 = g["buyers"].iloc[0], g["wall"].iloc[0]
     ax.loglog(g["buyers"], y0 * g["buyers"] / x0, ":", color="grey", label="linear in buyers (through the smallest size)")
     for _, r in g.iterrows():  # the model's n left of its markers, the floor's right of its own, each in its colour
@@ -292,7 +293,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--large-seeds",
         type=int,
-        help="seeds at the sizes above 200,000 buyers (default 1; each 2,000,000-buyer seed costs about 3 minutes; "
+        help="seeds at the sizes above 200,000 buyers (default 1; each 2,000,000-buyer seed costs about 4 minutes with its floor run; "
         "--smoke runs --seeds seeds at every size)",
     )
     p.add_argument("--no-floor", action="store_true", help="skip the floor model")
@@ -330,6 +331,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--out {a.out}: is a file; give a new folder")
     if a.out.exists() and any(a.out.iterdir()):
         p.error(f"--out {a.out}: the folder exists and is not empty; give a new folder")
+    in_file = next((q for q in a.out.parents if q.exists() and not q.is_dir()), None)
+    if in_file is not None:
+        p.error(f"--out {a.out}: {in_file} is a file, not a folder; give a new folder")
     total = memory_total_gb()
     need = MEMORY_BASE_GB + MEMORY_PER_BUYER_KB * max(a.sizes) / 1e6
     if total is not None and need > total:

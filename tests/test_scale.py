@@ -91,6 +91,7 @@ def test_scale_benchmark_refuses_bad_input(tmp_path):
         (["--days", "0", "--sizes", "1000", "--out", str(tmp_path / "c")], "use at least 366"),  # 0 is not "not given"
         (["--smoke", "--seeds", "0", "--out", str(tmp_path / "d")], "--seeds 0"),
         (["--large-seeds", "0", "--sizes", "1000", "--out", str(tmp_path / "e")], "--large-seeds 0"),
+        (["--sizes", "1000", "--out", str(used / "keep.txt" / "f")], "is a file, not a folder"),
     ):
         proc = subprocess.run([sys.executable, script, *args], capture_output=True, text=True, cwd=ROOT, timeout=120)
         assert proc.returncode == 2 and message in proc.stderr, f"{args}: {proc.stderr[-500:]}"
