@@ -69,12 +69,9 @@ def main(cfg: DictConfig) -> None:
     if summary is None:
         _say(f"{out_dir}: finished before with the same settings and code, skipped")
         return
-    h = summary["run"]
-    _say(
-        f"{out_dir}: online volume {h['online_volume_eur_per_day']:.0f} EUR/day, "
-        f"online share {h['online_share_of_purchases']['all']:.3f}, "
-        f"delivery success {h['delivery_success_rate']:.3f}, markets at end {h['active_markets_end']}"
-    )
+    from sim.summary import headline_text
+
+    _say(f"{out_dir}: {headline_text(summary['run'])}")
 
 
 def _say(message: str, err: bool = False) -> None:
@@ -105,25 +102,24 @@ def _interrupt_on_sigterm() -> None:
 
 
 def cli() -> None:
-    """Check the command line (keys, config files as data), then hand over to Hydra."""
-    from sim.preflight import check_command_line, trial_overrides
-    from sim.runner import compose
+    """Compose and check every job as Hydra will (files as data, sim/hydra_guard.py), then hand over to Hydra."""
+    from sim.hydra_guard import check_invocation
+    from sim.runner import to_config
 
     # -m may stand anywhere among the overrides (Hydra's parser wants it before them)
     sys.argv[1:] = [a for a in sys.argv[1:] if a in ("-m", "--multirun")] + [
         a for a in sys.argv[1:] if a not in ("-m", "--multirun")
     ]
-
     try:
-        check_command_line(sys.argv[1:])
-        trial = trial_overrides(sys.argv[1:])
-        if trial is not None:  # compose one job now: Hydra's own errors become one-line messages
-            compose(trial)
+        inv = check_invocation(sys.argv[1:], validate=to_config)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
-    if trial is not None and any(a.lstrip("+").startswith("experiment=") for a in trial) and "-m" not in sys.argv:
+    if inv.runs and not inv.multirun and any(a.lstrip("+").startswith("experiment=") for a in inv.args.overrides):
         print("note: an experiment is a sweep; without -m only one run of its base settings is made", file=sys.stderr)
+    # Hydra prints an error of its launcher as a traceback and exits 1; let it reach us instead, so that
+    # a sweep the launcher refuses is cleaned up and reported in one line
+    os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         main()
     except KeyboardInterrupt:
@@ -131,6 +127,13 @@ def cli() -> None:
 
         end_interrupted_sweep()
         sys.exit(130)
+    except Exception as err:  # noqa: BLE001 - the launcher's or sweeper's error, or a bug of a single run
+        from sim.callbacks import end_failed_sweep
+
+        status = end_failed_sweep(err)
+        if status is None:
+            raise
+        sys.exit(status)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,9 @@ from sim.rundir import (
 CLAIMS: dict[Path, Created] = {}
 #: the sweep this process runs (folder, token), so that an interrupt can release and collect it
 CURRENT_SWEEP: list[tuple[Path, str]] = []
+#: what starting the current sweep created: the folder (if new) and the sweep record it replaced,
+#: so that a sweep its launcher refuses before any job ran leaves the folder as it found it
+SWEEP_START: dict[str, Any] = {}
 
 
 def refuse(err: UserError) -> None:
@@ -103,6 +106,7 @@ class GuardRuns(Callback):
         sweep = Path(config.hydra.sweep.dir)
         record = read_sweep(sweep)
         unlock_sweep(sweep, record.get("token", ""))
+        SWEEP_START["ended"] = True
         if not record:
             return
         (sweep / f".progress-{record['token']}").unlink(missing_ok=True)  # this invocation's own counter
@@ -130,25 +134,9 @@ def start_run(config: DictConfig) -> None:
 
 
 # ----------------------------------------------------------------------------- sweeps
-def sweep_jobs(config: DictConfig) -> tuple[list[list[str]], list[str]] | None:
-    """The override lists of every job of a sweep run by Hydra's basic sweeper, and the swept keys.
-
-    None for another sweeper (its jobs are known only as it runs; each is then checked alone).
-    """
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    if "BasicSweeper" not in str(config.hydra.sweeper.get("_target_", "")):
-        return None
-    params = [f"{k}={v}" for k, v in (config.hydra.sweeper.get("params") or {}).items()]
-    overrides = OverridesParser.create().parse_overrides([*params, *config.hydra.overrides.task])
-    swept = sorted({o.key_or_group.lstrip("+~") for o in overrides if o.is_sweep_override()})
-    batches = BasicSweeper.split_arguments(overrides, None)
-    return [job for batch in batches for job in batch], swept
-
-
 def start_sweep(config: DictConfig) -> None:
     """Check every job, the sweep folder and its record; lock it and record this sweep."""
+    from sim.hydra_guard import sweep_jobs
     from sim.runner import code_hash, git_revision, to_config
 
     sweep = Path(str(config.hydra.sweep.dir)).absolute()
@@ -181,6 +169,7 @@ def start_sweep(config: DictConfig) -> None:
         "finished_before": before,
         "all_jobs": sorted(set(previous.get("all_jobs", [])) | {j["subdir"] for j in jobs}),
     }
+    SWEEP_START.update(created=created, previous=(sweep / SWEEP_FILE).read_bytes() if previous else None, ended=False)
     write_json_atomic(sweep / SWEEP_FILE, record)
     CURRENT_SWEEP.append((sweep, token))
     note = f" ({len(before)} finished before with the same settings and code: skipped)" if before else ""
@@ -196,6 +185,7 @@ def check_jobs(config: DictConfig, sweep: Path, job_overrides: list[list[str]]) 
     """
     from hydra.core.global_hydra import GlobalHydra
 
+    from sim.hydra_guard import CHECKED_JOBS
     from sim.preflight import check_memory, composition_error
     from sim.runner import result_hash, result_settings, task_container, to_config
 
@@ -204,7 +194,7 @@ def check_jobs(config: DictConfig, sweep: Path, job_overrides: list[list[str]]) 
     t0 = time.perf_counter()
     for overrides in job_overrides:
         try:
-            job_cfg = loader.load_sweep_config(config, list(overrides))
+            job_cfg = CHECKED_JOBS.get(tuple(overrides)) or loader.load_sweep_config(config, list(overrides))
         except Exception as err:  # noqa: BLE001 - Hydra's composition errors, as one line
             raise ConfigError(f"job {' '.join(overrides)}: {composition_error(err)}") from None
         subdir = str(job_cfg.hydra.sweep.subdir)
@@ -288,6 +278,40 @@ def check_compatible(sweep: Path, previous: dict, swept: list[str], settings: di
             f"hydra.sweep.dir={sweep} holds a sweep of other settings ({'; '.join(reasons)}); "
             "its runs would be mixed with these: choose a new hydra.sweep.dir"
         )
+
+
+def end_failed_sweep(err: BaseException) -> int | None:
+    """After the launcher or sweeper stopped this process's sweep with an error: clean up and say so.
+
+    Before any job ended, the sweep is refused: what starting it created is removed (a new folder
+    as a whole; in an existing folder the lock, and the sweep record is restored) and the exit
+    status is 2. After some jobs ended, their runs stay, the lock is released and the status is 1.
+
+    Returns:
+        The exit status, or None when no sweep of this process was under way.
+    """
+    if not CURRENT_SWEEP or SWEEP_START.get("ended"):
+        return None
+    sweep, token = CURRENT_SWEEP[-1]
+    progress = sweep / f".progress-{token}"
+    message = f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
+    if progress.exists():
+        progress.unlink(missing_ok=True)
+        unlock_sweep(sweep, token)
+        print(f"error: the sweep stopped: {message}; the runs that ended are in {sweep}", file=sys.stderr)
+        return 1
+    created: Created = SWEEP_START["created"]
+    if created.top is not None:
+        created.remove()
+    else:
+        previous = SWEEP_START.get("previous")
+        if previous is None:
+            (sweep / SWEEP_FILE).unlink(missing_ok=True)
+        else:
+            (sweep / SWEEP_FILE).write_bytes(previous)
+        unlock_sweep(sweep, token)
+    print(f"error: the launcher refused the sweep before any job ran: {message}", file=sys.stderr)
+    return 2
 
 
 def read_sweep(sweep: Path) -> dict:

@@ -119,32 +119,34 @@ def check_command_line(args: list[str], multirun: bool | None = None) -> None:
         if override.is_delete():
             raise ConfigError(f"{arg}: deleting a key is not supported; set it to a value instead")
         if key.startswith("hydra/"):
-            _check_hydra_group(key, _override_values(override))
+            check_hydra_group(key, _override_values(override))
             continue
         if key == "hydra.launcher.n_jobs":
             for v in _override_values(override):
                 if not v.lstrip("-").isdigit() or int(v) == 0:
                     raise ConfigError(f"{arg}: must be a whole number of parallel jobs, not 0 (negative: all cores but n-1)")
         if key.startswith("hydra"):
-            continue
+            continue  # checked on the composed configuration (sim.hydra_guard)
         values = _override_values(override)
         if not values and override.is_sweep_override():
             raise ConfigError(f"{arg}: sweeps no value (an empty range?)")
+        # config group options are looked up by Hydra on its search path; the files it chooses are
+        # checked as data on the composed configuration (sim.hydra_guard.check_task)
         if key in GROUPS:
             for v in values:
-                check_config_file(_group_file(key, v), key)
+                check_folder_name(key, v)
             continue
         if key == POINT_GROUP:
             if not arg.lstrip().startswith("+"):
                 raise ConfigError(f"{arg}: select a design point with +{POINT_GROUP}=NAME")
             for v in values:
-                check_config_file(point_file(v, searchpath_dirs(args)), POINT_GROUP)
+                check_folder_name(POINT_GROUP, v)
             continue
         if key == "experiment":
             if not arg.lstrip().startswith("+"):
                 raise ConfigError(f"{arg}: select an experiment with +experiment=NAME; allowed: {experiment_names()}")
             for v in values:
-                check_experiment_file(v)
+                check_folder_name("experiment", v)
             continue
         check_key(key)
     if multirun:
@@ -342,21 +344,28 @@ def allowed_type(detail: str) -> str:
     return ""
 
 
-def _check_hydra_group(group: str, options: list[str]) -> None:
-    """Refuse an unknown option of one of Hydra's own config groups (``hydra/launcher=...``)."""
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
+def check_hydra_group(group: str, options: list[str], loader: Any = None) -> None:
+    """Refuse an unknown option of one of Hydra's own config groups (``hydra/launcher=...``).
 
-    from sim.config import register_configs
+    The options are those of the project's own search path (configs/, Hydra and its installed
+    plugins), never of a folder the user adds. ``loader``: the config loader of a Hydra instance
+    already set up with that search path (else one is made here).
+    """
+    if loader is not None:
+        allowed = sorted(loader.get_group_options(group))
+    else:
+        from hydra import initialize_config_dir
+        from hydra.core.global_hydra import GlobalHydra
 
-    register_configs()
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-            loader = GlobalHydra.instance().config_loader()
-            allowed = sorted(loader.get_group_options(group))
-    finally:
+        from sim.config import register_configs
+
+        register_configs()
         GlobalHydra.instance().clear()
+        try:
+            with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+                allowed = sorted(GlobalHydra.instance().config_loader().get_group_options(group))
+        finally:
+            GlobalHydra.instance().clear()
     if not allowed:
         raise ConfigError(f"{group}: no such Hydra config group")
     for option in options:
@@ -465,16 +474,11 @@ def check_config_file(path: Path, kind: str) -> None:
     Raises:
         ConfigError: naming the file, the line and the key.
     """
+    from sim.yamlfiles import read_limited
+
     where = _display(path)
+    data, tree = read_limited(path, where)
     text = path.read_text()
-    try:
-        data = yaml.safe_load(text)
-        tree = yaml.compose(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = f", line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise ConfigError(f"{where}{line}: not valid YAML: {problem}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -542,9 +546,10 @@ def _check_sweep_param(key: str, spec: Any, where: str) -> None:
     text = str(spec).strip()
     values = [] if text.startswith(("range(", "glob(", "interval(", "choice(")) else [v.strip() for v in text.split(",")]
     if key in GROUPS:
+        # options are looked up on Hydra's search path when the sweep's jobs are composed
         for v in values:
             try:
-                _group_file(key, v)
+                check_folder_name(key, v)
             except ConfigError as err:
                 raise ConfigError(f"{where}: {err}") from None
         return
@@ -701,19 +706,63 @@ def memory_available() -> tuple[float, str]:
     return min(limits) if limits else (float("inf"), "no known limit")
 
 
+#: settings the memory estimate grows with, in the order a message names them when they tie
+MEMORY_KEYS = (
+    "model.n_buyers",
+    "model.demand.potential_users_per_user",
+    "run.days",
+    "run.burn_in_days",
+    "model.markets.initial_cryptomarkets",
+    "model.markets.initial_decentralised",
+    "model.markets.initial_webshops",
+    "model.markets.new_cryptomarkets_per_year",
+    "model.markets.new_decentralised_per_year",
+    "model.markets.new_webshops_per_year",
+    "model.buyers.tech_skill_share",
+    "model.vendors.vendors_per_1000_online_buyers",
+)
+
+
+def memory_culprit(cfg) -> tuple[str, Any]:
+    """The setting (key, value) whose return to its default lowers the memory estimate most.
+
+    ``model.n_buyers`` when no setting's default lowers it (the population is what is large).
+    """
+    import copy
+
+    need, default = memory_estimate(cfg), Config()
+    best, best_gain = "model.n_buyers", 0.0
+    for key in MEMORY_KEYS:
+        *path, leaf = key.split(".")
+        trial: Any = copy.deepcopy(cfg)
+        obj, ref = trial, default
+        for part in path:
+            obj, ref = getattr(obj, part), getattr(ref, part)
+        setattr(obj, leaf, getattr(ref, leaf))
+        gain = need - memory_estimate(trial)
+        if gain > best_gain:
+            best, best_gain = key, gain
+    value: Any = cfg
+    for part in best.split("."):
+        value = getattr(value, part)
+    return best, value
+
+
 def check_memory(cfg) -> None:
     """Refuse a run whose estimated memory exceeds what this process may use.
 
     Raises:
-        ConfigError: naming ``model.n_buyers``, the estimate and the limit.
+        ConfigError: naming the setting that weighs most (:func:`memory_culprit`), the estimate and the limit.
     """
     if not cfg.run.check_memory:
         return
     need = memory_estimate(cfg)
     have, source = memory_available()
     if need > have:
+        key, value = memory_culprit(cfg)
+        others = ", ".join(k for k in ("model.n_buyers", "run.days") if k != key) + ", the number of markets or vendors"
         raise ConfigError(
-            f"model.n_buyers={cfg.model.n_buyers}: a run of {cfg.run.days} days with these settings needs about "
-            f"{need / 1e9:.1f} GB of memory, more than {max(have, 0) / 1e9:.1f} GB ({source}); lower model.n_buyers, "
-            "run.days, the number of markets or vendors, or set run.check_memory=false if you know better"
+            f"{key}={value}: a run of {cfg.run.days} days with these settings needs about "
+            f"{need / 1e9:.1f} GB of memory, more than {max(have, 0) / 1e9:.1f} GB ({source}); lower {key} "
+            f"(or {others}), or set run.check_memory=false if you know better"
         )

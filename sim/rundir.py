@@ -7,6 +7,9 @@
   into place only when all are written; ``status.json`` is written last, atomically, and says
   ``running``, ``finished``, ``failed`` or ``interrupted``. Readers trust only ``finished``.
 * On failure a program removes only what it created in the same invocation (:class:`Created`).
+* A finished run's ``status.json`` records the sha256 of each of its output files
+  (:func:`output_digests`), so that a file changed after the run finished is found
+  (:func:`changed_outputs`) and such a run is never pooled.
 * A sweep folder records its settings in ``sweep.json`` and is locked while a sweep runs into it
   (:func:`lock_sweep`), so two sweeps never write into one folder and a rerun with other settings
   or other code is refused instead of mixed.
@@ -14,6 +17,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -21,7 +25,7 @@ import shutil
 import socket
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from sim.errors import FolderError
 
@@ -30,6 +34,8 @@ SWEEP_FILE = "sweep.json"
 LOCK_FILE = ".sweep.lock"
 #: files Hydra and this program write into a run folder (what a failed invocation may remove)
 OWN_NAMES = (".hydra", "run.log", STATUS_FILE, "error.txt")
+#: folders of a run folder whose files are not digested: pictures drawn from the tables, never read back
+UNDIGESTED = ("figures",)
 
 
 def new_token() -> str:
@@ -133,16 +139,81 @@ def write_json_atomic(path: Path, data: dict) -> None:
 
 
 def mark(folder: Path, status: str, **info) -> None:
-    """Record a run's status (``running``, ``finished``, ``failed``, ``interrupted``) in ``status.json``."""
+    """Record a run's status (``running``, ``finished``, ``failed``, ``interrupted``) in ``status.json``.
+
+    A ``finished`` run also records ``digests``, the sha256 of each of its output files
+    (:func:`output_digests`; unless ``info`` gives them), so that a later change is found.
+    """
+    if status == "finished" and "digests" not in info:
+        info["digests"] = output_digests(folder)
     write_json_atomic(folder / STATUS_FILE, {"status": status, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **info})
 
 
 def read_status(folder: Path) -> dict:
     """The run's status record; ``{"status": "missing"}`` where there is none or it is unreadable."""
     try:
-        return json.loads((folder / STATUS_FILE).read_text())
+        status = json.loads((folder / STATUS_FILE).read_text())
     except (OSError, ValueError):
         return {"status": "missing"}
+    return status if isinstance(status, dict) and "status" in status else {"status": "missing"}
+
+
+# ----------------------------------------------------------------------------- integrity
+def file_digest(path: Path) -> str:
+    """The sha256 of a file's bytes, as hex."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def output_digests(folder: Path) -> dict[str, str]:
+    """The sha256 of every output file of a run folder, by its path relative to the folder (``/``-separated).
+
+    Covers the tables, ``summary.json``, ``manifest.json``, ``interventions.csv`` and ``counterfactual/``;
+    leaves out what Hydra and the status records write (:data:`OWN_NAMES`), hidden files (staging
+    folders, temporary files) and figures (drawn from the tables and never read back).
+    """
+    folder = Path(folder)
+    digests = {}
+    for p in sorted(folder.rglob("*")):
+        rel = p.relative_to(folder)
+        if rel.parts[0] in (*OWN_NAMES, *UNDIGESTED) or any(part.startswith(".") for part in rel.parts):
+            continue
+        if p.is_file() and not p.is_symlink():
+            digests[rel.as_posix()] = file_digest(p)
+    return digests
+
+
+def changed_outputs(folder: Path, status: dict | None = None) -> list[str]:
+    """What changed in a finished run's output files since it finished: one phrase per file, none if nothing.
+
+    Compares the files with the digests that ``status.json`` recorded when the run finished. A run
+    without recorded digests (made before they were recorded) has nothing to compare with: no
+    phrase. This finds accidental edits and damage, not deliberate forgery (whoever edits a result
+    can edit ``status.json`` too).
+
+    Args:
+        folder: the run folder.
+        status: its status record, if already read (:func:`read_status`).
+    """
+    folder = Path(folder)
+    status = read_status(folder) if status is None else status
+    recorded = status.get("digests")
+    if recorded is None:
+        return []
+    if not isinstance(recorded, dict) or not all(isinstance(v, str) for v in recorded.values()):
+        return [f"{STATUS_FILE}: its record of the output files (digests) is unreadable"]
+    problems = []
+    for rel, digest in sorted(recorded.items()):
+        parts = PurePosixPath(rel).parts
+        if not parts or PurePosixPath(rel).is_absolute() or ".." in parts:
+            problems.append(f"{STATUS_FILE}: records a file outside the run folder ({rel!r})")
+            continue
+        path = folder.joinpath(*parts)
+        if not path.is_file():
+            problems.append(f"{rel} is missing (the run wrote it)")
+        elif file_digest(path) != digest:
+            problems.append(f"{rel} changed after the run finished")
+    return problems
 
 
 def publish(staging: Path, folder: Path) -> None:
@@ -159,14 +230,25 @@ def publish(staging: Path, folder: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- sweep lock
-def lock_sweep(sweep: Path, token: str) -> None:
+def lock_sweep(sweep: Path, token: str, purpose: str = "sweep") -> None:
     """Take the sweep folder's lock (atomic create); a stale lock of a dead process is taken over.
 
+    Args:
+        sweep: the sweep folder.
+        token: names this invocation (:func:`unlock_sweep` releases only its own lock).
+        purpose: ``sweep`` (runs are written into the folder) or ``collection`` (``collected/`` is).
+
     Raises:
-        FolderError: another sweep on this or another machine holds the lock.
+        FolderError: another sweep or collection on this or another machine holds the lock.
     """
     lock = sweep / LOCK_FILE
-    me = {"pid": os.getpid(), "host": socket.gethostname(), "token": token, "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    me = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "token": token,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "purpose": purpose,
+    }
     for _ in range(2):
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -178,8 +260,9 @@ def lock_sweep(sweep: Path, token: str) -> None:
             if other.get("host") == me["host"] and not _alive(int(other.get("pid", 0))):
                 lock.unlink(missing_ok=True)  # the sweep that held it died: its lock, not its data
                 continue
+            what = "a collection of its runs" if other.get("purpose") == "collection" else "another sweep"
             raise FolderError(
-                f"{sweep}: another sweep is writing into this folder (process {other.get('pid')} on "
+                f"{sweep}: {what} is writing into this folder (process {other.get('pid')} on "
                 f"{other.get('host')}, since {other.get('time')}); wait for it or choose another hydra.sweep.dir"
             ) from None
         with os.fdopen(fd, "w") as f:

@@ -10,6 +10,7 @@ import functools
 import hashlib
 import json
 import logging
+import os
 import platform
 import shutil
 import subprocess
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from sim.config import Config, check_scenario_name, register_configs, validate
+from sim.config import Config, check_scenario_name, validate
 from sim.errors import FolderError
 from sim.rundir import OWN_NAMES, mark, publish, read_status
 
@@ -29,25 +30,16 @@ TABLES = ("daily", "markets", "substances", "events", "vendors")  # and cohorts.
 
 
 def compose(overrides: list[str] | None = None) -> Config:
-    """Compose ``configs/config.yaml`` with Hydra overrides into a validated :class:`Config`."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.errors import HydraException
+    """Compose ``configs/config.yaml`` with Hydra overrides into a validated :class:`Config`.
 
-    from sim.preflight import check_command_line, composition_error
+    The composition is checked as ``run.py`` checks it (:func:`sim.hydra_guard.check_invocation`:
+    files as data, Hydra's own settings, literal values), so a configuration a test or notebook
+    composes is one the command line would run.
+    """
+    from sim.hydra_guard import check_invocation
 
-    check_command_line(list(overrides or []), multirun=False)
-    register_configs()
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-            dcfg = hydra_compose(config_name="config", overrides=list(overrides or []))
-    except HydraException as err:
-        raise composition_error(err) from None
-    finally:
-        GlobalHydra.instance().clear()
-    return to_config(dcfg)
+    inv = check_invocation(list(overrides or []), validate=to_config)
+    return to_config(inv.configs[0])
 
 
 def to_config(dcfg: DictConfig) -> Config:
@@ -91,12 +83,32 @@ def simulate(cfg: Config, progress: bool = False, probes: list | None = None, la
     """Build and run the model; return ``(model, tables)``.
 
     ``probes`` (counterfactual runs): cohorts to follow, as :func:`sim.summary.run_facts` lists them.
-    """
-    from sim.model import CryptoMarketModel
 
-    model = CryptoMarketModel(cfg, probes=probes)
-    model.run(progress=progress, label=label)
-    return model, model.recorder.tables(model)
+    Floating-point overflow and undefined results (inf - inf, 0 / 0, a cast of inf or NaN to an
+    integer) raise instead of passing infinities and NaN into the tables: every parameter's bounds
+    are meant to rule them out (sim/params.py), so one that happens all the same is reported as a
+    configuration problem. Code that expects such values says so with its own ``np.errstate``.
+
+    Raises:
+        ConfigError: the arithmetic overflowed or became undefined; the message names the day and
+            the parameters set farthest from their defaults (:func:`sim.summary.overflow_message`).
+    """
+    import numpy as np
+
+    from sim.errors import ConfigError
+    from sim.model import CryptoMarketModel
+    from sim.summary import overflow_message
+
+    model = None
+    try:
+        with np.errstate(over="raise", invalid="raise"):
+            model = CryptoMarketModel(cfg, probes=probes)
+            model.run(progress=progress, label=label)
+            tables = model.recorder.tables(model)
+    except (FloatingPointError, OverflowError) as err:
+        day = getattr(model, "day", None) if model is not None else None
+        raise ConfigError(overflow_message(cfg, err, day)) from None
+    return model, tables
 
 
 def counterfactual_config(cfg: Config) -> Config:
@@ -113,10 +125,17 @@ def simulate_pair(cfg: Config, progress: bool = False):
 
     Returns ``(facts, tables, counterfactual)``, ``counterfactual`` being ``(facts, tables)`` of
     the run without interventions (same seed, so identical up to the first start day) or None.
-    The treated model is freed before the counterfactual runs.
-    """
-    from sim.summary import run_facts
+    The treated model is freed before the counterfactual runs. A run too small for the figures it
+    reports says so on stderr before it starts, with the size that would give them
+    (:func:`sim.summary.population_warnings`).
 
+    Raises:
+        ConfigError: the arithmetic overflowed (:func:`simulate`).
+    """
+    from sim.summary import population_warnings, run_facts
+
+    for line in population_warnings(cfg):
+        print(f"warning: {line}", file=sys.stderr, flush=True)
     model, tables = simulate(cfg, progress=progress)
     facts = run_facts(model, tables)
     del model
@@ -220,6 +239,12 @@ def run_job(dcfg: DictConfig, out_dir: Path, token: str, skip_finished: bool = F
         status = read_status(out_dir)
         if status["status"] == "finished" and status.get("result_hash") == digest:
             return None
+        # A sweep reruns this job while it holds the sweep's lock, so an earlier attempt recorded in
+        # status.json is dead (killed before it could remove its staging folder): that folder is this
+        # program's own scratch, named by the token the record gives, and nothing reads it
+        stale = status.get("token")
+        if status["status"] in ("running", "failed", "interrupted") and stale and stale != token:
+            shutil.rmtree(out_dir / f".staging-{stale}", ignore_errors=True)
     held = [p.name for p in out_dir.glob("*") if p.name not in OWN_NAMES and not p.name.startswith(".")]
     if held:
         raise FolderError(f"{out_dir}: already holds {sorted(held)[:5]}; results of another run are never overwritten")
@@ -266,16 +291,31 @@ def manifest(cfg: Config, wall_s: float) -> dict:
 def git_revision() -> str | None:
     """Commit of the code that ran, with ``-dirty`` if the work tree had changes."""
     root = Path(__file__).resolve().parent.parent
+    git = ["git", "-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null"]
     try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
+        rev = subprocess.run([*git, "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5, env=tool_env())
         if rev.returncode != 0:
             return None
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, timeout=5
+            [*git, "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            env=tool_env(),
         )
         return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+def tool_env() -> dict[str, str]:
+    """The environment for tools this program runs (git): without ``GIT_*`` variables.
+
+    git reads its configuration from ``GIT_CONFIG_*`` variables, and ``core.fsmonitor`` there
+    names a command it runs; nothing in the environment may make recording a revision run code.
+    """
+    return {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
 
 
 def record_failure(err: BaseException, out_dir: Path, token: str, status: str = "failed") -> None:

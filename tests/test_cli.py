@@ -136,7 +136,6 @@ def test_same_seed_gives_byte_identical_files(tmp_path):
     "text, message",
     [
         ("model:\n  bogus: 1\n", "line 3: model.bogus"),
-        ("hydra:\n  sweeper:\n    params:\n      scenario: baseline,moonshot\n", "scenario=moonshot: no such scenario"),
         ("hydra:\n  sweeper:\n    params:\n      model.n_buyers: 100,lots\n", "'lots'"),
         ("hydra:\n  sweeper:\n    params:\n      model.no_such_key: 1,2\n", "unknown key 'no_such_key' in model"),
         ("model: [1\n", "line 3: not valid YAML"),

@@ -236,3 +236,20 @@ def test_launcher_refuses_bad_arguments_and_defaults_to_loopback():
     assert parse([]).host == LOOPBACK == "127.0.0.1", "the page binds to the loopback address by default"
     out = subprocess.run([sys.executable, "-m", "sim.explore", "--port", "70000"], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 2 and "allowed are 0 to 65535" in out.stderr and "Traceback" not in out.stderr, out.stderr
+
+
+def test_a_port_in_use_is_refused_in_one_line_before_the_server_starts():
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "sim.explore", "--port", str(port)], capture_output=True, text=True, timeout=120
+        )
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2, f"refused with status 2: {proc.stderr[-800:]}"
+    assert len(lines) == 1 and str(port) in lines[0] and "starting" not in proc.stdout.lower(), (
+        f"one line naming the port: {proc.stderr}"
+    )

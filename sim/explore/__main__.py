@@ -40,6 +40,18 @@ def main(argv: list[str] | None = None) -> None:
         loopback = args.host == "localhost"
     if not loopback:
         print(f"note: listening on {args.host}: anyone who can reach this machine can open the page", file=sys.stderr)
+    if args.port:  # Solara would say it is starting, then fail on a port in use
+        import socket
+
+        with socket.socket() as probe:
+            try:
+                probe.bind((args.host, args.port))
+            except OSError as err:
+                print(
+                    f"error: --port {args.port}: cannot listen on {args.host}:{args.port} ({err.strerror}); choose another port",
+                    file=sys.stderr,
+                )
+                sys.exit(2)
     command = [sys.executable, "-m", "solara", "run", "sim.explore.page", "--host", args.host, "--port", str(args.port)]
     command.append("--open" if args.open else "--no-open")
     os.execv(sys.executable, command)

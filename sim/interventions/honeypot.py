@@ -19,7 +19,7 @@ from sim.domain import MarketStatus
 from sim.interventions.base import Intervention
 from sim.interventions.publicity import publicity
 from sim.market.records import Purchases
-from sim.params import at_least, nonneg, prob, ranged
+from sim.params import duration, nonneg, prob, ranged
 
 
 class Honeypot(Intervention):
@@ -32,7 +32,7 @@ class Honeypot(Intervention):
     class Params:
         """Parameters of the covert operation (ranges declared per field)."""
 
-        operate_days: int = at_least(30, 1)  #: days the police run the market covertly
+        operate_days: int = duration(30, lo=1)  #: days the police run the market covertly
         vendor_arrest_scale: float = prob(0.6)  #: arrest probability of a logged vendor with zero opsec
         buyer_arrest_prob: float = prob(0.01)  #: arrest probability of a logged buyer
         #: share of that probability a buyer who encrypts the address to the vendor's PGP key escapes
@@ -42,8 +42,9 @@ class Honeypot(Intervention):
         publicity_risk: float = ranged(
             0.2, lo=-1.0, hi=1.0, why="added to a perceived risk in [0, 1]; negative = the news raises interest"
         )
-        publicity_half_life_days: float = nonneg(30.0)  #: half-life of the news effects, days
-        publicity_interest: float = nonneg(0.002)  #: extra Tor-skill learning hazard per month after the news
+        publicity_half_life_days: float = duration(30.0)  #: half-life of the news effects, days
+        #: extra Tor-skill learning hazard per month after the news
+        publicity_interest: float = nonneg(0.002, why="a hazard per month; at 30, once a day, it is certain within days", hi=30.0)
 
     def apply(self) -> None:
         """Take over the target covertly and start logging its users; schedule the shutdown."""

@@ -19,7 +19,7 @@ import numpy as np
 
 from sim.errors import ConfigError
 from sim.interventions.base import Intervention
-from sim.params import nonneg, prob, ranged
+from sim.params import coefficient, prob, ranged
 from sim.streams import keyed_stream
 
 
@@ -33,18 +33,19 @@ class PaymentIntervention(Intervention):
     class Params:
         """Parameters of the payment intervention (ranges declared per field)."""
 
-        friction: float = nonneg(1.0)  #: utility penalty (logit units) of paying online, low-skill buyers
+        friction: float = coefficient(1.0)  #: utility penalty (logit units) of paying online, low-skill buyers
         #: the penalty for buyers skilled with Tor and cryptocurrency, as a share of ``friction``
         #: (assumption: they use non-KYC exchanges or privacy coins)
         skilled_share: float = prob(0.3)
-        cashout_hazard_per_100_orders: float = nonneg(0.002)  #: extra daily vendor arrest hazard per 100 orders
+        #: extra daily vendor arrest hazard per 100 orders
+        cashout_hazard_per_100_orders: float = prob(0.002, why="a daily probability per 100 orders")
         #: share of the Tor-skilled buyers who switch to privacy coins or mixers when the controls
         #: start (assumption)
         privacy_coin_share: float = prob(0.5)
         #: utility penalty (logit units) of paying with privacy coins or mixers, paid by the switched
         #: buyers instead of the skilled friction; at most that friction, ``friction x skilled_share``
         #: (buyers switch to pay less; assumption: a third of the default skilled friction, 0.3)
-        privacy_coin_cost: float = nonneg(0.1)
+        privacy_coin_cost: float = coefficient(0.1)
         #: share of vendors' revenue lost to cash-out fees and laundering under the controls; vendors
         #: raise their prices by 1 / (1 - share) (assumption)
         cashout_cost_share: float = ranged(0.05, lo=0.0, hi=1.0, hi_open=True, why="a share of revenue; 1 would leave nothing")

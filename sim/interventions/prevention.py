@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.interventions.base import Intervention
-from sim.params import nonneg, positive, prob
+from sim.params import MAX_DAYS, coefficient, positive, prob
 
 
 class PreventionCampaign(Intervention):
@@ -33,8 +33,9 @@ class PreventionCampaign(Intervention):
 
         reach_online: float = prob(0.4)  #: share of online-capable people reached (assumption)
         reach_offline: float = prob(0.1)  #: share of the others reached (assumption)
-        effect: float = nonneg(0.5)  #: utility added to not buying when reached, logit units (assumption)
-        half_life_days: float = positive(90.0, why="it is divided by")  #: decay of the effect, days (assumption)
+        effect: float = coefficient(0.5)  #: utility added to not buying when reached, logit units (assumption)
+        #: decay of the effect, days (assumption)
+        half_life_days: float = positive(90.0, why="days, divided by; at most a century", hi=MAX_DAYS)
 
     def apply(self) -> None:
         """Reach people (one pass when the campaign starts); their choice shifts towards not buying."""

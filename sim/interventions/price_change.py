@@ -27,7 +27,8 @@ class PriceChange(Intervention):
     class Params:
         """Parameters of the price change (ranges declared per field)."""
 
-        factor: float = positive(1.1)  #: price multiplier (1.1 = prices 10% higher)
+        #: price multiplier (1.1 = prices 10% higher)
+        factor: float = positive(1.1, why="a multiplier of prices; at 100 they are a hundredfold", hi=100.0)
         #: substance names, or "nps" for every NPS; empty = every substance
         substances: list[str] = field(default_factory=list)
 

@@ -43,12 +43,13 @@ class SubstanceBan(Intervention):
         substances: list[str] = field(default_factory=lambda: ["nps"])  #: names, or "nps" for all NPS
         domestic_compliance: float = prob(0.8)  #: share of domestic web shops that delist
         foreign_compliance: float = prob(0.3)  #: share of foreign web shops that delist
-        risk_premium: float = nonneg(0.3)  #: cryptomarket price rise for banned substances (share)
+        #: cryptomarket price rise for banned substances (share)
+        risk_premium: float = nonneg(0.3, why="a share of cost; at 10 prices are elevenfold", hi=10.0)
         street_availability_factor: float = prob(1.0)  #: street availability multiplier (assumption: dealers keep supplying)
-        street_price_factor: float = positive(1.2)  #: street price multiplier (assumption: "prices rose", Home Office 2018)
-        analogue_uptake: float = prob(
-            0.5
-        )  #: share of cryptomarket vendors of a banned substance who add its analogue (assumption)
+        #: street price multiplier (assumption: "prices rose", Home Office 2018)
+        street_price_factor: float = positive(1.2, why="a multiplier of street prices; at 100 they are a hundredfold", hi=100.0)
+        #: share of cryptomarket vendors of a banned substance who add its analogue (assumption)
+        analogue_uptake: float = prob(0.5)
         analogue_webshop_share: float = prob(1.0)  #: share of web shops that list the analogues (assumption: they are legal)
 
     @classmethod

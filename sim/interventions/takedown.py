@@ -30,7 +30,7 @@ import numpy as np
 from sim.domain import Channel, MarketStatus
 from sim.interventions.base import Intervention
 from sim.interventions.publicity import publicity
-from sim.params import nonneg, prob, ranged
+from sim.params import duration, nonneg, prob, ranged
 
 
 class Takedown(Intervention):
@@ -53,20 +53,21 @@ class Takedown(Intervention):
         #: mean days from the seizure to the arrest of a vendor identified in its records
         #: (exponential; assumption: prosecutions came months after the takedowns, e.g. the Silk
         #: Road and Operation Onymous vendor arrests)
-        prosecution_delay_days_mean: float = nonneg(90.0)
+        prosecution_delay_days_mean: float = duration(90.0)
         buyer_arrest_prob: float = prob(0.002)  #: arrest probability of a recent buyer, given records
         #: share of that probability a buyer who encrypts the address to the vendor's PGP key escapes.
         #: Assumption: encrypted addresses are not readable in the seized database unless the vendor
         #: kept them in plaintext
         pgp_protection: float = prob(0.8)
+        #: added perceived risk of hidden markets (may be set to 0)
         publicity_risk: float = ranged(
             0.15, lo=-1.0, hi=1.0, why="added to a perceived risk in [0, 1]; negative = the news raises interest"
-        )  #: added perceived risk of hidden markets (may be set to 0)
+        )
         #: half-life of the news effects, days (assumption: news fades within a few months)
-        publicity_half_life_days: float = nonneg(30.0)
+        publicity_half_life_days: float = duration(30.0)
         #: extra hazard per month of learning Tor skill right after the news (assumption; the
         #: innovation hazard is model.demand.skill_innovation_per_month)
-        publicity_interest: float = nonneg(0.002)
+        publicity_interest: float = nonneg(0.002, why="a hazard per month; at 30, once a day, it is certain within days", hi=30.0)
         #: how much a market's security (0-1) lowers the chance of usable records: probability x (1 - effect x security)
         security_effect: float = prob(0.5)
         #: decentralised targets: share of the buyers who knew the market who lose the way to it when
