@@ -54,6 +54,7 @@ from sim.design import (
     read_point_runs,
     remove_if_new,
     run_points,
+    seed_problems,
     update_record,
     write_points,
 )
@@ -168,7 +169,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.quick:
         apply_quick(p, args, {"trials": 4, "batch": 2, "seeds": 1, "buyers": 1000, "days": 200})
-    problems = launcher_problems(args)
+    problems = launcher_problems(args) + seed_problems("--sampler-seed", args.sampler_seed)
     for name, least in (("trials", 1), ("batch", 1), ("seeds", 1), ("buyers", 500), ("days", 100)):
         if getattr(args, name) < least:
             problems.append(f"--{name} {getattr(args, name)}: at least {least}")

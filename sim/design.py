@@ -196,6 +196,15 @@ def add_launcher_args(p) -> None:
     )
 
 
+#: largest seed the samplers take (numpy's legacy seeds, which Optuna and SALib use, are 32-bit)
+MAX_SEED = 2**32 - 1
+
+
+def seed_problems(flag: str, value: int) -> list[str]:
+    """A message when a sampler's seed is outside [0, 2^32 - 1] (refused before a folder is made)."""
+    return [] if 0 <= value <= MAX_SEED else [f"{flag} {value}: a seed in [0, {MAX_SEED}]"]
+
+
 def launcher_problems(args) -> list[str]:
     """What is wrong with the launcher options (one message each)."""
     problems = [f"--jobs {args.jobs}: at least 1"] if args.jobs < 1 else []

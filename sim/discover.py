@@ -49,6 +49,7 @@ from sim.design import (
     read_point_runs,
     remove_if_new,
     run_points,
+    seed_problems,
     update_record,
     write_points,
 )
@@ -170,7 +171,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.quick:
         apply_quick(p, args, {"points": 12, "seeds": 1, "buyers": 2000, "days": 460})
-    problems = launcher_problems(args)
+    problems = launcher_problems(args) + seed_problems("--sample-seed", args.sample_seed)
     for name, least in (("points", 10), ("seeds", 1), ("buyers", 500)):
         if getattr(args, name) < least:
             problems.append(f"--{name} {getattr(args, name)}: at least {least}")

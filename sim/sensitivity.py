@@ -51,6 +51,7 @@ from sim.design import (
     read_point_runs,
     remove_if_new,
     run_points,
+    seed_problems,
     update_record,
     write_points,
 )
@@ -199,7 +200,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                 "parameters": "model.choice.conv_cryptomarket,model.buyers.tech_skill_share,model.buyers.trust_loss",
             },
         )
-    problems = launcher_problems(args)
+    problems = launcher_problems(args) + seed_problems("--sample-seed", args.sample_seed)
     for name, least in (("trajectories", 2), ("levels", 2), ("top", 1), ("n", 2), ("seeds", 1), ("buyers", 500)):
         if getattr(args, name) < least:
             problems.append(f"--{name} {getattr(args, name)}: at least {least}")

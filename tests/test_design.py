@@ -305,3 +305,18 @@ def test_discovery_refuses_bad_arguments_with_one_line(tmp_path):
     r = module("sim.discover", "--quick", "--out", str(tmp_path / "taken"))
     assert r.returncode == 2 and "did not write" in r.stderr, r.stderr[-300:]
     assert (tmp_path / "taken" / "mine.txt").read_text() == "a researcher's file", "a foreign file is left alone"
+
+
+@pytest.mark.parametrize(
+    "module, flag", [("calibrate", "--sampler-seed"), ("sensitivity", "--sample-seed"), ("discover", "--sample-seed")]
+)
+@pytest.mark.parametrize("seed", ["-1", str(2**32)])
+def test_a_seed_the_samplers_cannot_take_is_refused_before_a_folder_is_made(tmp_path, capsys, module, flag, seed):
+    import importlib
+
+    parse = importlib.import_module(f"sim.{module}").parse
+    with pytest.raises(SystemExit) as end:
+        parse([flag, seed, "--out", str(tmp_path / "out")])
+    assert end.value.code == 2, f"{module} {flag} {seed}: refused with status 2"
+    assert f"{flag} {seed}" in capsys.readouterr().err, "the message names the flag and the value"
+    assert not (tmp_path / "out").exists(), "no folder is made"
