@@ -408,6 +408,7 @@ def check_hydra_node(hydra: Any, cfg: DictConfig, cli_keys: list[str], multirun:
 
     launcher = str(cfg.hydra.runtime.choices.get("hydra/launcher", "basic"))
     check_hydra_group("hydra/launcher", [launcher], loader=hydra.config_loader)
+    check_hydra_classes(cfg)
     ref = reference_hydra(hydra, multirun, launcher)
     now = _flat(OmegaConf.to_container(cfg.hydra, resolve=False), "hydra")
     # keys present now first: a message names what was added rather than the empty node it replaced
@@ -428,6 +429,30 @@ def check_hydra_node(hydra: Any, cfg: DictConfig, cli_keys: list[str], multirun:
 
 
 _UNSET = object()
+
+
+def check_hydra_classes(cfg: DictConfig) -> None:
+    """The classes Hydra will instantiate are the project's callbacks, the basic sweeper and an installed launcher.
+
+    This holds even where the project's own config files were changed: the comparison with the
+    project's composition cannot see a change made to the project itself.
+    """
+    from hydra.core.plugins import Plugins
+    from hydra.plugins.launcher import Launcher
+
+    from sim.preflight import OWN_CALLBACKS
+
+    for name, node in (OmegaConf.select(cfg, "hydra.callbacks") or {}).items():
+        target = str(OmegaConf.select(node, "_target_", default=""))
+        if target not in OWN_CALLBACKS:
+            raise ConfigError(f"hydra.callbacks.{name}._target_={_short(target)}: only the project's callbacks may run")
+    sweeper = str(OmegaConf.select(cfg, "hydra.sweeper._target_", default=""))
+    if sweeper != "hydra._internal.core_plugins.basic_sweeper.BasicSweeper":
+        raise ConfigError(f"hydra.sweeper._target_={_short(sweeper)}: only Hydra's basic sweeper is supported")
+    launchers = {f"{c.__module__}.{c.__name__}" for c in Plugins.instance().discover(Launcher)}
+    target = str(OmegaConf.select(cfg, "hydra.launcher._target_", default=""))
+    if target not in launchers:
+        raise ConfigError(f"hydra.launcher._target_={_short(target)}: not an installed launcher; installed: {sorted(launchers)}")
 
 
 def setting_file(cfg: DictConfig, key: str) -> str:

@@ -282,3 +282,25 @@ def test_composed_configurations_are_refused_exactly_when_a_file_or_override_rea
         assert named, f"the message names the setting {key} (or the file's package line): {message}"
         return
     assert not reaches, f"{key} set in the {place} was not refused"
+
+
+def test_only_the_projects_callbacks_the_basic_sweeper_and_an_installed_launcher_are_instantiated():
+    """Even a changed project file cannot name another class: the guard checks the classes themselves."""
+    from omegaconf import OmegaConf
+
+    from sim.hydra_guard import check_hydra_classes
+
+    base = {
+        "callbacks": {"guard": {"_target_": "sim.callbacks.GuardRuns"}},
+        "sweeper": {"_target_": "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"},
+        "launcher": {"_target_": "hydra._internal.core_plugins.basic_launcher.BasicLauncher"},
+    }
+    check_hydra_classes(OmegaConf.create({"hydra": base}))
+    for part, target in (("callbacks", None), ("sweeper", "os.system"), ("launcher", "os.makedirs")):
+        bad = OmegaConf.create({"hydra": base})
+        if part == "callbacks":
+            bad.hydra.callbacks.evil = {"_target_": "os.makedirs"}
+        else:
+            bad.hydra[part]._target_ = target
+        with pytest.raises(ConfigError, match=f"hydra.{part}"):
+            check_hydra_classes(bad)
