@@ -830,18 +830,22 @@ _PURITY_UNITS = ("fraction", "mg")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
+#: longest name that becomes part of a folder or file name (file systems allow 255 bytes for the whole)
+MAX_NAME = 80
+
+
 def check_folder_name(key: str, value: str) -> None:
     """Refuse a value that becomes part of a folder name if it could leave its folder.
 
     Raises:
         ConfigError: for path separators, ``..``, a leading dot or other characters.
     """
-    if not _SAFE_NAME.fullmatch(str(value)) or ".." in str(value):
+    if not _SAFE_NAME.fullmatch(str(value)) or ".." in str(value) or len(str(value)) > MAX_NAME:
         text = str(value)
         shown = text if len(text) <= 60 else text[:57] + "..."
         raise ConfigError(
             f"{key}={shown!r}: names a folder; allowed are letters, digits, '_', '-' and '.', "
-            "starting with a letter, digit or '_', without '..' or path separators"
+            f"starting with a letter, digit or '_', without '..' or path separators, at most {MAX_NAME} characters"
         )
 
 

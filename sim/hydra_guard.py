@@ -134,6 +134,8 @@ def check_invocation(argv: list[str], validate: Callable[[DictConfig], Any] | No
             )
     overrides = list(args.overrides)
     multirun = bool(args.multirun)
+    if args.hydra_help and overrides:
+        raise ConfigError("--hydra-help: shows Hydra's own help and takes no overrides")
     modes = [
         m
         for m, on in (("-m", multirun), ("--cfg", args.cfg), ("--info", args.info), ("--shell-completion", args.shell_completion))
@@ -143,12 +145,11 @@ def check_invocation(argv: list[str], validate: Callable[[DictConfig], Any] | No
         raise ConfigError(f"{' and '.join(modes)}: give only one of -m, --cfg, --info and --shell-completion")
     check_command_line([*(["-m"] if multirun else []), *overrides], multirun=multirun)
     check_hydra_overrides(overrides)
+    check_literal(overrides, "on the command line")
     user_dirs = searchpath_folders(overrides)
     named = named_files(overrides, user_dirs)
     runs = not (args.help or args.hydra_help or args.cfg or args.info or args.shell_completion)
     inv = Invocation(args=args, multirun=multirun, runs=runs)
-    if args.help or args.hydra_help or args.shell_completion:
-        return inv
     with hydra_loader() as hydra:
         try:
             master = _compose(hydra, overrides, multirun)
@@ -159,7 +160,16 @@ def check_invocation(argv: list[str], validate: Callable[[DictConfig], Any] | No
         cli_keys = _hydra_override_keys(master)
         check_hydra_node(hydra, master, cli_keys, multirun)
         if multirun:
-            found = sweep_jobs(master)
+            params = [f"{k}={v}" for k, v in (OmegaConf.select(master, "hydra.sweeper.params") or {}).items()]
+            check_literal(params, "in hydra.sweeper.params")
+            try:
+                found = sweep_jobs(master)
+            except ConfigError:
+                raise
+            except Exception as err:  # noqa: BLE001 - Hydra's sweep parsing (a zero range step)
+                raise ConfigError(
+                    f"the sweep's values cannot be expanded: {str(err).splitlines()[0] if str(err) else err}"
+                ) from None
             if found is None:  # refused by check_hydra_node already: another sweeper
                 raise ConfigError("hydra.sweeper: only Hydra's basic sweeper is supported")
             inv.jobs, inv.swept = found
@@ -172,6 +182,8 @@ def check_invocation(argv: list[str], validate: Callable[[DictConfig], Any] | No
                 except Exception as err:  # noqa: BLE001 - Hydra's composition errors, as one line
                     raise ConfigError(f"job {' '.join(job)}: {_composition_message(err, job)}") from None
                 try:
+                    if _raw(job_cfg, "hydra.sweep.dir") != _raw(master, "hydra.sweep.dir"):
+                        raise ConfigError("a job may not change hydra.sweep.dir (a file it selects sets another)")
                     check_hydra_node(hydra, job_cfg, cli_keys, multirun=False)
                     check_task(job_cfg, validate)
                 except ConfigError as err:
@@ -250,6 +262,14 @@ def _hydra_override_keys(cfg: DictConfig) -> list[str]:
     return [o.key_or_group for o in OverridesParser.create().parse_overrides(lines)]
 
 
+def _raw(cfg: DictConfig, key: str) -> Any:
+    """The value at ``key`` as written, interpolations unresolved."""
+    *path, leaf = key.split(".")
+    node = OmegaConf.select(cfg, ".".join(path))
+    data = OmegaConf.to_container(node, resolve=False) if node is not None else None
+    return data.get(leaf) if isinstance(data, dict) else None
+
+
 def sweep_jobs(config: DictConfig) -> tuple[list[list[str]], list[str]] | None:
     """The override lists of every job of a sweep run by Hydra's basic sweeper, and the swept keys.
 
@@ -262,6 +282,9 @@ def sweep_jobs(config: DictConfig) -> tuple[list[list[str]], list[str]] | None:
     if "BasicSweeper" not in str(config.hydra.sweeper.get("_target_", "")):
         return None
     params = [f"{k}={v}" for k, v in (config.hydra.sweeper.get("params") or {}).items()]
+    for text in [*params, *config.hydra.overrides.task]:
+        if "=glob(" in text.replace(" ", ""):
+            raise ConfigError(f"{_short(text)}: glob() sweeps are not supported; list the values (a,b,c)")
     overrides = OverridesParser.create().parse_overrides([*params, *config.hydra.overrides.task])
     swept = sorted({o.key_or_group.lstrip("+~") for o in overrides if o.is_sweep_override()})
     batches = BasicSweeper.split_arguments(overrides, None)
@@ -269,6 +292,21 @@ def sweep_jobs(config: DictConfig) -> tuple[list[list[str]], list[str]] | None:
 
 
 # ----------------------------------------------------------------------------- the hydra node
+def check_literal(overrides: list[str], where: str) -> None:
+    """Refuse an override whose value holds an interpolation (``${...}``).
+
+    Hydra names a sweep job's folder after the override's text but composes its resolved value,
+    so an interpolated value could name a folder outside the sweep; and a value from a resolver
+    (the environment, the clock) is not recorded: values are written out.
+    """
+    for arg in overrides:
+        key, _, value = arg.partition("=")
+        if "${" in value and not key.lstrip("+~").startswith("hydra."):
+            raise ConfigError(
+                f"{_short(arg)}: values {where} are written out, not interpolated (${{...}}); write the value itself"
+            )
+
+
 def named_files(overrides: list[str], user_dirs: list[Path]) -> list[tuple[Path, str]]:
     """The files that the command line's group options name, where Hydra would find them.
 
@@ -295,6 +333,12 @@ def named_files(overrides: list[str], user_dirs: list[Path]) -> list[tuple[Path,
                 found.append((point_file(option, user_dirs), group))
                 continue
             shipped = EXPERIMENTS_DIR if group == "experiment" else CONFIG_DIR / group
+            mine = [d / group / f"{option}.yaml" for d in user_dirs if (d / group / f"{option}.yaml").is_file()]
+            if mine and (shipped / f"{option}.yaml").is_file():
+                raise ConfigError(
+                    f"{group}={option}: both {mine[0]} and the shipped {_short(shipped.name)}/{option}.yaml exist, and only "
+                    "one would be used; give your file another name"
+                )
             for folder in [*(d / group for d in user_dirs), shipped]:
                 if (folder / f"{option}.yaml").is_file():
                     found.append((folder / f"{option}.yaml", group))
@@ -408,7 +452,6 @@ def check_hydra_node(hydra: Any, cfg: DictConfig, cli_keys: list[str], multirun:
 
     launcher = str(cfg.hydra.runtime.choices.get("hydra/launcher", "basic"))
     check_hydra_group("hydra/launcher", [launcher], loader=hydra.config_loader)
-    check_hydra_classes(cfg)
     ref = reference_hydra(hydra, multirun, launcher)
     now = _flat(OmegaConf.to_container(cfg.hydra, resolve=False), "hydra")
     # keys present now first: a message names what was added rather than the empty node it replaced
@@ -426,6 +469,7 @@ def check_hydra_node(hydra: Any, cfg: DictConfig, cli_keys: list[str], multirun:
             )
         if set(key.split(".")) & set(CODE_KEYS):
             raise ConfigError(f"{key}: settings may not name Python code ({'/'.join(CODE_KEYS)})")
+    check_hydra_classes(cfg)
 
 
 _UNSET = object()

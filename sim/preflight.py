@@ -385,9 +385,16 @@ def check_hydra_group(group: str, options: list[str], loader: Any = None) -> Non
 
 
 def _override_values(override) -> list[str]:
+    from hydra.core.override_parser.types import ValueType
+
     if override.is_sweep_override():
+        if override.value_type == ValueType.GLOB_CHOICE_SWEEP:
+            raise ConfigError(f"{override.input_line}: glob() sweeps are not supported; list the values (a,b,c)")
         if override.is_discrete_sweep():
-            return [str(v) for v in override.sweep_string_iterator()]
+            try:
+                return [str(v) for v in override.sweep_string_iterator()]
+            except Exception as err:  # noqa: BLE001 - Hydra's range() with a zero step, and the like
+                raise ConfigError(f"{override.input_line}: cannot be expanded: {str(err).splitlines()[0]}") from None
         return []
     return [str(override.get_value_element_as_str())]
 

@@ -720,11 +720,20 @@ def own_files(final: Path) -> set[str]:
     last); files added later are the user's.
 
     Raises:
-        ReportError: ``collected/`` is a file, holds files but no ``collection.json`` (not this
-            program's), or its ``collection.json`` cannot be read or names files outside the folder.
+        ReportError: ``collected/`` is a file or a symbolic link, holds a symbolic link, holds files but
+            no ``collection.json`` (not this program's), or its ``collection.json`` cannot be read or
+            names files outside the folder.
     """
-    if not final.exists() and not final.is_symlink():
+    if final.is_symlink():
+        raise ReportError(f"{final}: is a symbolic link; the collection writes only into a folder of its own: remove the link first")
+    if not final.exists():
         return set()
+    links = sorted(p.relative_to(final).as_posix() for p in final.rglob("*") if p.is_symlink()) if final.is_dir() else []
+    if links:
+        raise ReportError(
+            f"{final}: holds a symbolic link ({links[0]}); the collection writes and removes only its own files in its "
+            "own folder: remove the link first"
+        )
     if not final.is_dir():
         raise ReportError(f"{final}: is a file, not a folder; move it away first")
     mark_file = final / COLLECTION_MARK

@@ -43,6 +43,11 @@ def new_token() -> str:
     return secrets.token_hex(4)
 
 
+def is_token(text: object) -> bool:
+    """Whether ``text`` has the form :func:`new_token` gives (a record read from disk may not)."""
+    return isinstance(text, str) and len(text) == 8 and all(c in "0123456789abcdef" for c in text)
+
+
 @dataclass
 class Created:
     """What this invocation created, so that a failure removes exactly that and nothing else."""
@@ -253,11 +258,8 @@ def lock_sweep(sweep: Path, token: str, purpose: str = "sweep") -> None:
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            try:
-                other = json.loads(lock.read_text())
-            except (OSError, ValueError):
-                other = {}
-            if other.get("host") == me["host"] and not _alive(int(other.get("pid", 0))):
+            other = _read_lock(lock)
+            if other.get("host") == me["host"] and not _alive(other.get("pid", 0)):
                 lock.unlink(missing_ok=True)  # the sweep that held it died: its lock, not its data
                 continue
             what = "a collection of its runs" if other.get("purpose") == "collection" else "another sweep"
@@ -283,16 +285,33 @@ def unlock_sweep(sweep: Path, token: str) -> None:
 
 def lock_holder(sweep: Path) -> dict | None:
     """Who holds the sweep folder's lock (a live process), or None."""
-    try:
-        other = json.loads((Path(sweep) / LOCK_FILE).read_text())
-    except (OSError, ValueError):
+    lock = Path(sweep) / LOCK_FILE
+    if not lock.exists():
         return None
-    if other.get("host") == socket.gethostname() and not _alive(int(other.get("pid", 0))):
+    other = _read_lock(lock)
+    if other.get("host") == socket.gethostname() and not _alive(other.get("pid", 0)):
         return None
     return other
 
 
-def _alive(pid: int) -> bool:
+def _read_lock(lock: Path) -> dict:
+    """The lock's record; a damaged one (not JSON, not a mapping) reads as a holder on no known host.
+
+    Such a lock is never taken over: whether its sweep still runs cannot be told.
+    """
+    try:
+        record = json.loads(lock.read_text())
+    except (OSError, ValueError):
+        return {"pid": "?", "host": "? (the lock file is damaged: remove it if no sweep runs)"}
+    if not isinstance(record, dict):
+        return {"pid": "?", "host": "? (the lock file is damaged: remove it if no sweep runs)"}
+    return record
+
+
+def _alive(pid: object) -> bool:
+    """Whether process ``pid`` runs on this machine; a pid that is not a process number counts as alive."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or not 0 < pid < 2**31:
+        return pid not in (0, None)
     if pid <= 0:
         return False
     try:

@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from sim.config import Config, check_scenario_name, validate
 from sim.errors import FolderError
-from sim.rundir import OWN_NAMES, mark, publish, read_status
+from sim.rundir import OWN_NAMES, is_token, mark, publish, read_status
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 TABLES = ("daily", "markets", "substances", "events", "vendors")  # and cohorts.parquet when interventions ran
@@ -243,7 +243,7 @@ def run_job(dcfg: DictConfig, out_dir: Path, token: str, skip_finished: bool = F
         # status.json is dead (killed before it could remove its staging folder): that folder is this
         # program's own scratch, named by the token the record gives, and nothing reads it
         stale = status.get("token")
-        if status["status"] in ("running", "failed", "interrupted") and stale and stale != token:
+        if status["status"] in ("running", "failed", "interrupted") and is_token(stale) and stale != token:
             shutil.rmtree(out_dir / f".staging-{stale}", ignore_errors=True)
     held = [p.name for p in out_dir.glob("*") if p.name not in OWN_NAMES and not p.name.startswith(".")]
     if held:

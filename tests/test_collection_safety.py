@@ -301,3 +301,18 @@ def test_when_no_run_can_be_collected_jobs_csv_still_says_why(sweep, capsys, how
     assert (jobs["status"] == how).all() and jobs["error"].notna().all(), f"{how}: every job with its reason: {jobs.to_dict()}"
     assert sorted(jobs["seed"]) == [0, 1], f"{how}: the setting columns are there too: {jobs.to_dict()}"
     assert not os.path.exists(sweep / ".sweep.lock"), "the collection's lock is released"
+
+
+@pytest.mark.parametrize("where", ["collected", "collected/figures", "collected/old"])
+def test_a_symbolic_link_in_collected_is_refused_and_nothing_outside_is_touched(sweep, tmp_path, capsys, where):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "thesis.tex").write_text("mine")
+    link = sweep / where
+    if link.exists():
+        shutil.rmtree(link) if link.is_dir() else link.unlink()
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(elsewhere, target_is_directory=True)
+    assert main([str(sweep)]) == 2, "refused"
+    assert "symbolic link" in capsys.readouterr().err, "the message says why"
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["thesis.tex"] and (elsewhere / "thesis.tex").read_text() == "mine"

@@ -66,7 +66,7 @@ ATTACKS = [
     (
         "a shipped experiment shadowed on the search path",
         ["-m", "+experiment=takedown_recovery", search("shadow")],
-        ["takedown_recovery.yaml", "hydra.callbacks"],
+        ["takedown_recovery.yaml", "another name"],
     ),
     ("a sweep folder from the environment", ["-m", "+experiment=evil_dir", search("sweepdir")], ["hydra.sweep.dir", "relative"]),
     (
@@ -91,14 +91,31 @@ ATTACKS = [
     ("another config folder", ["--config-dir", "/tmp"], ["--config-dir"]),
     ("another primary config", ["--config-path", "/tmp", "--config-name", "x"], ["--config-path"]),
     ("a file as the sweep folder", ["-m", "seed=0,1", f"hydra.sweep.dir={ROOT / 'README.md'}"], ["is a file"]),
-    ("a name from the clock", ["scenario.name=${now:%H}"], ["scenario.name", "resolvers"]),
+    ("a name from the clock", ["scenario.name=${now:%H}"], ["scenario.name", "interpolated"]),
     (
         "a target from the environment",
         ["scenario=takedown", "scenario.interventions.0.target=${oc.env:PATH}"],
-        ["target", "resolvers"],
+        ["target", "interpolated"],
     ),
     ("a baseline labelled as a takedown", ["-m", "scenario.name=takedown,baseline"], ["scenario.name=takedown", "takedown.yaml"]),
     ("a baseline labelled with a shipped scenario's name", ["scenario.name=nps_ban"], ["nps_ban.yaml"]),
+    (
+        "an interpolated value naming the job folder",
+        ["-m", "seed=0,1", "scenario.name=${oc.env:../../pwn,evil}"],
+        ["interpolated"],
+    ),
+    (
+        "a companion experiment moving the jobs' sweep folder",
+        ["-m", "+experiment=outer", search("companion")],
+        ["hydra.sweep.dir"],
+    ),
+    ("a user scenario shadowed by a shipped one", ["scenario=takedown", search("shadowed")], ["takedown.yaml", "another name"]),
+    ("a glob sweep", ["-m", "scenario=glob(base*)"], ["glob()"]),
+    ("a range with a zero step", ["-m", "seed=range(0,3,0)"], ["range(0,3,0)"]),
+    ("a name too long for a folder", ["scenario.name=" + "a" * 300], ["scenario.name", "at most"]),
+    ("help with a hostile file", ["--help", "scenario=evil", search("formatter")], ["hydra.hydra_logging"]),
+    ("help with an alias bomb", ["--help", "scenario=evil", search("bomb")], ["expands"]),
+    ("Hydra's help with overrides", ["--hydra-help", "scenario=takedown"], ["--hydra-help"]),
 ]
 
 
@@ -304,3 +321,12 @@ def test_only_the_projects_callbacks_the_basic_sweeper_and_an_installed_launcher
             bad.hydra[part]._target_ = target
         with pytest.raises(ConfigError, match=f"hydra.{part}"):
             check_hydra_classes(bad)
+
+
+def test_a_stale_staging_token_is_never_a_path(tmp_path):
+    """A rerun removes a dead attempt's staging folder only when the recorded token is one of its own form."""
+    from sim.rundir import is_token, new_token
+
+    assert is_token(new_token()), "the program's own tokens qualify"
+    for bad in ("x/../../victim", "../..", "", None, 12345678, "ABCDEF12", "0123456789"):
+        assert not is_token(bad), f"{bad!r} is not a token: a path from status.json must never be removed"
