@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -176,6 +177,8 @@ def check_invocation(argv: list[str], validate: Callable[[DictConfig], Any] | No
             if not inv.jobs:
                 raise ConfigError("the sweep has no jobs (an empty range?)")
             loader = hydra.config_loader
+            if len(inv.jobs) > 50:
+                print(f"[check] composing and checking {len(inv.jobs)} jobs before any runs", file=sys.stderr, flush=True)
             for job in inv.jobs:
                 try:
                     job_cfg = loader.load_sweep_config(master, list(job))
@@ -191,6 +194,14 @@ def check_invocation(argv: list[str], validate: Callable[[DictConfig], Any] | No
                 inv.configs.append(job_cfg)
                 CHECKED_JOBS[tuple(job)] = job_cfg
             check_folder(master, "hydra.sweep.dir", cli_keys)
+            n_jobs = OmegaConf.select(master, "hydra.launcher.n_jobs", default=None)
+            if n_jobs is not None and (
+                not isinstance(n_jobs, int) or isinstance(n_jobs, bool) or n_jobs == 0 or abs(n_jobs) > 4096
+            ):
+                raise ConfigError(
+                    f"hydra.launcher.n_jobs={_short(n_jobs)}: a whole number of parallel jobs, not 0, at most 4096 "
+                    "(negative: all cores but n-1)"
+                )
         else:
             check_task(master, validate if runs else None)
             inv.jobs, inv.configs = [overrides], [master]
@@ -240,6 +251,12 @@ def _composition_message(err: Exception, overrides: list[str]) -> str:
         if isinstance(cause, ConfigError):
             return str(cause)
         cause = cause.__cause__ or cause.__context__
+    first = str(err).splitlines()[0] if str(err) else ""
+    lines = str(err).splitlines()
+    if first.endswith("raised while composing config:") and len(lines) > 1:
+        inner = err.__cause__ or err.__context__
+        key = getattr(inner, "full_key", None)
+        return f"{first.split(':')[0]}: {f'{key}: ' if key else ''}{lines[1].strip()}"
     if isinstance(err, MissingConfigException):
         text = str(err).splitlines()[0]
         m = re.search(r"Could not find '([\w/]+)/([^']+)'", text)
@@ -565,6 +582,9 @@ def check_folder(cfg: DictConfig, key: str, cli_keys: list[str]) -> Path:
     folder = Path(os.path.abspath(text))
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"{key}={folder}: is a file, not a folder")
+    package = RUN_PY.parent / "sim"
+    if folder == package or package in folder.parents:
+        raise ConfigError(f"{key}={folder}: lies inside the model's code ({package}), whose files fingerprint the code")
     check_not_nested(folder, key)
     return folder
 

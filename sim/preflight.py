@@ -516,6 +516,8 @@ def _check_experiment_data(data: dict, at) -> None:
     from omegaconf.errors import OmegaConfBaseException
 
     for entry in data.get("defaults") or []:
+        if "${" in str(entry):
+            raise ConfigError(f"{at(['defaults'])}: {str(entry)[:60]!r}: a defaults list names its options, not interpolations")
         text = str(next(iter(entry)) if isinstance(entry, dict) else entry)
         group = text.replace("override", "").strip().lstrip("/")
         if group not in (*GROUPS, "hydra/launcher", "_self_"):

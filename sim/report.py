@@ -148,8 +148,9 @@ def find_jobs(sweep: Path) -> pd.DataFrame:
 def job_settings(folder: Path) -> dict[str, str]:
     """The settings that determine a job's results, read from its composed config (``.hydra/config.yaml``)."""
     from sim.runner import result_settings
+    from sim.yamlfiles import read_limited
 
-    cfg = yaml.safe_load((folder / ".hydra" / "config.yaml").read_text()) or {}
+    cfg = read_limited(folder / ".hydra" / "config.yaml")[0] or {}  # within limits: a run folder may be damaged
     settings = result_settings(cfg)
     try:  # the option chosen in each config group (``scenario=takedown``) identifies the group as a whole
         hydra_cfg = yaml.safe_load((folder / ".hydra" / "hydra.yaml").read_text()) or {}
@@ -725,7 +726,9 @@ def own_files(final: Path) -> set[str]:
             names files outside the folder.
     """
     if final.is_symlink():
-        raise ReportError(f"{final}: is a symbolic link; the collection writes only into a folder of its own: remove the link first")
+        raise ReportError(
+            f"{final}: is a symbolic link; the collection writes only into a folder of its own: remove the link first"
+        )
     if not final.exists():
         return set()
     links = sorted(p.relative_to(final).as_posix() for p in final.rglob("*") if p.is_symlink()) if final.is_dir() else []

@@ -11,6 +11,7 @@ size of each node is memoised, so the count is linear in the file.
 from __future__ import annotations
 
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 import yaml
@@ -42,6 +43,8 @@ def read_limited(path: Path, where: str | None = None) -> tuple[Any, yaml.Node |
     where = where or str(path)
     try:
         stat = path.stat()
+        if not S_ISREG(stat.st_mode):  # a FIFO or device would block the read or never end
+            raise ConfigError(f"{where}: not a regular file")
         if stat.st_size > MAX_BYTES:
             raise ConfigError(f"{where}: {stat.st_size:,} bytes; config files may hold at most {MAX_BYTES:,} bytes")
         key = (str(path), stat.st_mtime_ns, stat.st_size, where)
