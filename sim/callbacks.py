@@ -37,6 +37,7 @@ from sim.rundir import (
     lock_sweep,
     make_folder,
     new_token,
+    read_record,
     read_status,
     unlock_sweep,
     write_json_atomic,
@@ -169,7 +170,7 @@ def start_sweep(config: DictConfig) -> None:
         "finished_before": before,
         "all_jobs": sorted(set(previous.get("all_jobs", [])) | {j["subdir"] for j in jobs}),
     }
-    SWEEP_START.update(created=created, previous=(sweep / SWEEP_FILE).read_bytes() if previous else None, ended=False)
+    SWEEP_START.update(created=created, previous=read_record(sweep / SWEEP_FILE).encode() if previous else None, ended=False)
     write_json_atomic(sweep / SWEEP_FILE, record)
     CURRENT_SWEEP.append((sweep, token))
     note = f" ({len(before)} finished before with the same settings and code: skipped)" if before else ""
@@ -317,7 +318,7 @@ def end_failed_sweep(err: BaseException) -> int | None:
 def read_sweep(sweep: Path) -> dict:
     """The sweep record (``sweep.json``), or {} where there is none."""
     try:
-        return json.loads((Path(sweep) / SWEEP_FILE).read_text())
+        return json.loads(read_record(Path(sweep) / SWEEP_FILE))
     except (OSError, ValueError):
         return {}
 

@@ -161,7 +161,8 @@ def check_invocation(argv: list[str], validate: Callable[[DictConfig], Any] | No
         cli_keys = _hydra_override_keys(master)
         check_hydra_node(hydra, master, cli_keys, multirun)
         if multirun:
-            params = [f"{k}={v}" for k, v in (OmegaConf.select(master, "hydra.sweeper.params") or {}).items()]
+            raw_params = _raw(master, "hydra.sweeper.params") or {}  # as written: iterating a DictConfig resolves
+            params = [f"{k}={v}" for k, v in raw_params.items()]
             check_literal(params, "in hydra.sweeper.params")
             try:
                 found = sweep_jobs(master)

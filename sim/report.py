@@ -46,6 +46,7 @@ from sim.rundir import (
     lock_holder,
     lock_sweep,
     new_token,
+    read_record,
     read_status,
     unlock_sweep,
     write_json_atomic,
@@ -153,13 +154,13 @@ def job_settings(folder: Path) -> dict[str, str]:
     cfg = read_limited(folder / ".hydra" / "config.yaml")[0] or {}  # within limits: a run folder may be damaged
     settings = result_settings(cfg)
     try:  # the option chosen in each config group (``scenario=takedown``) identifies the group as a whole
-        hydra_cfg = yaml.safe_load((folder / ".hydra" / "hydra.yaml").read_text()) or {}
+        hydra_cfg = yaml.safe_load(read_record(folder / ".hydra" / "hydra.yaml")) or {}
         choices = hydra_cfg["hydra"]["runtime"]["choices"]
         settings.update({g: json.dumps(choices[g]) for g in (*GROUPS, POINT_GROUP) if g in choices})
     except (OSError, KeyError, TypeError, yaml.YAMLError):
         pass
     try:
-        settings["code_hash"] = json.dumps(json.loads((folder / "manifest.json").read_text()).get("code_hash"))
+        settings["code_hash"] = json.dumps(json.loads(read_record(folder / "manifest.json")).get("code_hash"))
     except (OSError, ValueError):
         pass
     return settings
@@ -262,7 +263,7 @@ def read_run(folder: Path, intervention: str = "") -> RunFiles:
     """
     folder = Path(folder)
     try:
-        summary = json.loads((folder / "summary.json").read_text())
+        summary = json.loads(read_record(folder / "summary.json"))
     except OSError as err:
         raise DamagedRun(f"summary.json cannot be read ({err.strerror or err})") from None
     except ValueError as err:
@@ -506,7 +507,7 @@ def pair_with_baseline_arm(
         if summaries is not None and r["job"] in summaries:
             summary = summaries[r["job"]]
         else:
-            summary = json.loads((folder / "summary.json").read_text())
+            summary = json.loads(read_record(folder / "summary.json"))
         if summary.get("counterfactual", True) or not summary.get("interventions"):
             continue
         partner = index.get(tuple(r[k] for k in ["seed", *other]))
@@ -745,7 +746,7 @@ def own_files(final: Path) -> set[str]:
             raise ReportError(f"{final}: exists and was not written by this program (no {COLLECTION_MARK}); move it away first")
         return set()
     try:
-        mark = json.loads(mark_file.read_text())
+        mark = json.loads(read_record(mark_file))
     except (OSError, ValueError) as err:
         raise ReportError(
             f"{mark_file}: cannot be read ({_one_line(err)}); which files of {final} are the collection's is unknown: "
@@ -849,7 +850,7 @@ def _report_cfg_of(sweep: Path) -> dict:
     """The ``report`` section of the first readable job's composed config (set by the experiment file)."""
     for cfg_file in sorted(sweep.glob("*/.hydra/config.yaml")):  # job folders only: never a walk of the tree
         try:
-            cfg = yaml.safe_load(cfg_file.read_text()) or {}
+            cfg = yaml.safe_load(read_record(cfg_file)) or {}
         except (OSError, ValueError, yaml.YAMLError):
             continue  # a damaged job: the collection lists it
         report = cfg.get("report") if isinstance(cfg, dict) else None

@@ -43,6 +43,21 @@ def new_token() -> str:
     return secrets.token_hex(4)
 
 
+def read_record(path: Path) -> str:
+    """The text of a small record file (status, sweep record, lock, manifest) of a run or sweep folder.
+
+    Raises:
+        OSError: the path is not a regular file (a FIFO would block the read forever) or holds
+            more than 16 MiB (no record of this program is that large).
+    """
+    import stat
+
+    info = os.stat(path)
+    if not stat.S_ISREG(info.st_mode) or info.st_size > 16 * 2**20:
+        raise OSError(f"{path}: not a record file (not a regular file, or too large)")
+    return Path(path).read_text()
+
+
 def is_token(text: object) -> bool:
     """Whether ``text`` has the form :func:`new_token` gives (a record read from disk may not)."""
     return isinstance(text, str) and len(text) == 8 and all(c in "0123456789abcdef" for c in text)
@@ -157,7 +172,7 @@ def mark(folder: Path, status: str, **info) -> None:
 def read_status(folder: Path) -> dict:
     """The run's status record; ``{"status": "missing"}`` where there is none or it is unreadable."""
     try:
-        status = json.loads((folder / STATUS_FILE).read_text())
+        status = json.loads(read_record(folder / STATUS_FILE))
     except (OSError, ValueError):
         return {"status": "missing"}
     return status if isinstance(status, dict) and "status" in status else {"status": "missing"}
@@ -277,7 +292,7 @@ def unlock_sweep(sweep: Path, token: str) -> None:
     """Release the lock if this invocation holds it."""
     lock = sweep / LOCK_FILE
     try:
-        if json.loads(lock.read_text()).get("token") == token:
+        if json.loads(read_record(lock)).get("token") == token:
             lock.unlink()
     except (OSError, ValueError):
         pass
@@ -300,7 +315,7 @@ def _read_lock(lock: Path) -> dict:
     Such a lock is never taken over: whether its sweep still runs cannot be told.
     """
     try:
-        record = json.loads(lock.read_text())
+        record = json.loads(read_record(lock))
     except (OSError, ValueError):
         return {"pid": "?", "host": "? (the lock file is damaged: remove it if no sweep runs)"}
     if not isinstance(record, dict):

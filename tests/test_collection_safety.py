@@ -316,3 +316,12 @@ def test_a_symbolic_link_in_collected_is_refused_and_nothing_outside_is_touched(
     assert main([str(sweep)]) == 2, "refused"
     assert "symbolic link" in capsys.readouterr().err, "the message says why"
     assert sorted(p.name for p in elsewhere.iterdir()) == ["thesis.tex"] and (elsewhere / "thesis.tex").read_text() == "mine"
+
+
+@pytest.mark.parametrize("name", ["status.json", "manifest.json", ".hydra/hydra.yaml"])
+def test_a_fifo_in_a_run_folder_never_blocks_the_collection(sweep, capsys, name):
+    job = sorted(p for p in sweep.iterdir() if (p / ".hydra").is_dir())[0]
+    (job / name).unlink()
+    os.mkfifo(job / name)
+    status = main([str(sweep)])  # a read of the FIFO would block here forever
+    assert status in (0, 1, 2), f"the collection ends: {status}"

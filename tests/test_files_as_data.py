@@ -110,6 +110,7 @@ ATTACKS = [
         ["hydra.sweep.dir"],
     ),
     ("a user scenario shadowed by a shipped one", ["scenario=takedown", search("shadowed")], ["takedown.yaml", "another name"]),
+    ("a sweep value read from the environment", ["-m", "+experiment=evil_env", search("sweepenv")], ["interpolated"]),
     ("a glob sweep", ["-m", "scenario=glob(base*)"], ["glob()"]),
     ("a range with a zero step", ["-m", "seed=range(0,3,0)"], ["range(0,3,0)"]),
     ("a name too long for a folder", ["scenario.name=" + "a" * 300], ["scenario.name", "at most"]),
